@@ -1,0 +1,54 @@
+/** The interface a backend (file, HTTP, S3, …) implements to serve bytes from the origin. */
+import type { ByteRange } from './ranges.js';
+
+/**
+ * What the reader knows about one version of an object.
+ *
+ * `version` is an opaque string that changes whenever the object's bytes change: the S3 VersionId, the
+ * ETag, or `size+mtime` where neither exists. It is part of every cache key, so a changed object never serves
+ * old bytes.
+ */
+export interface ObjectMeta {
+  size: number;
+  version: string;
+  etag?: string;
+  versionId?: string;
+  /** Last modification time in milliseconds since the epoch, when the origin reports it. */
+  lastModified?: number;
+}
+
+export interface StatOptions {
+  signal?: AbortSignal;
+}
+
+export interface FetchOptions {
+  /**
+   * The version the caller expects. A fetcher must not return bytes of any other version: it pins the
+   * version (S3 `VersionId`, HTTP `If-Match`) or checks it, and throws `VersionChangedError` on a mismatch.
+   */
+  expect: ObjectMeta;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads objects from an origin. Implementations: `FileFetcher` (here), `HttpFetcher` (`@rangecache/http`),
+ * `S3Fetcher` (`@rangecache/s3`).
+ *
+ * @example
+ * ```ts
+ * const fetcher: Fetcher = new FileFetcher();
+ * const meta = await fetcher.stat('/data/file.bin');
+ * const head = await fetcher.fetch('/data/file.bin', { start: 0, end: 16 }, { expect: meta });
+ * ```
+ */
+export interface Fetcher {
+  /** A short backend name for errors and stats: `"file"`, `"http"`, `"s3"`. */
+  readonly backend: string;
+  /** Size and version of the object; throws `ObjectNotFoundError` when it does not exist. */
+  stat(path: string, options?: StatOptions): Promise<ObjectMeta>;
+  /**
+   * Exactly the bytes `[range.start, range.end)` of version `options.expect` of the object. The reader only
+   * asks for non-empty ranges inside the object, so a fetcher may treat anything else as a bug.
+   */
+  fetch(path: string, range: ByteRange, options: FetchOptions): Promise<Uint8Array>;
+}

@@ -1,0 +1,33 @@
+/**
+ * @rangecache/core: a shared, Redis-backed byte-range cache for remote objects.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
+ * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new MemoryStore() });
+ * const bytes = await reader.readRange('/data/file.bin', 0, 4096);
+ * ```
+ * @packageDocumentation
+ */
+export { AsyncCachingReader } from './reader.js';
+export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderStats, StreamOptions } from './reader.js';
+export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
+export type { CacheStore, StoreEntry } from './store.js';
+export { FileFetcher } from './file-fetcher.js';
+export { MemoryStore } from './memory-store.js';
+export type { MemoryStoreOptions } from './memory-store.js';
+export { RedisStore, StoreTimeoutError } from './redis-store.js';
+export type { RedisClient, RedisStoreOptions } from './redis-store.js';
+export { blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
+export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';
+export { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+export {
+  AccessDeniedError,
+  ConfigError,
+  InvalidRangeError,
+  ObjectNotFoundError,
+  OriginError,
+  RangecacheError,
+  VersionChangedError,
+} from './errors.js';
+export type { RangecacheErrorOptions } from './errors.js';

@@ -1,0 +1,732 @@
+import { ReadableStream } from 'node:stream/web';
+import { ChunkIndex } from './chunk-index.js';
+import { ConfigError, RangecacheError, VersionChangedError, abortError } from './errors.js';
+import type { Fetcher, ObjectMeta } from './fetcher.js';
+import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+import { Limiter } from './limiter.js';
+import { MemoryStore } from './memory-store.js';
+import { decodeMeta, encodeMeta } from './meta-codec.js';
+import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
+import type { CacheStore, StoreEntry } from './store.js';
+
+/** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
+export type CacheMode = 'block' | 'chunk';
+
+export interface AsyncCachingReaderOptions {
+  /** Where bytes come from on a miss: `FileFetcher`, `HttpFetcher`, `S3Fetcher`, or your own {@link Fetcher}. */
+  fetcher: Fetcher;
+  /** Where cached bytes live. Default: a new in-process {@link MemoryStore}; use `RedisStore` to share. */
+  store?: CacheStore;
+  /** Default `"block"`. */
+  mode?: CacheMode;
+  /** Block size in bytes for block mode, and the piece size of `stream()`. Default 1 MiB; at most 512 MiB. */
+  blockSize?: number;
+  /** Time to live of cached bytes, in seconds; `null` means no expiry. Default 3600. */
+  ttl?: number | null;
+  /**
+   * Time to live of cached metadata (size and version), in seconds. It bounds staleness: a changed object is
+   * seen at most this long after it changed. Default 60.
+   */
+  metaTtl?: number;
+  /** Separates tenants or datasets sharing one Redis. Default `"default"`. */
+  namespace?: string;
+  /** Misses at most this many bytes apart are fetched in one origin request. Default 64 KiB. */
+  maxGap?: number;
+  /** A merged origin request never exceeds this many bytes. Default 16 MiB. */
+  maxRequest?: number;
+  /** Origin requests in flight at once, per reader. Default 10. */
+  maxConcurrentFetches?: number;
+  /** Pieces of `blockSize` that `stream()` fetches ahead of the consumer. Default 4. */
+  readAhead?: number;
+}
+
+export interface ReadOptions {
+  /** Aborts this caller's wait. An origin fetch that other callers still wait on goes on for them. */
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends ReadOptions {
+  /** First byte, default 0. */
+  start?: number;
+  /** End (exclusive), default the object's size; clamped to it. */
+  end?: number;
+}
+
+/** Counters since the reader was built. Pieces are blocks in block mode and chunks in chunk mode. */
+export interface ReaderStats {
+  /** Reads (`readRange` calls, ranges of `readRanges`, pieces of `stream`) served. */
+  reads: number;
+  /** Pieces found in the store. */
+  hits: number;
+  /** Pieces fetched from the origin by this reader. */
+  misses: number;
+  /** Pieces that joined an origin fetch already in flight in this reader (single flight). */
+  joins: number;
+  /** Requests sent to the origin for data (not counting `stat`). */
+  originRequests: number;
+  /** Bytes received from the origin for data. */
+  originBytes: number;
+  /** Metadata lookups that went to the origin (`stat`). */
+  originStats: number;
+  /** Bytes served from the store. */
+  cacheBytes: number;
+  /** Bytes returned to callers. */
+  bytesRead: number;
+  /** Store operations that failed or timed out; the reads went on to the origin. */
+  storeErrors: number;
+  /** Values found in the store with the wrong length or unreadable metadata; deleted and refetched. */
+  corruptValues: number;
+  /** Origin requests that failed. */
+  originErrors: number;
+  /** Writes to the store that failed. */
+  writeErrors: number;
+}
+
+/** A piece of an object as the cache stores it: one block, or one chunk. */
+interface Piece {
+  key: string;
+  range: ByteRange;
+  object: ObjectRef;
+  /** Bytes found in the store: owned by this batch, so one consumer may take them without a copy. */
+  value?: Uint8Array;
+  flight?: Flight;
+  /** Chunk mode: the exact-range piece to fall back to when this containing chunk misses. */
+  fallback?: Piece;
+  consumers: number;
+}
+
+interface ObjectRef {
+  path: string;
+  meta: ObjectMeta;
+  prefix: string;
+}
+
+/** One origin request shared by the pieces it covers and the callers that wait on them. */
+interface FetchTask {
+  controller: AbortController;
+  interest: number;
+  done: boolean;
+  /** Keys of the pieces it fetches, to take them out of the in-flight map the moment it is aborted. */
+  keys: string[];
+}
+
+interface Flight {
+  task: FetchTask;
+  promise: Promise<Uint8Array>;
+}
+
+interface ReadJob {
+  object: ObjectRef;
+  ranges: ByteRange[];
+  signal: AbortSignal | undefined;
+  settled: boolean;
+  resolve: (values: Uint8Array[]) => void;
+  reject: (error: unknown) => void;
+  tasks: FetchTask[];
+  pieces: Piece[][];
+}
+
+const MiB = 1024 * 1024;
+const MAX_VALUE = 512 * MiB; // Redis's largest string
+
+/**
+ * Reads byte ranges of remote objects through a shared cache.
+ *
+ * Reads issued in the same tick are batched: their cache lookups go to the store in one round trip, their
+ * misses are coalesced into as few origin requests as `maxGap`/`maxRequest` allow, and what was fetched is
+ * written back in one more round trip. Concurrent readers of a missing piece share one origin fetch.
+ * A failing store never fails a read: the reader counts the failure and goes to the origin.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' });
+ * await client.connect();
+ * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new RedisStore({ client }), ttl: 3600 });
+ * const header = await reader.readRange('/data/file.bin', 0, 4096);
+ * for await (const chunk of reader.stream('/data/file.bin', { start: 0, end: 1 << 26 })) process.stdout.write(chunk);
+ * await reader.close();
+ * await client.quit();
+ * ```
+ */
+export class AsyncCachingReader {
+  readonly fetcher: Fetcher;
+  readonly store: CacheStore;
+  readonly mode: CacheMode;
+  readonly blockSize: number;
+  readonly ttl: number | null;
+  readonly metaTtl: number;
+  readonly namespace: string;
+  readonly maxGap: number;
+  readonly maxRequest: number;
+  readonly readAhead: number;
+
+  #stats: ReaderStats = {
+    reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
+    bytesRead: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0,
+  };
+  #limiter: Limiter;
+  #metaCache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
+  #metaLoads = new Map<string, Promise<ObjectMeta>>();
+  #inflight = new Map<string, Flight>();
+  #chunks = new ChunkIndex();
+  #queue: ReadJob[] = [];
+  #writes = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(options: AsyncCachingReaderOptions) {
+    if (options === null || typeof options !== 'object') throw new ConfigError('AsyncCachingReader: options object is required');
+    const { fetcher } = options;
+    if (fetcher === null || typeof fetcher !== 'object' || typeof fetcher.fetch !== 'function' || typeof fetcher.stat !== 'function') {
+      throw new ConfigError('AsyncCachingReader: options.fetcher must implement Fetcher (stat and fetch)');
+    }
+    this.fetcher = fetcher;
+    this.store = options.store ?? new MemoryStore();
+    for (const m of ['getMany', 'setMany', 'deleteMany', 'deleteByPrefix'] as const) {
+      if (typeof this.store[m] !== 'function') throw new ConfigError(`AsyncCachingReader: options.store must implement CacheStore (missing ${m})`);
+    }
+    this.mode = options.mode ?? 'block';
+    if (this.mode !== 'block' && this.mode !== 'chunk') {
+      throw new ConfigError(`AsyncCachingReader: mode must be "block" or "chunk", got ${JSON.stringify(options.mode)}`);
+    }
+    this.blockSize = integerOption('blockSize', options.blockSize, MiB, 1, MAX_VALUE);
+    this.ttl = options.ttl === null ? null : numberOption('ttl', options.ttl, 3600);
+    this.metaTtl = numberOption('metaTtl', options.metaTtl, 60);
+    this.namespace = options.namespace ?? 'default';
+    if (typeof this.namespace !== 'string') throw new ConfigError('AsyncCachingReader: namespace must be a string');
+    this.maxGap = integerOption('maxGap', options.maxGap, 64 * 1024, 0, Number.MAX_SAFE_INTEGER);
+    this.maxRequest = integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER);
+    this.readAhead = integerOption('readAhead', options.readAhead, 4, 1, 1024);
+    this.#limiter = new Limiter(integerOption('maxConcurrentFetches', options.maxConcurrentFetches, 10, 1, 1024));
+  }
+
+  /**
+   * The bytes `[start, end)` of the object at `path` (end exclusive, like `slice()`; an `end` past the end of
+   * the object is clamped to its size).
+   *
+   * @throws InvalidRangeError (a `RangeError`) for a negative, non-integer or inverted range, or a start past EOF.
+   * @throws ObjectNotFoundError when the object does not exist; other `RangecacheError`s for origin failures.
+   * @example
+   * ```ts
+   * const bytes = await reader.readRange('https://host/data.bin', 0, 4096);
+   * ```
+   */
+  async readRange(path: string, start: number, end: number, options: ReadOptions = {}): Promise<Uint8Array> {
+    const [bytes] = await this.readRanges(path, [{ start, end }], options);
+    return bytes!;
+  }
+
+  /**
+   * Several ranges of one object in one batch: one store round trip for all lookups, misses coalesced.
+   * Every result comes from the same version of the object.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await reader.readRanges(path, [{ start: 0, end: 100 }, { start: 5000, end: 5100 }]);
+   * ```
+   */
+  async readRanges(path: string, ranges: readonly ByteRange[], options: ReadOptions = {}): Promise<Uint8Array[]> {
+    this.#checkOpen(path);
+    checkPath(path);
+    if (!Array.isArray(ranges)) throw new TypeError(`readRanges(${path}): ranges must be an array of { start, end }`);
+    for (const r of ranges) checkRangeShape(path, r?.start, r?.end);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+    try {
+      return await this.#read(path, meta, ranges, signal);
+    } catch (e) {
+      if (!(e instanceof VersionChangedError)) throw e;
+      // The object changed since its metadata was cached: refresh it from the origin and read once more.
+      // Results of the failed attempt are discarded, so versions never mix.
+      meta = await this.#loadMeta(path, signal, true);
+      return this.#read(path, meta, ranges, signal);
+    }
+  }
+
+  /**
+   * A web `ReadableStream` of the bytes `[start, end)`, in pieces of at most `blockSize` bytes aligned to
+   * block boundaries. It fetches at most `readAhead` pieces ahead of the consumer, honours backpressure, and
+   * stops fetching when the consumer cancels. All pieces come from one version of the object: if the object
+   * changes at the origin mid-stream, the stream errors with `VersionChangedError`.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of reader.stream('s3://bucket/key', { start: 0, end: 1 << 26 })) consume(chunk);
+   * ```
+   */
+  stream(path: string, options: StreamOptions = {}): ReadableStream<Uint8Array> {
+    this.#checkOpen(path);
+    checkPath(path);
+    const start = options.start ?? 0;
+    const requestedEnd = options.end ?? Number.MAX_SAFE_INTEGER;
+    checkRangeShape(path, start, requestedEnd);
+    const cancel = new AbortController();
+    const outer = options.signal;
+    const onOuterAbort = (): void => cancel.abort(outer?.reason);
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const signal = cancel.signal;
+    let meta: ObjectMeta;
+    let next = start; // first byte not yet requested
+    let end = start;
+    const ahead: Promise<Uint8Array>[] = [];
+    const B = this.blockSize;
+    const cleanup = (): void => outer?.removeEventListener('abort', onOuterAbort);
+
+    return new ReadableStream<Uint8Array>(
+      {
+        start: async () => {
+          signal.throwIfAborted();
+          meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+          end = clampRange(path, start, requestedEnd, meta.size).end;
+        },
+        pull: async (controller) => {
+          try {
+            while (ahead.length < this.readAhead && next < end) {
+              const pieceEnd = Math.min((Math.floor(next / B) + 1) * B, end);
+              const p = this.#read(path, meta, [{ start: next, end: pieceEnd }], signal).then((v) => v[0]!);
+              p.catch(() => {}); // rejections are seen when the piece is awaited; cancelled ones never are
+              ahead.push(p);
+              next = pieceEnd;
+            }
+            const piece = ahead.shift();
+            if (piece === undefined) {
+              cleanup();
+              controller.close();
+              return;
+            }
+            controller.enqueue(await piece);
+            if (ahead.length === 0 && next >= end) {
+              cleanup();
+              controller.close();
+            }
+          } catch (e) {
+            cleanup();
+            cancel.abort(e);
+            throw e;
+          }
+        },
+        cancel: (reason) => {
+          cleanup();
+          cancel.abort(reason ?? new DOMException('stream cancelled', 'AbortError'));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /**
+   * Size and version of the object, from the reader's memory, the store, or the origin (in that order).
+   *
+   * @example
+   * ```ts
+   * const { size, etag } = await reader.stat('https://host/data.bin');
+   * ```
+   */
+  async stat(path: string, options: ReadOptions = {}): Promise<ObjectMeta> {
+    this.#checkOpen(path);
+    checkPath(path);
+    options.signal?.throwIfAborted();
+    return { ...(this.#freshMeta(path) ?? (await this.#loadMeta(path, options.signal, false))) };
+  }
+
+  /** A snapshot of the counters. */
+  stats(): ReaderStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Removes every cached entry of `path` (all versions, both modes, and its metadata) from the store, walking
+   * keys with `SCAN`, and forgets what this reader remembered about it. Returns the number of keys deleted.
+   *
+   * @example
+   * ```ts
+   * await reader.invalidate('s3://bucket/key'); // after overwriting the object
+   * ```
+   */
+  async invalidate(path: string): Promise<number> {
+    this.#checkOpen(path);
+    checkPath(path);
+    this.#metaCache.delete(path);
+    const prefix = sourcePrefix(this.namespace, path);
+    this.#chunks.dropPrefix(prefix);
+    await this.flush();
+    return this.store.deleteByPrefix(prefix);
+  }
+
+  /** Waits until every write to the store started so far has finished (or failed). */
+  async flush(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
+  /** Finishes pending writes and refuses further reads. The store's client is the caller's to close. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  // ------------------------------------------------------------------ metadata
+
+  #freshMeta(path: string): ObjectMeta | undefined {
+    const entry = this.#metaCache.get(path);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > Date.now()) return entry.meta;
+    this.#metaCache.delete(path);
+    return undefined;
+  }
+
+  /** Loads metadata once per path at a time; `fromOrigin` skips the store (after a version change). */
+  #loadMeta(path: string, signal: AbortSignal | undefined, fromOrigin: boolean): Promise<ObjectMeta> {
+    const loadKey = fromOrigin ? `origin:${path}` : `any:${path}`;
+    let load = this.#metaLoads.get(loadKey);
+    if (load === undefined) {
+      load = this.#fetchMeta(path, fromOrigin).finally(() => this.#metaLoads.delete(loadKey));
+      this.#metaLoads.set(loadKey, load);
+    }
+    // The load is shared and not aborted by one caller: this caller just stops waiting.
+    return withSignal(load, signal);
+  }
+
+  async #fetchMeta(path: string, fromOrigin: boolean): Promise<ObjectMeta> {
+    const key = metaKey(this.namespace, path);
+    const ttlMs = this.metaTtl * 1000;
+    if (!fromOrigin) {
+      try {
+        const [raw] = await this.store.getMany([key]);
+        if (raw) {
+          const stored = decodeMeta(raw);
+          if (stored === undefined) {
+            this.#stats.corruptValues++;
+          } else if (stored.checkedAt + ttlMs > Date.now() && stored.checkedAt <= Date.now() + 60_000) {
+            this.#metaCache.set(path, { meta: stored.meta, expiresAt: stored.checkedAt + ttlMs });
+            return stored.meta;
+          }
+        }
+      } catch {
+        this.#stats.storeErrors++;
+      }
+    }
+    this.#stats.originStats++;
+    const meta = await this.fetcher.stat(path);
+    checkMeta(meta, path, this.fetcher.backend);
+    const checkedAt = Date.now();
+    this.#metaCache.set(path, { meta, expiresAt: checkedAt + ttlMs });
+    this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
+    return meta;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  #read(path: string, meta: ObjectMeta, ranges: readonly ByteRange[], signal: AbortSignal | undefined): Promise<Uint8Array[]> {
+    const clamped = ranges.map((r) => clampRange(path, r.start, r.end, meta.size));
+    this.#stats.reads += clamped.length;
+    if (clamped.every((r) => r.end === r.start)) return Promise.resolve(clamped.map(() => new Uint8Array(0)));
+    const object: ObjectRef = { path, meta, prefix: versionPrefix(this.namespace, path, meta.version) };
+    return new Promise<Uint8Array[]>((resolve, reject) => {
+      const job: ReadJob = { object, ranges: clamped, signal, settled: false, resolve, reject, tasks: [], pieces: [] };
+      if (signal) {
+        const onAbort = (): void => this.#settle(job, undefined, abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        job.resolve = (v) => { signal.removeEventListener('abort', onAbort); resolve(v); };
+        job.reject = (e) => { signal.removeEventListener('abort', onAbort); reject(e); };
+      }
+      // Reads issued in the same tick share one batch: one store lookup, coalesced origin requests.
+      if (this.#queue.push(job) === 1) queueMicrotask(() => void this.#runBatch());
+    });
+  }
+
+  async #runBatch(): Promise<void> {
+    const jobs = this.#queue;
+    this.#queue = [];
+    const pieces = new Map<string, Piece>();
+    const piece = (object: ObjectRef, key: string, range: ByteRange): Piece => {
+      let p = pieces.get(key);
+      if (p === undefined) {
+        p = { key, range, object, consumers: 0 };
+        pieces.set(key, p);
+      }
+      return p;
+    };
+    for (const job of jobs) {
+      if (job.settled) continue;
+      const { object } = job;
+      job.pieces = job.ranges.map((r) => {
+        if (r.end === r.start) return [];
+        if (this.mode === 'chunk') {
+          const exact = piece(object, chunkKey(object.prefix, r.start, r.end), r);
+          const container = this.#chunks.findContaining(object.prefix, r);
+          if (container === undefined) return [exact];
+          const p = piece(object, chunkKey(object.prefix, container.start, container.end), container);
+          p.fallback = exact;
+          return [p];
+        }
+        const { first, last } = blockSpan(r.start, r.end, this.blockSize);
+        const list: Piece[] = [];
+        for (let i = first; i <= last; i++) {
+          list.push(piece(object, blockKey(object.prefix, this.blockSize, i), blockRange(i, this.blockSize, object.meta.size)));
+        }
+        return list;
+      });
+    }
+
+    // Lookups: pieces already being fetched by this reader join that fetch; the rest go to the store at once.
+    const lookups: Piece[] = [];
+    for (const p of pieces.values()) {
+      const flight = this.#inflight.get(p.key);
+      if (flight) {
+        p.flight = flight;
+        this.#stats.joins++;
+      } else {
+        lookups.push(p);
+      }
+    }
+    let values: (Uint8Array | null)[] = [];
+    if (lookups.length > 0) {
+      try {
+        values = await this.store.getMany(lookups.map((p) => p.key));
+        if (values.length !== lookups.length) throw new Error('store returned the wrong number of values');
+      } catch {
+        this.#stats.storeErrors++;
+        values = lookups.map(() => null);
+      }
+    }
+    const corrupt: string[] = [];
+    const misses: Piece[] = [];
+    lookups.forEach((p, i) => {
+      const v = values[i];
+      const expected = p.range.end - p.range.start;
+      if (v && v.byteLength === expected) {
+        p.value = v;
+        this.#stats.hits++;
+        this.#stats.cacheBytes += expected;
+        if (this.mode === 'chunk') this.#chunks.add(p.object.prefix, p.range);
+        return;
+      }
+      if (v) {
+        // A value of the wrong length is never returned: it is deleted and fetched again.
+        corrupt.push(p.key);
+        this.#stats.corruptValues++;
+      }
+      if (p.fallback) {
+        this.#chunks.remove(p.object.prefix, p.range);
+        return; // its readers fall back to the exact range, resolved below
+      }
+      misses.push(p);
+    });
+    // Fallback pieces of containing chunks that missed become misses themselves (deduplicated).
+    const missed = new Set(misses);
+    for (const p of pieces.values()) {
+      const f = p.fallback;
+      if (f && !p.value && !p.flight && !f.value && !f.flight && !missed.has(f)) {
+        missed.add(f);
+        misses.push(f);
+      }
+    }
+    if (corrupt.length > 0) this.store.deleteMany(corrupt).catch(() => this.#stats.storeErrors++);
+
+    const live = jobs.filter((j) => !j.settled);
+    const resolvePiece = (p: Piece): Piece => (p.fallback && !p.value && !p.flight ? p.fallback : p);
+    const needed = new Set<Piece>();
+    for (const job of live) for (const list of job.pieces) for (const p of list) needed.add(resolvePiece(p));
+
+    this.#startFetches(misses.filter((p) => needed.has(p)));
+
+    for (const job of live) {
+      const tasks = new Set<FetchTask>();
+      for (const list of job.pieces) {
+        for (let k = 0; k < list.length; k++) {
+          const p = resolvePiece(list[k]!);
+          list[k] = p;
+          p.consumers++;
+          if (p.flight) tasks.add(p.flight.task);
+        }
+      }
+      for (const t of tasks) t.interest++;
+      job.tasks = [...tasks];
+    }
+    for (const job of live) void this.#complete(job);
+  }
+
+  /** Starts origin requests for missing pieces, coalesced per object, registered for single flight. */
+  #startFetches(misses: Piece[]): void {
+    // Another batch may have started fetching some of these while this one waited for the store.
+    const fresh: Piece[] = [];
+    for (const p of misses) {
+      const flight = this.#inflight.get(p.key);
+      if (flight) {
+        p.flight = flight;
+        this.#stats.joins++;
+      } else {
+        fresh.push(p);
+      }
+    }
+    const byObject = new Map<string, Piece[]>();
+    for (const p of fresh) {
+      const list = byObject.get(p.object.prefix);
+      if (list) list.push(p);
+      else byObject.set(p.object.prefix, [p]);
+    }
+    const written: StoreEntry[] = [];
+    const fetches: Promise<unknown>[] = [];
+    for (const list of byObject.values()) {
+      const object = list[0]!.object;
+      for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest: this.maxRequest })) {
+        const members = group.members.map((i) => list[i]!);
+        const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: members.map((p) => p.key) };
+        const bytes = this.#limiter
+          .run(() => this.#fetchFromOrigin(object, group, task.controller.signal), task.controller.signal)
+          .finally(() => { task.done = true; });
+        const ttlMs = this.ttl === null ? null : this.ttl * 1000;
+        const slices = bytes.then((buf) =>
+          members.map((p) => {
+            const value = buf.subarray(p.range.start - group.start, p.range.end - group.start);
+            written.push({ key: p.key, value, ttlMs });
+            if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
+            return value;
+          }),
+        );
+        fetches.push(slices.catch(() => {}));
+        members.forEach((p, k) => {
+          this.#stats.misses++;
+          const promise = slices.then((values) => values[k]!);
+          promise.catch(() => {});
+          const flight: Flight = { task, promise };
+          p.flight = flight;
+          this.#inflight.set(p.key, flight);
+          // A failed fetch is not remembered: the next reader tries again.
+          const forget = (): void => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); };
+          promise.then(forget, forget);
+        });
+      }
+    }
+    // Everything this batch fetched is written back in one store round trip, off the read path.
+    if (fetches.length > 0) void Promise.all(fetches).then(() => this.#write(written));
+  }
+
+  async #fetchFromOrigin(object: ObjectRef, range: ByteRange, signal: AbortSignal): Promise<Uint8Array> {
+    this.#stats.originRequests++;
+    try {
+      const bytes = await this.fetcher.fetch(object.path, { start: range.start, end: range.end }, { expect: object.meta, signal });
+      if (bytes.byteLength !== range.end - range.start) {
+        throw new RangecacheError(
+          'ERR_RANGECACHE_ORIGIN',
+          `origin returned ${bytes.byteLength} bytes for [${range.start}, ${range.end}) of ${object.path}`,
+          { path: object.path, backend: this.fetcher.backend },
+        );
+      }
+      this.#stats.originBytes += bytes.byteLength;
+      return bytes;
+    } catch (e) {
+      if (!signal.aborted) this.#stats.originErrors++;
+      throw e;
+    }
+  }
+
+  async #complete(job: ReadJob): Promise<void> {
+    try {
+      const results: Uint8Array[] = [];
+      for (let i = 0; i < job.ranges.length; i++) {
+        const range = job.ranges[i]!;
+        const list = job.pieces[i]!;
+        const parts: Uint8Array[] = [];
+        for (const p of list) parts.push(p.value ?? (await p.flight!.promise));
+        results.push(this.#assemble(range, list, parts));
+      }
+      this.#settle(job, results, undefined);
+    } catch (e) {
+      this.#settle(job, undefined, e);
+    }
+  }
+
+  /**
+   * The caller's bytes for `range`. A store value used by one consumer only is handed over as is (or as a view);
+   * anything shared (fetched bytes, which are also being written to the store, or values several callers read)
+   * is copied, so no caller can change what another caller or the cache sees.
+   */
+  #assemble(range: ByteRange, list: Piece[], parts: Uint8Array[]): Uint8Array {
+    if (range.end === range.start) return new Uint8Array(0);
+    const only = list[0]!;
+    if (list.length === 1 && only.value !== undefined && only.consumers === 1) {
+      return parts[0]!.subarray(range.start - only.range.start, range.end - only.range.start);
+    }
+    const out = Buffer.allocUnsafe(range.end - range.start);
+    list.forEach((p, k) => {
+      const from = Math.max(range.start, p.range.start);
+      const to = Math.min(range.end, p.range.end);
+      out.set(parts[k]!.subarray(from - p.range.start, to - p.range.start), from - range.start);
+    });
+    return out;
+  }
+
+  #settle(job: ReadJob, values: Uint8Array[] | undefined, error: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    for (const task of job.tasks) {
+      // The last interested caller gone: stop the origin request nobody waits for.
+      if (--task.interest === 0 && !task.done) {
+        for (const key of task.keys) if (this.#inflight.get(key)?.task === task) this.#inflight.delete(key);
+        task.controller.abort(abortError(job.signal ?? AbortSignal.abort()));
+      }
+    }
+    if (values) {
+      for (const v of values) this.#stats.bytesRead += v.byteLength;
+      job.resolve(values);
+    } else {
+      job.reject(error);
+    }
+  }
+
+  #write(entries: StoreEntry[]): void {
+    if (entries.length === 0) return;
+    const w = this.store
+      .setMany(entries)
+      .catch(() => { this.#stats.writeErrors++; })
+      .finally(() => this.#writes.delete(w));
+    this.#writes.add(w);
+  }
+
+  #checkOpen(path: string): void {
+    if (this.#closed) throw new RangecacheError('ERR_RANGECACHE_CLOSED', `reader is closed (reading ${path})`, { path });
+  }
+}
+
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+function checkPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
+}
+
+function checkMeta(meta: ObjectMeta, path: string, backend: string): void {
+  if (!meta || !Number.isSafeInteger(meta.size) || meta.size < 0 || typeof meta.version !== 'string' || meta.version === '') {
+    throw new RangecacheError('ERR_RANGECACHE_ORIGIN', `fetcher returned invalid metadata for ${path}`, { path, backend });
+  }
+}
+
+function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`AsyncCachingReader: ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function numberOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive number of seconds, got ${String(value)}`);
+  }
+  return value;
+}

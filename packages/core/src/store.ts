@@ -1,0 +1,30 @@
+/** The interface a cache store implements. Values are raw bytes; the reader checks their length. */
+
+/** One value to write, with its time to live in milliseconds (`null`: never expires). */
+export interface StoreEntry {
+  key: string;
+  value: Uint8Array;
+  ttlMs: number | null;
+}
+
+/**
+ * A byte store shared by readers. Implementations: `RedisStore` (shared across processes) and `MemoryStore`
+ * (in-process). Every method works on a batch, so that a store can answer a batch in one round trip.
+ *
+ * @example
+ * ```ts
+ * const store: CacheStore = new MemoryStore({ maxBytes: 64 << 20 });
+ * await store.setMany([{ key: 'k', value: new Uint8Array([1, 2]), ttlMs: 60_000 }]);
+ * const [v] = await store.getMany(['k']); // Uint8Array [1, 2]
+ * ```
+ */
+export interface CacheStore {
+  /** The values of `keys`, in order; `null` where a key is missing. One round trip. */
+  getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
+  /** Writes all entries, each with its own TTL. One round trip. */
+  setMany(entries: readonly StoreEntry[]): Promise<void>;
+  /** Deletes the given keys (missing ones are ignored). */
+  deleteMany(keys: readonly string[]): Promise<void>;
+  /** Deletes every key that starts with `prefix` and returns how many were deleted. */
+  deleteByPrefix(prefix: string): Promise<number>;
+}

@@ -1,0 +1,21 @@
+import t from 'tap';
+import { decodeMeta, encodeMeta } from '../src/meta-codec.js';
+
+t.test('metadata round-trips and is validated field by field', async (t) => {
+  const meta = { size: 123, version: '"abc"', etag: '"abc"', lastModified: 1700000000000 };
+  t.same(decodeMeta(encodeMeta(meta, 42)), { meta, checkedAt: 42 });
+  const enc = (o: unknown): Uint8Array => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o));
+  const bad = [
+    'not json', '[]', 'null', '{"__proto__":{"size":1}}',
+    { v: 2, size: 1, version: 'x', checkedAt: 1 },
+    { v: 1, size: -1, version: 'x', checkedAt: 1 },
+    { v: 1, size: 1.5, version: 'x', checkedAt: 1 },
+    { v: 1, size: '1', version: 'x', checkedAt: 1 },
+    { v: 1, size: 1, version: '', checkedAt: 1 },
+    { v: 1, size: 1, version: 5, checkedAt: 1 },
+    { v: 1, size: 1, version: 'x' },
+    { v: 1, size: 1, version: 'x', checkedAt: 1, etag: 7 },
+    { v: 1, size: 1, version: 'x'.repeat(5000), checkedAt: 1 },
+  ];
+  for (const b of bad) t.equal(decodeMeta(enc(b)), undefined, `rejects ${JSON.stringify(b).slice(0, 60)}`);
+});
