@@ -16,7 +16,7 @@ interface Slot {
  * An in-process LRU byte store bounded by bytes: the embedded default when no Redis is configured, and a fine
  * store for a single long-lived process. It is not shared between processes.
  *
- * Values are copied on write, so a caller that reuses its buffer cannot change what is cached.
+ * Values are copied on write and on read, so no caller can change what is cached.
  *
  * @example
  * ```ts
@@ -52,7 +52,7 @@ export class MemoryStore implements CacheStore {
         return null;
       }
       this.#slots.set(key, slot); // most recently used now
-      return slot.value;
+      return new Uint8Array(slot.value); // a copy (Buffer#slice is a view): the caller may change it
     });
   }
 
@@ -62,7 +62,7 @@ export class MemoryStore implements CacheStore {
       this.#remove(key);
       const bytes = value.byteLength + key.length;
       if (bytes > this.maxBytes) continue; // would evict everything and still not fit
-      this.#slots.set(key, { value: value.slice(), expiresAt: ttlMs === null ? Infinity : now + ttlMs, bytes });
+      this.#slots.set(key, { value: new Uint8Array(value), expiresAt: ttlMs === null ? Infinity : now + ttlMs, bytes });
       this.#bytes += bytes;
     }
     for (const [key] of this.#slots) {

@@ -19,9 +19,12 @@ export interface StoreEntry {
  * ```
  */
 export interface CacheStore {
-  /** The values of `keys`, in order; `null` where a key is missing. One round trip. */
+  /**
+   * The values of `keys`, in order; `null` where a key is missing. One round trip. The returned arrays belong
+   * to the caller (it may hand them to a user who changes them), so a store must not return its own storage.
+   */
   getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
-  /** Writes all entries, each with its own TTL. One round trip. */
+  /** Writes all entries, each with its own TTL. One round trip. The values must not be changed until it settles. */
   setMany(entries: readonly StoreEntry[]): Promise<void>;
   /** Deletes the given keys (missing ones are ignored). */
   deleteMany(keys: readonly string[]): Promise<void>;

@@ -31,7 +31,7 @@ t.test('MemoryStore honours per-key TTL', async (t) => {
 
 t.test('MemoryStore copies on write: callers cannot change cached bytes', async (t) => {
   const store = new MemoryStore();
-  const buf = new Uint8Array([1, 2, 3]);
+  const buf = Buffer.from([1, 2, 3]); // a Buffer: its slice() is a view, the trap to avoid
   await store.setMany([{ key: 'k', value: buf, ttlMs: null }]);
   buf[0] = 99;
   t.same((await store.getMany(['k']))[0], new Uint8Array([1, 2, 3]));
@@ -50,4 +50,11 @@ t.test('MemoryStore deleteByPrefix and deleteMany', async (t) => {
 t.test('MemoryStore rejects a bad maxBytes', async (t) => {
   t.throws(() => new MemoryStore({ maxBytes: 0 }), ConfigError);
   t.throws(() => new MemoryStore({ maxBytes: -5 }), /maxBytes must be a positive integer/);
+});
+
+t.test('MemoryStore copies on read: changing a returned value does not change the cache', async (t) => {
+  const store = new MemoryStore();
+  await store.setMany([{ key: 'k', value: Buffer.from([1, 2, 3]), ttlMs: null }]);
+  (await store.getMany(['k']))[0]!.fill(0);
+  t.same((await store.getMany(['k']))[0], new Uint8Array([1, 2, 3]));
 });

@@ -1,0 +1,142 @@
+import t from 'tap';
+import { commandCalls } from '@rangecache/test-support';
+import { readerFixture } from './helpers.js';
+
+t.test('a readRange over k blocks costs one lookup command and one write transaction, whatever k is', async (t) => {
+  const fx = await readerFixture(t, { ownProcess: true });
+  const B = 4096;
+  const { path, bytes } = await fx.dir.file('rt.bin', 64 * B);
+  const admin = await fx.redis.client();
+  for (const k of [1, 8, 64]) {
+    const { reader } = fx.reader({ blockSize: B, namespace: `rt-${k}` });
+    await reader.stat(path); // metadata is looked up once per object per metaTtl; it is not part of the read
+    await reader.flush();
+    await admin.configResetStat();
+    t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
+    await reader.flush();
+    const cold = await commandCalls(admin);
+    t.equal(cold['mget'], 1, `cold k=${k}: one MGET`);
+    t.equal(cold['get'] ?? 0, 0, `cold k=${k}: no per-block GET`);
+    t.equal(cold['exec'], 1, `cold k=${k}: one MULTI/EXEC for the writes`);
+    t.equal(cold['set'], k, `cold k=${k}: ${k} SETs inside it`);
+    await admin.configResetStat();
+    t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
+    await reader.flush();
+    const warm = await commandCalls(admin);
+    t.equal(warm['mget'], 1, `warm k=${k}: one MGET`);
+    t.equal(warm['exec'] ?? 0, 0, `warm k=${k}: no writes`);
+    t.equal(warm['set'] ?? 0, 0);
+  }
+});
+
+t.test('reads issued in the same tick share one lookup and coalesced origin requests', async (t) => {
+  const fx = await readerFixture(t, { ownProcess: true });
+  const B = 4096;
+  const { path, bytes } = await fx.dir.file('tick.bin', 32 * B);
+  const admin = await fx.redis.client();
+  const { reader, origin } = fx.reader({ blockSize: B, maxGap: 0 });
+  await reader.stat(path);
+  await admin.configResetStat();
+  const reads = Array.from({ length: 16 }, (_, i) => reader.readRange(path, i * B, (i + 1) * B));
+  const got = await Promise.all(reads);
+  got.forEach((g, i) => t.same(Buffer.from(g), bytes.subarray(i * B, (i + 1) * B)));
+  t.equal((await commandCalls(admin))['mget'], 1, '16 reads, one MGET');
+  t.same(origin.fetches, [{ start: 0, end: 16 * B }], 'adjacent misses of 16 reads became one origin request');
+});
+
+t.test('coalescing respects maxGap and maxRequest', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('gap.bin', 1 << 20);
+  const { reader, origin } = fx.reader({ mode: 'chunk', maxGap: 1000, maxRequest: 50_000 });
+  const ranges = [{ start: 0, end: 100 }, { start: 1000, end: 1100 }, { start: 5000, end: 5100 }, { start: 5100, end: 60_000 }];
+  const got = await reader.readRanges(path, ranges);
+  ranges.forEach((r, i) => t.same(Buffer.from(got[i]!), bytes.subarray(r.start, r.end)));
+  t.same(origin.fetches, [{ start: 0, end: 1100 }, { start: 5000, end: 5100 }, { start: 5100, end: 60_000 }],
+    'gap 900 merged; gap 3900 not; the 54.9 KB chunk exceeds maxRequest with its neighbour');
+});
+
+t.test('single flight: concurrent readers of a missing block cause one origin fetch', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const { path, bytes } = await fx.dir.file('sf.bin', 4 * B);
+  const { reader, origin } = fx.reader({ blockSize: B, delayMs: 50 });
+  await reader.stat(path);
+  const first = reader.readRange(path, 0, 2 * B);
+  await new Promise((r) => setTimeout(r, 10)); // the first fetch is in flight now
+  const others = Array.from({ length: 20 }, (_, i) => reader.readRange(path, i * 100, B + i * 100));
+  const results = await Promise.all([first, ...others]);
+  t.same(Buffer.from(results[0]!), bytes.subarray(0, 2 * B));
+  results.slice(1).forEach((r, i) => t.same(Buffer.from(r), bytes.subarray(i * 100, B + i * 100)));
+  t.equal(origin.fetches.length, 1, 'one origin request in all');
+  t.ok(reader.stats().joins >= 2, 'later readers joined the fetch in flight');
+});
+
+t.test('a failed fetch is not remembered', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('flaky.bin', 10_000);
+  const { reader, origin } = fx.reader();
+  await reader.stat(path);
+  let failures = 1;
+  const realFetch = origin.inner.fetch.bind(origin.inner);
+  origin.inner.fetch = async (p, r, o) => {
+    if (failures-- > 0) throw new Error('connection reset by origin');
+    return realFetch(p, r, o);
+  };
+  await t.rejects(reader.readRange(path, 0, 10_000), /connection reset by origin/);
+  t.equal(reader.stats().originErrors, 1);
+  t.same(Buffer.from(await reader.readRange(path, 0, 10_000)), bytes, 'the next read fetches again and succeeds');
+  t.equal(origin.fetches.length, 2);
+});
+
+t.test('one caller aborting does not fail others; when all abort, the fetch is aborted', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const { path, bytes } = await fx.dir.file('abort.bin', 2 * B);
+  const { reader, origin } = fx.reader({ blockSize: B, delayMs: 100 });
+  await reader.stat(path);
+
+  const quitter = new AbortController();
+  const a = reader.readRange(path, 0, B, { signal: quitter.signal });
+  const b = reader.readRange(path, 0, B);
+  await new Promise((r) => setTimeout(r, 20));
+  quitter.abort();
+  await t.rejects(a, { name: 'AbortError' }, 'the aborting caller gets an AbortError at once');
+  t.same(Buffer.from(await b), bytes.subarray(0, B), 'the other caller still gets its bytes');
+  t.equal(origin.aborted, 0, 'the shared fetch went on');
+
+  const c1 = new AbortController();
+  const c2 = new AbortController();
+  const x = reader.readRange(path, B, 2 * B, { signal: c1.signal });
+  const y = reader.readRange(path, B, 2 * B, { signal: c2.signal });
+  await new Promise((r) => setTimeout(r, 20));
+  c1.abort();
+  c2.abort();
+  await t.rejects(x, { name: 'AbortError' });
+  await t.rejects(y, { name: 'AbortError' });
+  await new Promise((r) => setTimeout(r, 10));
+  t.equal(origin.aborted, 1, 'with nobody left waiting, the origin request was aborted');
+  t.same(Buffer.from(await reader.readRange(path, B, 2 * B)), bytes.subarray(B), 'and a later read fetches afresh');
+  await t.rejects(reader.readRange(path, 0, 1, { signal: AbortSignal.abort() }), { name: 'AbortError' }, 'an aborted signal fails at once');
+});
+
+t.test('maxConcurrentFetches bounds origin requests in flight', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 4096;
+  const { path, bytes } = await fx.dir.file('conc.bin', 40 * B);
+  const { reader, origin } = fx.reader({ blockSize: B, maxGap: 0, maxRequest: B, maxConcurrentFetches: 3 });
+  let active = 0;
+  let peak = 0;
+  const inner = origin.inner.fetch.bind(origin.inner);
+  origin.inner.fetch = async (p, r, o) => {
+    peak = Math.max(peak, ++active);
+    try {
+      await new Promise((res) => setTimeout(res, 5));
+      return await inner(p, r, o);
+    } finally {
+      active--;
+    }
+  };
+  t.same(Buffer.from(await reader.readRange(path, 0, 40 * B)), bytes);
+  t.equal(origin.fetches.length, 40);
+  t.equal(peak, 3);
+});

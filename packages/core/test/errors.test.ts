@@ -1,0 +1,94 @@
+import t from 'tap';
+import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, RangecacheError } from '../src/index.js';
+import { tempDir } from '@rangecache/test-support';
+
+t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path } = await dir.file('f.bin', 100);
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher() });
+  const cases: [unknown, unknown, RegExp][] = [
+    [-1, 10, /\[-1, 10\).*start is negative/],
+    [NaN, 10, /\[NaN, 10\).*start must be a non-negative integer/],
+    [1.5, 10, /start must be a non-negative integer/],
+    [0, 0.5, /end must be a non-negative integer/],
+    [10, 5, /\[10, 5\).*end is before start/],
+    [101, 200, /\[101, 200\).*past the end of the object \(size 100\)/],
+    [undefined, 5, /start must be/],
+  ];
+  for (const [s, e, re] of cases) {
+    const err = await reader.readRange(path, s as number, e as number).then(() => null, (x: unknown) => x);
+    t.ok(err instanceof RangeError && err instanceof InvalidRangeError, `[${String(s)}, ${String(e)}) is a RangeError`);
+    t.match((err as Error).message, re);
+    t.match((err as Error).message, path);
+    t.equal((err as InvalidRangeError).path, path);
+  }
+  t.same(await reader.readRange(path, 100, 100), new Uint8Array(0), 'empty range at EOF');
+  t.same(await reader.readRange(path, 100, 5000), new Uint8Array(0), 'range starting at EOF is empty');
+  t.same(await reader.readRange(path, 40, 40), new Uint8Array(0), 'empty range inside');
+  t.equal(reader.stats().originRequests, 0, 'empty ranges never reach the origin');
+  t.rejects(reader.readRanges(path, [{ start: 0, end: 1 }, { start: 5, end: 1 }]), InvalidRangeError, 'one bad range fails the batch');
+  t.throws(() => reader.stream(path, { start: -5 }), InvalidRangeError, 'stream validates synchronously');
+  await t.rejects(reader.readRange('', 0, 1), /path must be a non-empty string/);
+});
+
+t.test('zero-length files and missing files', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path } = await dir.file('empty.bin', 0);
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new MemoryStore() });
+  t.same(await reader.readRange(path, 0, 100), new Uint8Array(0));
+  t.equal((await reader.stat(path)).size, 0);
+  await t.rejects(reader.readRange(path, 1, 2), InvalidRangeError);
+  const chunks: Uint8Array[] = [];
+  for await (const c of reader.stream(path)) chunks.push(c);
+  t.equal(chunks.length, 0, 'streaming an empty file yields nothing');
+
+  const missing = `${dir.path}/nope.bin`;
+  const err = await reader.readRange(missing, 0, 10).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof ObjectNotFoundError);
+  t.ok(err instanceof RangecacheError);
+  t.equal((err as ObjectNotFoundError).code, 'ERR_RANGECACHE_NOT_FOUND');
+  t.equal((err as ObjectNotFoundError).path, missing);
+  t.equal((err as ObjectNotFoundError).backend, 'file');
+  await t.rejects(reader.stat(missing), ObjectNotFoundError);
+  await t.rejects(reader.readRange(`file://${missing}`, 0, 1), ObjectNotFoundError, 'file:// URLs too');
+  const stream = reader.stream(missing);
+  await t.rejects((async () => { for await (const _ of stream) void _; })(), ObjectNotFoundError);
+  await t.rejects(reader.readRange(dir.path, 0, 1), /not a regular file/);
+});
+
+t.test('options are validated with errors that name the option', async (t) => {
+  const fetcher = new FileFetcher();
+  t.throws(() => new AsyncCachingReader({} as never), /options.fetcher must implement Fetcher/);
+  t.throws(() => new AsyncCachingReader({ fetcher, mode: 'blocks' as never }), /mode must be "block" or "chunk"/);
+  t.throws(() => new AsyncCachingReader({ fetcher, blockSize: 0 }), /blockSize must be an integer from 1/);
+  t.throws(() => new AsyncCachingReader({ fetcher, blockSize: 1024 ** 3 }), /blockSize must be an integer from 1 to 536870912/);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttl: -1 }), /ttl must be a positive number of seconds/);
+  t.throws(() => new AsyncCachingReader({ fetcher, metaTtl: 0 }), ConfigError);
+  t.throws(() => new AsyncCachingReader({ fetcher, maxGap: -1 }), /maxGap/);
+  t.throws(() => new AsyncCachingReader({ fetcher, store: {} as never }), /options.store must implement CacheStore/);
+});
+
+t.test('a closed reader refuses reads', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path } = await dir.file('c.bin', 10);
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher() });
+  await reader.close();
+  await t.rejects(reader.readRange(path, 0, 1), /reader is closed/);
+});
+
+t.test('callers cannot corrupt what other callers or the cache see', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path, bytes } = await dir.file('m.bin', 10_000);
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), blockSize: 4096 });
+  const [a, b] = await Promise.all([reader.readRange(path, 0, 4096), reader.readRange(path, 0, 4096)]);
+  a.fill(0);
+  t.same(Buffer.from(b), bytes.subarray(0, 4096), 'two callers of one cold block get separate buffers');
+  const c = await reader.readRange(path, 0, 4096);
+  t.same(Buffer.from(c), bytes.subarray(0, 4096), 'the cache kept the origin bytes');
+  c.fill(1);
+  t.same(Buffer.from(await reader.readRange(path, 0, 4096)), bytes.subarray(0, 4096), 'a warm result is the caller\'s own');
+});

@@ -1,0 +1,94 @@
+import t from 'tap';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '../src/index.js';
+import { CountingFetcher, tempDir } from '@rangecache/test-support';
+import { open } from 'node:fs/promises';
+import { collect, readerFixture } from './helpers.js';
+
+t.test('stream() yields the exact bytes in block-aligned pieces, cold and warm', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const size = 10 * B + 333;
+  const { path, bytes } = await fx.dir.file('s.bin', size);
+  const { reader } = fx.reader({ blockSize: B });
+  const pieces: number[] = [];
+  for await (const c of reader.stream(path, { start: 1000, end: 5 * B + 10 })) pieces.push(c.byteLength);
+  t.same(pieces, [B - 1000, B, B, B, B, 10], 'aligned to block boundaries');
+  t.same(await collect(reader.stream(path)), bytes, 'whole object, default range');
+  t.same(await collect(reader.stream(path, { start: 5, end: size * 2 })), bytes.subarray(5), 'end clamped to EOF');
+  t.same(await collect(reader.stream(path, { start: size })), Buffer.alloc(0), 'start at EOF: empty');
+  await reader.flush();
+  const { reader: warm, origin } = fx.reader({ blockSize: B });
+  t.same(await collect(warm.stream(path)), bytes);
+  t.equal(origin.fetches.length, 0, 'warm stream never touches the origin');
+  t.same(await collect(fx.reader({ blockSize: B, mode: 'chunk' }).reader.stream(path, { start: 3 })), bytes.subarray(3), 'chunk mode');
+});
+
+t.test('stream() fetches a bounded number of pieces ahead and honours backpressure', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const B = 4096;
+  const { path, bytes } = await dir.file('bp.bin', 100 * B);
+  const origin = new CountingFetcher(new FileFetcher());
+  const reader = new AsyncCachingReader({ fetcher: origin, blockSize: B, readAhead: 3, maxGap: 0 });
+  const stream = reader.stream(path);
+  const it = stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  t.same(Buffer.from(first.value!), bytes.subarray(0, B));
+  await new Promise((r) => setTimeout(r, 100)); // a slow consumer: nothing more may be fetched meanwhile
+  t.ok(origin.fetchedBytes <= 4 * B, `fetched ${origin.fetchedBytes / B} pieces while the consumer held 1 (read-ahead 3)`);
+  let got = B;
+  for (let i = 0; i < 10; i++) {
+    const n = await it.next();
+    got += n.value!.byteLength;
+    t.ok(origin.fetchedBytes <= got + 3 * B, 'never more than readAhead pieces beyond what was consumed');
+  }
+  await it.return!();
+  await new Promise((r) => setTimeout(r, 50));
+  const after = origin.fetchedBytes;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(origin.fetchedBytes, after, 'cancelling stops fetching');
+  t.ok(after <= 14 * B, `stopped early: ${after / B} of 100 pieces fetched`);
+});
+
+t.test('stream() aborts with its signal', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path } = await dir.file('ab.bin', 1 << 20);
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), blockSize: 4096 });
+  const ac = new AbortController();
+  let n = 0;
+  await t.rejects((async () => {
+    for await (const c of reader.stream(path, { signal: ac.signal })) {
+      n += c.byteLength;
+      if (n >= 3 * 4096) ac.abort();
+    }
+  })(), { name: 'AbortError' });
+  t.ok(n >= 3 * 4096 && n < 1 << 20);
+});
+
+t.test('stream() over 1 GiB keeps memory bounded', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const path = `${dir.path}/big.bin`;
+  const fh = await open(path, 'w');
+  await fh.truncate(1024 ** 3); // sparse: 1 GiB of zeros without the disk space
+  await fh.write(Buffer.from('tail'), 0, 4, 1024 ** 3 - 4);
+  await fh.close();
+  const reader = new AsyncCachingReader({
+    fetcher: new FileFetcher(), blockSize: 1 << 20, readAhead: 4, store: new MemoryStore({ maxBytes: 8 << 20 }),
+  });
+  globalThis.gc?.();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  let total = 0;
+  let last = Buffer.alloc(0);
+  for await (const c of reader.stream(path)) {
+    total += c.byteLength;
+    last = Buffer.from(c.subarray(c.byteLength - 4));
+    if ((total & ((64 << 20) - 1)) === 0) peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  t.equal(total, 1024 ** 3);
+  t.equal(last.toString(), 'tail', 'the last bytes are the file\'s');
+  const grewMiB = (peak - base) / 2 ** 20;
+  t.ok(grewMiB < 128, `peak RSS grew by ${grewMiB.toFixed(0)} MiB while streaming 1 GiB`);
+});
