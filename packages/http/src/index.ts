@@ -1,1 +1,2 @@
+/** @rangecache/http: the HttpFetcher arrives with issue 3; this package is a placeholder until then. */
 export {};
