@@ -118,6 +118,15 @@ export class InvalidRangeError extends RangeError {
   }
 }
 
+/** A path that no fetcher can serve: an unknown URL scheme, or a URL missing its bucket or key. */
+export class InvalidPathError extends TypeError {
+  readonly code = 'ERR_RANGECACHE_PATH';
+  constructor(readonly path: string, reason: string) {
+    super(`invalid path ${JSON.stringify(path)}: ${reason}`);
+    this.name = 'InvalidPathError';
+  }
+}
+
 /** An option passed to a constructor is invalid; the message names the option. */
 export class ConfigError extends TypeError {
   readonly code = 'ERR_RANGECACHE_CONFIG';

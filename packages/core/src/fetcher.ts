@@ -44,6 +44,8 @@ export interface FetchOptions {
 export interface Fetcher {
   /** A short backend name for errors and stats: `"file"`, `"http"`, `"s3"`. */
   readonly backend: string;
+  /** The URL schemes it serves (`["http", "https"]`), used when several fetchers are routed by scheme. */
+  readonly schemes?: readonly string[];
   /** Size and version of the object; throws `ObjectNotFoundError` when it does not exist. */
   stat(path: string, options?: StatOptions): Promise<ObjectMeta>;
   /**

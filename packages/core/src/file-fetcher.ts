@@ -5,9 +5,11 @@ import type { FetchOptions, Fetcher, ObjectMeta, StatOptions } from './fetcher.j
 import type { ByteRange } from './ranges.js';
 
 /**
- * A {@link Fetcher} for local files, addressed by absolute path or `file://` URL. Its version is the size plus
- * the modification time in nanoseconds, so a rewritten file is a new version; every fetch checks it on the open
- * file descriptor, so bytes of a file replaced mid-read are refused rather than mixed.
+ * A {@link Fetcher} for local files, addressed by absolute path or `file://` URL. Its version is the size, the
+ * modification time in nanoseconds and the inode, and every fetch checks it on the open file descriptor, so bytes
+ * of a file replaced mid-read are refused rather than mixed. Replace files atomically (write a new file, then
+ * rename it over the old one): a file rewritten in place within the filesystem's timestamp granularity (a few
+ * milliseconds on ext4) can keep its size and mtime, and then its version.
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@ import type { ByteRange } from './ranges.js';
  */
 export class FileFetcher implements Fetcher {
   readonly backend = 'file';
+  readonly schemes = ['file'] as const;
 
   async stat(path: string, options: StatOptions = {}): Promise<ObjectMeta> {
     options.signal?.throwIfAborted();
@@ -66,9 +69,9 @@ function toFilePath(path: string): string {
   return path.startsWith('file:') ? fileURLToPath(path) : path;
 }
 
-function metaOf(st: { size: bigint; mtimeNs: bigint }): ObjectMeta {
+function metaOf(st: { size: bigint; mtimeNs: bigint; ino: bigint }): ObjectMeta {
   const size = Number(st.size);
-  return { size, version: `${size}-${st.mtimeNs}`, lastModified: Number(st.mtimeNs / 1_000_000n) };
+  return { size, version: `${size}-${st.mtimeNs}-${st.ino}`, lastModified: Number(st.mtimeNs / 1_000_000n) };
 }
 
 function mapFsError(e: unknown, path: string): unknown {

@@ -14,6 +14,10 @@ export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderStats, St
 export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
 export type { CacheStore, StoreEntry } from './store.js';
 export { FileFetcher } from './file-fetcher.js';
+export { FetcherRouter } from './router.js';
+export { readExact } from './read-exact.js';
+export { offsetInContentRange, parseContentRange } from './content-range.js';
+export type { ContentRange } from './content-range.js';
 export { MemoryStore } from './memory-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export { RedisStore, StoreTimeoutError } from './redis-store.js';
@@ -24,10 +28,12 @@ export { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefi
 export {
   AccessDeniedError,
   ConfigError,
+  InvalidPathError,
   InvalidRangeError,
   ObjectNotFoundError,
   OriginError,
   RangecacheError,
   VersionChangedError,
+  abortError,
 } from './errors.js';
 export type { RangecacheErrorOptions } from './errors.js';

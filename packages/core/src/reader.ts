@@ -1,5 +1,6 @@
 import { ReadableStream } from 'node:stream/web';
 import { ChunkIndex } from './chunk-index.js';
+import { FetcherRouter } from './router.js';
 import { ConfigError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
 import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
@@ -13,8 +14,11 @@ import type { CacheStore, StoreEntry } from './store.js';
 export type CacheMode = 'block' | 'chunk';
 
 export interface AsyncCachingReaderOptions {
-  /** Where bytes come from on a miss: `FileFetcher`, `HttpFetcher`, `S3Fetcher`, or your own {@link Fetcher}. */
-  fetcher: Fetcher;
+  /**
+   * Where bytes come from on a miss: `FileFetcher`, `HttpFetcher`, `S3Fetcher`, or your own {@link Fetcher}. An
+   * array of fetchers routes each path by its URL scheme (see {@link FetcherRouter}).
+   */
+  fetcher: Fetcher | readonly Fetcher[];
   /** Where cached bytes live. Default: a new in-process {@link MemoryStore}; use `RedisStore` to share. */
   store?: CacheStore;
   /** Default `"block"`. */
@@ -178,7 +182,7 @@ export class AsyncCachingReader {
 
   constructor(options: AsyncCachingReaderOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigError('AsyncCachingReader: options object is required');
-    const { fetcher } = options;
+    const fetcher = Array.isArray(options.fetcher) ? new FetcherRouter(options.fetcher) : (options.fetcher as Fetcher);
     if (fetcher === null || typeof fetcher !== 'object' || typeof fetcher.fetch !== 'function' || typeof fetcher.stat !== 'function') {
       throw new ConfigError('AsyncCachingReader: options.fetcher must implement Fetcher (stat and fetch)');
     }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, RangecacheError } from '../src/index.js';
+import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, RangecacheError } from '@rangecache/core';
 import { tempDir } from '@rangecache/test-support';
 
 t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RedisStore } from '../src/index.js';
+import { RedisStore } from '@rangecache/core';
 import { readerFixture } from './helpers.js';
 
 t.test('a paused or dead Redis never fails a read; hits resume when it is back', async (t) => {

@@ -1,7 +1,7 @@
 /** Shared set-up for the reader tests: a real redis-server, a temp dir, and a reader factory. */
 import type { Test } from 'tap';
-import { AsyncCachingReader, FileFetcher, RedisStore } from '../src/index.js';
-import type { AsyncCachingReaderOptions } from '../src/index.js';
+import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
+import type { AsyncCachingReaderOptions, Fetcher } from '@rangecache/core';
 import { CountingFetcher, startRedis, tempDir } from '@rangecache/test-support';
 import type { RedisServerHandle, TempDir, TestRedisClient } from '@rangecache/test-support';
 
@@ -10,7 +10,7 @@ export interface ReaderFixture {
   client: TestRedisClient;
   dir: TempDir;
   /** A reader over a counting FileFetcher and a RedisStore, in a namespace unique to this fixture. */
-  reader(options?: Partial<AsyncCachingReaderOptions> & { delayMs?: number }): { reader: AsyncCachingReader; origin: CountingFetcher };
+  reader(options?: Partial<Omit<AsyncCachingReaderOptions, 'fetcher'>> & { fetcher?: Fetcher; delayMs?: number }): { reader: AsyncCachingReader; origin: CountingFetcher };
 }
 
 let counter = 0;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ConfigError, MemoryStore } from '../src/index.js';
+import { ConfigError, MemoryStore } from '@rangecache/core';
 
 t.test('MemoryStore evicts least recently used entries to stay under maxBytes', async (t) => {
   const store = new MemoryStore({ maxBytes: 3 * (100 + 1) });

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { InvalidRangeError, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from '../src/index.js';
-import type { ByteRange } from '../src/index.js';
+import { InvalidRangeError, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from '@rangecache/core';
+import type { ByteRange } from '@rangecache/core';
 
 t.test('checkRangeShape rejects bad ranges with a RangeError naming path and range', async (t) => {
   const bad: [unknown, unknown, RegExp][] = [

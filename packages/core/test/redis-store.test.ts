@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ConfigError, RedisStore, StoreTimeoutError } from '../src/index.js';
+import { ConfigError, RedisStore, StoreTimeoutError } from '@rangecache/core';
 import { startRedis } from '@rangecache/test-support';
 
 t.test('RedisStore against a real redis-server', async (t) => {

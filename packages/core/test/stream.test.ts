@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AsyncCachingReader, FileFetcher, MemoryStore } from '../src/index.js';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
 import { CountingFetcher, tempDir } from '@rangecache/test-support';
 import { open } from 'node:fs/promises';
 import { collect, readerFixture } from './helpers.js';

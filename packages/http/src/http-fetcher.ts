@@ -1,0 +1,266 @@
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import {
+  AccessDeniedError,
+  ConfigError,
+  InvalidRangeError,
+  ObjectNotFoundError,
+  OriginError,
+  VersionChangedError,
+  abortError,
+  offsetInContentRange,
+  parseContentRange,
+  readExact,
+} from '@rangecache/core';
+import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
+import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
+
+export interface HttpTimeouts {
+  /** TCP/TLS connect, ms. Default 5000. */
+  connectMs?: number;
+  /** From request sent to response headers, ms. Default 30000. undici checks it on timers of about 1 s resolution. */
+  headersMs?: number;
+  /** Longest pause between two body chunks, ms. Default 30000. */
+  bodyMs?: number;
+}
+
+export interface HttpFetcherOptions {
+  /**
+   * Headers sent with every request (e.g. `authorization`). A function is called per request with the URL,
+   * so tokens can rotate.
+   */
+  headers?: Record<string, string> | ((url: string) => Record<string, string> | Promise<Record<string, string>>);
+  /** Retries on connection errors, timeouts, 429 and 5xx. Never on other 4xx. */
+  retry?: RetryPolicy;
+  timeouts?: HttpTimeouts;
+  /** Keep-alive connections per origin. Default 16. */
+  connections?: number;
+  /** Redirects followed. Default 5. */
+  maxRedirections?: number;
+  /** Your own undici dispatcher (then `connections`, `timeouts.connectMs` and `maxRedirections` are yours to set). */
+  dispatcher?: Dispatcher;
+}
+
+/** What a response says about the object's identity. */
+interface Identity {
+  etag: string | undefined;
+  lastModified: string | undefined;
+}
+
+const RETRY_STATUS = (s: number): boolean => s === 429 || s >= 500;
+const RETRY_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+/**
+ * A {@link Fetcher} for `http://` and `https://` URLs on undici: pooled keep-alive connections, ranged GETs checked
+ * against `Content-Range`, `If-Match` with the known ETag so that bytes of two versions never mix, and bounded
+ * retries with backoff and jitter.
+ *
+ * The object's version is its strong ETag; a weak ETag or `Last-Modified` (with the size) where there is none.
+ * `stat` uses `HEAD`, and falls back to `GET` of `bytes=0-0` where `HEAD` is refused (presigned URLs).
+ *
+ * @example
+ * ```ts
+ * import { AsyncCachingReader } from '@rangecache/core';
+ * import { HttpFetcher } from '@rangecache/http';
+ * const reader = new AsyncCachingReader({ fetcher: new HttpFetcher({ headers: { authorization: `Bearer ${token}` } }) });
+ * const bytes = await reader.readRange('https://example.com/data.grib2', 0, 4096);
+ * ```
+ */
+export class HttpFetcher implements Fetcher {
+  readonly backend = 'http';
+  readonly schemes = ['http', 'https'] as const;
+  readonly retry: ResolvedRetryPolicy;
+  #dispatcher: Dispatcher;
+  #ownsDispatcher: boolean;
+  #headers: HttpFetcherOptions['headers'];
+  #headersMs: number;
+  #bodyMs: number;
+
+  constructor(options: HttpFetcherOptions = {}) {
+    const t = options.timeouts ?? {};
+    const positive = (name: string, v: number | undefined, d: number): number => {
+      if (v === undefined) return d;
+      if (!Number.isFinite(v) || v <= 0) throw new ConfigError(`HttpFetcher: ${name} must be a positive number, got ${String(v)}`);
+      return v;
+    };
+    const connectMs = positive('timeouts.connectMs', t.connectMs, 5000);
+    this.#headersMs = positive('timeouts.headersMs', t.headersMs, 30_000);
+    this.#bodyMs = positive('timeouts.bodyMs', t.bodyMs, 30_000);
+    const connections = positive('connections', options.connections, 16);
+    this.retry = resolveRetryPolicy(options.retry);
+    this.#headers = options.headers;
+    if (options.dispatcher) {
+      this.#dispatcher = options.dispatcher;
+      this.#ownsDispatcher = false;
+    } else {
+      const agent = new Agent({ connections, connect: { timeout: connectMs }, keepAliveTimeout: 30_000, pipelining: 1 });
+      this.#dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections ?? 5 }));
+      this.#ownsDispatcher = true;
+    }
+  }
+
+  async stat(url: string, options: StatOptions = {}): Promise<ObjectMeta> {
+    return withRetries(this.retry, options.signal, async () => {
+      const head = await this.#send(url, 'HEAD', {}, options.signal);
+      await head.body.dump();
+      if (head.statusCode === 200) {
+        const size = Number(header(head.headers, 'content-length'));
+        if (!Number.isSafeInteger(size) || size < 0) {
+          throw new OriginError('HEAD response has no valid Content-Length', { path: url, backend: 'http', status: 200 });
+        }
+        return metaOf(size, identity(head.headers));
+      }
+      if (head.statusCode !== 403 && head.statusCode !== 405 && head.statusCode !== 501) this.#fail(url, head);
+      // HEAD refused (a presigned GET URL, or a server without HEAD): ask for the first byte instead.
+      const get = await this.#send(url, 'GET', { range: 'bytes=0-0' }, options.signal);
+      await get.body.dump();
+      const cr = parseContentRange(header(get.headers, 'content-range'));
+      if (get.statusCode === 206 && cr?.size !== undefined) return metaOf(cr.size, identity(get.headers));
+      if (get.statusCode === 416 && cr?.size === 0) return metaOf(0, identity(get.headers));
+      if (get.statusCode === 200) {
+        const size = Number(header(get.headers, 'content-length'));
+        if (Number.isSafeInteger(size) && size >= 0) return metaOf(size, identity(get.headers));
+      }
+      return this.#fail(url, get);
+    });
+  }
+
+  async fetch(url: string, range: ByteRange, options: FetchOptions): Promise<Uint8Array> {
+    const { expect, signal } = options;
+    const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
+    // If-Match needs a strong ETag (RFC 9110 §13.1.1); a weak one is compared on the response instead.
+    if (expect.etag !== undefined && !expect.etag.startsWith('W/')) headers['if-match'] = expect.etag;
+    return withRetries(this.retry, signal, async () => {
+      const res = await this.#send(url, 'GET', headers, signal);
+      const status = res.statusCode;
+      if (status === 412) {
+        await res.body.dump();
+        throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version });
+      }
+      if (status === 416) {
+        await res.body.dump();
+        const size = parseContentRange(header(res.headers, 'content-range'))?.size;
+        throw new InvalidRangeError(url, range, `the origin refused the range (416${size === undefined ? '' : `, size ${size}`})`, {
+          backend: 'http', status, ...(size === undefined ? {} : { size }),
+        });
+      }
+      if (status !== 200 && status !== 206) {
+        await res.body.dump();
+        return this.#fail(url, res);
+      }
+      if (changedSince(expect, res.headers, status)) {
+        discard(res.body);
+        throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version, actual: metaOf(expect.size, identity(res.headers)).version });
+      }
+      let skip = range.start; // a 200: the server ignored Range and sends the whole object from byte 0
+      if (status === 206) {
+        const contentRange = header(res.headers, 'content-range');
+        const offset = offsetInContentRange(parseContentRange(contentRange), range.start, range.end);
+        if (offset === undefined) {
+          discard(res.body);
+          throw new OriginError(`asked for bytes ${range.start}-${range.end - 1} but got Content-Range ${contentRange ?? '(none)'}`,
+            { path: url, backend: 'http', status });
+        }
+        skip = offset;
+      }
+      return readBody(res.body, skip, range.end - range.start, url, signal);
+    });
+  }
+
+  /** Closes the connection pool (only when this fetcher created it). */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  async #send(url: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+    signal?.throwIfAborted();
+    const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method, headers: { ...base, ...extra }, dispatcher: this.#dispatcher, signal: signal ?? null,
+        headersTimeout: this.#headersMs, bodyTimeout: this.#bodyMs,
+      });
+    } catch (e) {
+      throw this.#networkError(url, e, signal);
+    }
+    if (RETRY_STATUS(res.statusCode)) {
+      await res.body.dump().catch(() => {});
+      const error = new OriginError(`HTTP ${res.statusCode} from origin`, { path: url, backend: 'http', status: res.statusCode });
+      throw new RetryableError(error, parseRetryAfter(header(res.headers, 'retry-after')));
+    }
+    return res;
+  }
+
+  #networkError(url: string, e: unknown, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return abortError(signal);
+    const code = (e as { code?: unknown } | null)?.code;
+    const error = new OriginError(`request failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e });
+    return typeof code === 'string' && RETRY_CODES.has(code) ? new RetryableError(error) : error;
+  }
+
+  #fail(url: string, res: Dispatcher.ResponseData): never {
+    const status = res.statusCode;
+    if (status === 404 || status === 410) throw new ObjectNotFoundError({ path: url, backend: 'http', status });
+    if (status === 401 || status === 403) throw new AccessDeniedError({ path: url, backend: 'http', status });
+    throw new OriginError(`unexpected HTTP ${status}`, { path: url, backend: 'http', status });
+  }
+}
+
+/** The body's bytes `[skip, skip + length)`, read into one buffer; a short or failed body is retryable. */
+async function readBody(body: Dispatcher.ResponseData['body'], skip: number, length: number, url: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  let result;
+  try {
+    result = await readExact(body, length, skip);
+  } catch (e) {
+    if (signal?.aborted) throw abortError(signal);
+    const code = (e as { code?: unknown } | null)?.code;
+    throw new RetryableError(new OriginError(`response body failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e }));
+  } finally {
+    discard(body); // we stopped at `length`: for a 200 that is before the rest of the object
+  }
+  if (result.received !== length) {
+    throw new RetryableError(new OriginError(`response body ended after ${result.received} of ${length} bytes`, { path: url, backend: 'http' }));
+  }
+  return result.bytes;
+}
+
+/**
+ * Whether a response shows another version than `expect`: a different ETag, a different Last-Modified where the
+ * version rests on it, or a different total size. A header the response leaves out proves nothing either way.
+ */
+function changedSince(expect: ObjectMeta, headers: Dispatcher.ResponseData['headers'], status: number): boolean {
+  const { etag, lastModified } = identity(headers);
+  if (expect.etag !== undefined && etag !== undefined && etag !== expect.etag) return true;
+  if (expect.etag === undefined && lastModified !== undefined && expect.version.startsWith('lm:') && expect.version !== `lm:${lastModified}:${expect.size}`) return true;
+  const total = status === 206 ? parseContentRange(header(headers, 'content-range'))?.size : Number(header(headers, 'content-length'));
+  return total !== undefined && !Number.isNaN(total) && total !== expect.size;
+}
+
+/** Closes a body we will not read to the end. undici's body emits 'error' when destroyed early: expected here. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed) return;
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function identity(headers: Dispatcher.ResponseData['headers']): Identity {
+  return { etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified') };
+}
+
+function metaOf(size: number, id: Identity): ObjectMeta {
+  const meta: ObjectMeta = { size, version: id.etag !== undefined ? `etag:${id.etag}` : id.lastModified !== undefined ? `lm:${id.lastModified}:${size}` : `size:${size}` };
+  if (id.etag !== undefined) meta.etag = id.etag;
+  if (id.lastModified !== undefined) {
+    const t = Date.parse(id.lastModified);
+    if (!Number.isNaN(t)) meta.lastModified = t;
+  }
+  return meta;
+}

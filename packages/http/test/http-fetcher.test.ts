@@ -1,0 +1,165 @@
+import t from 'tap';
+import { AccessDeniedError, AsyncCachingReader, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, VersionChangedError } from '@rangecache/core';
+import { pseudoRandomBytes, startHttpOrigin } from '@rangecache/test-support';
+import { HttpFetcher } from '../src/index.js';
+
+const origin = await startHttpOrigin();
+const fast = { minDelayMs: 1, maxDelayMs: 5 };
+const fetchers: HttpFetcher[] = [];
+const make = (o: ConstructorParameters<typeof HttpFetcher>[0] = {}): HttpFetcher => {
+  const f = new HttpFetcher({ retry: fast, ...o });
+  fetchers.push(f);
+  return f;
+};
+t.teardown(async () => { await Promise.all(fetchers.map((f) => f.close())); await origin.stop(); });
+t.beforeEach(() => origin.reset());
+const bytes = pseudoRandomBytes(200_000, 'http');
+origin.put('data.bin', bytes);
+const url = origin.url('data.bin');
+
+t.test('ranged GET sends Range and If-Match and checks Content-Range', async (t) => {
+  const f = make();
+  const meta = await f.stat(url);
+  t.equal(origin.requests[0]?.method, 'HEAD');
+  t.same(Buffer.from(await f.fetch(url, { start: 1000, end: 3000 }, { expect: meta })), bytes.subarray(1000, 3000));
+  const get = origin.requests[1]!;
+  t.equal(get.range, 'bytes=1000-2999');
+  t.equal(get.ifMatch, meta.etag, 'If-Match carries the ETag');
+  t.equal(get.status, 206);
+});
+
+t.test('stat falls back to GET bytes=0-0 where HEAD is refused', async (t) => {
+  for (const status of [403, 405]) {
+    origin.reset();
+    origin.behaviour.refuseHead = status;
+    const meta = await make().stat(url);
+    t.equal(meta.size, 200_000, `HEAD ${status}: size from Content-Range`);
+    t.same(origin.requests.map((r) => [r.method, r.range ?? null]), [['HEAD', null], ['GET', 'bytes=0-0']]);
+  }
+  origin.put('empty.bin', new Uint8Array(0));
+  origin.behaviour.refuseHead = 403;
+  t.equal((await make().stat(origin.url('empty.bin'))).size, 0, 'an empty object answers 416 bytes */0');
+});
+
+t.test('a server that ignores Range (200) still yields exactly the range', async (t) => {
+  origin.behaviour.ignoreRange = true;
+  const f = make();
+  const meta = await f.stat(url);
+  t.same(Buffer.from(await f.fetch(url, { start: 150_000, end: 150_100 }, { expect: meta })), bytes.subarray(150_000, 150_100));
+  t.equal(origin.requests.at(-1)!.status, 200);
+  const reader = new AsyncCachingReader({ fetcher: f, store: new MemoryStore(), blockSize: 4096 });
+  t.same(Buffer.from(await reader.readRange(url, 12_345, 23_456)), bytes.subarray(12_345, 23_456));
+});
+
+t.test('416 becomes an InvalidRangeError (a RangeError) with the status', async (t) => {
+  const f = make();
+  const meta = await f.stat(url);
+  const err = await f.fetch(url, { start: 300_000, end: 300_010 }, { expect: { ...meta, size: 400_000 } }).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof InvalidRangeError && err instanceof RangeError);
+  t.equal((err as InvalidRangeError).status, 416);
+  t.equal((err as InvalidRangeError).size, 200_000);
+});
+
+t.test('412 and a changed ETag are VersionChangedErrors; the reader refreshes and retries once', async (t) => {
+  const f = make();
+  origin.put('v.bin', pseudoRandomBytes(10_000, 'a'));
+  const u = origin.url('v.bin');
+  const reader = new AsyncCachingReader({ fetcher: f, store: new MemoryStore(), blockSize: 4096, metaTtl: 3600 });
+  await reader.stat(u);
+  const meta = await f.stat(u);
+  const v2 = pseudoRandomBytes(10_000, 'b');
+  origin.put('v.bin', v2);
+  await t.rejects(f.fetch(u, { start: 0, end: 10 }, { expect: meta }), VersionChangedError, '412 from If-Match');
+  origin.behaviour.ignoreIfMatch = true;
+  await t.rejects(f.fetch(u, { start: 0, end: 10 }, { expect: meta }), VersionChangedError, 'or a different ETag on the response');
+  origin.behaviour.ignoreIfMatch = false;
+  origin.reset();
+  t.same(Buffer.from(await reader.readRange(u, 0, 10_000)), v2, 'new bytes only');
+  t.same(origin.requests.map((r) => [r.method, r.status]), [['GET', 412], ['HEAD', 200], ['GET', 206]], 'failed once, refreshed, read the new version');
+});
+
+t.test('weak ETags and Last-Modified still detect a change', async (t) => {
+  for (const mode of ['weak', 'none'] as const) {
+    origin.reset();
+    origin.behaviour.etag = mode;
+    const name = `w-${mode}.bin`;
+    origin.put(name, pseudoRandomBytes(1000, 'w1'));
+    const f = make();
+    const meta = await f.stat(origin.url(name));
+    t.match(meta.version, mode === 'weak' ? /^etag:W\// : /^lm:/);
+    t.same(Buffer.from(await f.fetch(origin.url(name), { start: 0, end: 10 }, { expect: meta })), pseudoRandomBytes(1000, 'w1').subarray(0, 10));
+    t.equal(origin.requests.at(-1)!.ifMatch, undefined, 'no If-Match with a weak or missing ETag');
+    origin.put(name, pseudoRandomBytes(1000, 'w2'));
+    await t.rejects(f.fetch(origin.url(name), { start: 0, end: 10 }, { expect: meta }), VersionChangedError, `${mode}: change detected`);
+  }
+});
+
+t.test('retries resets, 429 and 5xx with backoff; not 4xx; bounded in count', async (t) => {
+  const f = make({ retry: { retries: 3, minDelayMs: 1, maxDelayMs: 5 } });
+  const meta = await f.stat(url);
+  for (const fault of ['reset', 'truncate', 429, 500, 502, 503] as const) {
+    origin.reset();
+    origin.failNext(2, fault);
+    t.same(Buffer.from(await f.fetch(url, { start: 0, end: 50_000 }, { expect: meta })), bytes.subarray(0, 50_000), `${fault}: recovered`);
+    t.equal(origin.requests.length, 3, `${fault}: 2 failures + 1 success`);
+  }
+  origin.reset();
+  origin.failNext(10, 503);
+  const err = await f.fetch(url, { start: 0, end: 10 }, { expect: meta }).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof OriginError);
+  t.equal((err as OriginError).status, 503);
+  t.equal(origin.requests.length, 4, 'gave up after 1 + 3 retries');
+  origin.reset();
+  origin.failNext(1, 400);
+  const bad = await f.fetch(url, { start: 0, end: 10 }, { expect: meta }).then(() => null, (e: unknown) => e);
+  t.equal((bad as OriginError | null)?.status, 400);
+  t.equal(origin.requests.length, 1, 'no retry on 400');
+  origin.reset();
+  await t.rejects(f.stat(origin.url('gone.bin')), ObjectNotFoundError);
+  t.equal(origin.requests.length, 1, 'no retry on 404');
+});
+
+t.test('retries stop at maxElapsedMs', async (t) => {
+  const f = make({ retry: { retries: 100, minDelayMs: 50, maxDelayMs: 50, maxElapsedMs: 300 } });
+  const meta = await f.stat(url);
+  origin.reset();
+  origin.failNext(1000, 500);
+  const t0 = Date.now();
+  await t.rejects(f.fetch(url, { start: 0, end: 10 }, { expect: meta }), OriginError);
+  const ms = Date.now() - t0;
+  t.ok(ms < 1000, `gave up after ${ms} ms`);
+  t.ok(origin.requests.length < 20, `${origin.requests.length} attempts`);
+});
+
+t.test('custom headers (static or per request) reach the origin', async (t) => {
+  origin.behaviour.requireHeader = ['authorization', 'Bearer s3cr3t'];
+  await t.rejects(make().stat(url), AccessDeniedError, '401 without the header');
+  t.equal((await make({ headers: { authorization: 'Bearer s3cr3t' } }).stat(url)).size, 200_000);
+  let calls = 0;
+  const f = make({ headers: async () => { calls++; return { authorization: 'Bearer s3cr3t' }; } });
+  const meta = await f.stat(url);
+  await f.fetch(url, { start: 0, end: 10 }, { expect: meta });
+  t.equal(calls, 2, 'the header function runs per request');
+});
+
+t.test('abort and timeouts', async (t) => {
+  origin.behaviour.delayMs = 2500;
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 30);
+  const t0 = Date.now();
+  await t.rejects(make().stat(url, { signal: ac.signal }), { name: 'AbortError' });
+  t.ok(Date.now() - t0 < 1000, 'aborted long before the response came');
+  // undici arms header timeouts on ~1 s resolution timers, so the bound is checked loosely.
+  const f = make({ retry: { retries: 0 }, timeouts: { headersMs: 200 } });
+  const t1 = Date.now();
+  const err = await f.stat(url).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof OriginError, 'a headers timeout is an OriginError');
+  t.match(String((err as Error | null)?.message), /UND_ERR_HEADERS_TIMEOUT/);
+  t.ok(Date.now() - t1 < 2400, `timed out after ${Date.now() - t1} ms, before the 2.5 s response`);
+});
+
+t.test('configuration errors name the option', async (t) => {
+  t.throws(() => new HttpFetcher({ timeouts: { headersMs: 0 } }), /timeouts.headersMs must be a positive number/);
+  t.throws(() => new HttpFetcher({ retry: { retries: -1 } }), /retry.retries/);
+});
+

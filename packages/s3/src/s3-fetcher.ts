@@ -1,0 +1,157 @@
+import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  AccessDeniedError,
+  ConfigError,
+  InvalidRangeError,
+  ObjectNotFoundError,
+  OriginError,
+  VersionChangedError,
+  abortError,
+  offsetInContentRange,
+  parseContentRange,
+  readExact,
+} from '@rangecache/core';
+import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
+import { parseS3Url } from './s3-url.js';
+
+export interface S3FetcherOptions {
+  /** Your S3Client. Its region, credentials, endpoint and retry settings are used as they are. */
+  client?: S3Client;
+  /** Or the configuration of a client to build (e.g. `{ region, endpoint, forcePathStyle: true }`). */
+  clientConfig?: S3ClientConfig;
+  /**
+   * Send unsigned requests, for public buckets (the seed's `anon: true`). Only with `clientConfig` or no client:
+   * a client you pass in signs as you configured it.
+   */
+  anonymous?: boolean;
+}
+
+/**
+ * A {@link Fetcher} for `s3://bucket/key` on the AWS SDK v3: `HeadObject` for size, ETag and VersionId, ranged
+ * `GetObject` pinned to the version the reader expects (by `VersionId` where the bucket is versioned, by
+ * `If-Match` on the ETag otherwise, and the returned ETag is checked too). S3-compatible stores work with
+ * `endpoint` and `forcePathStyle`. The SDK's own retries (its `maxAttempts`) handle throttling and 5xx.
+ *
+ * @example
+ * ```ts
+ * import { S3Client } from '@aws-sdk/client-s3';
+ * const fetcher = new S3Fetcher({ client: new S3Client({ region: 'us-east-1' }) });
+ * const publicData = new S3Fetcher({ clientConfig: { region: 'us-east-1' }, anonymous: true });
+ * ```
+ */
+export class S3Fetcher implements Fetcher {
+  readonly backend = 's3';
+  readonly schemes = ['s3'] as const;
+  readonly client: S3Client;
+  #ownsClient: boolean;
+
+  constructor(options: S3FetcherOptions = {}) {
+    if (options.client && (options.clientConfig || options.anonymous)) {
+      throw new ConfigError('S3Fetcher: give either client, or clientConfig/anonymous to build one, not both');
+    }
+    if (options.client) {
+      if (typeof (options.client as { send?: unknown }).send !== 'function') throw new ConfigError('S3Fetcher: client is not an S3Client');
+      this.client = options.client;
+      this.#ownsClient = false;
+    } else {
+      const config: S3ClientConfig = { maxAttempts: 4, ...options.clientConfig };
+      // Unsigned requests: the SDK has no switch for it; a signer that returns the request as is does it.
+      if (options.anonymous) Object.assign(config, { signer: { sign: async (request: unknown) => request }, credentials: { accessKeyId: '', secretAccessKey: '' } });
+      this.client = new S3Client(config);
+      this.#ownsClient = true;
+    }
+  }
+
+  async stat(url: string, options: StatOptions = {}): Promise<ObjectMeta> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), sendOptions(options.signal));
+      const size = head.ContentLength;
+      if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+        throw new OriginError('HeadObject returned no ContentLength', { path: url, backend: 's3' });
+      }
+      const versionId = head.VersionId && head.VersionId !== 'null' ? head.VersionId : undefined;
+      const meta: ObjectMeta = { size, version: versionId ? `vid:${versionId}` : head.ETag ? `etag:${head.ETag}` : `size:${size}` };
+      if (head.ETag) meta.etag = head.ETag;
+      if (versionId) meta.versionId = versionId;
+      if (head.LastModified) meta.lastModified = head.LastModified.getTime();
+      return meta;
+    } catch (e) {
+      throw mapS3Error(e, url, undefined, options.signal);
+    }
+  }
+
+  async fetch(url: string, range: ByteRange, options: FetchOptions): Promise<Uint8Array> {
+    const { bucket, key } = parseS3Url(url);
+    const { expect, signal } = options;
+    const length = range.end - range.start;
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: `bytes=${range.start}-${range.end - 1}`,
+          ...(expect.versionId ? { VersionId: expect.versionId } : expect.etag ? { IfMatch: expect.etag } : {}),
+        }),
+        sendOptions(signal),
+      );
+      const body = res.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+      if (!body) throw new OriginError('GetObject returned no body', { path: url, backend: 's3' });
+      // Some S3-compatible stores ignore If-Match: the ETag of the response is checked as well.
+      if (!expect.versionId && expect.etag && res.ETag && res.ETag !== expect.etag) {
+        body.destroy?.();
+        throw new VersionChangedError({ path: url, backend: 's3', expected: expect.etag, actual: res.ETag });
+      }
+      const contentRange = parseContentRange(res.ContentRange);
+      const total = res.ContentRange === undefined ? res.ContentLength : contentRange?.size;
+      if (total !== undefined && total !== expect.size) {
+        body.destroy?.();
+        throw new VersionChangedError({ path: url, backend: 's3', expected: expect.version, actual: `size ${total}` });
+      }
+      // No Content-Range: the whole object came back. A Content-Range may cover more than asked (s3rver).
+      const skip = res.ContentRange === undefined ? range.start : offsetInContentRange(contentRange, range.start, range.end);
+      if (skip === undefined) {
+        body.destroy?.();
+        throw new OriginError(`asked for bytes ${range.start}-${range.end - 1} but got Content-Range ${res.ContentRange}`, { path: url, backend: 's3' });
+      }
+      let result;
+      try {
+        result = await readExact(body, length, skip);
+      } finally {
+        body.destroy?.();
+      }
+      if (result.received !== length) {
+        throw new OriginError(`GetObject body ended after ${result.received} of ${length} bytes`, { path: url, backend: 's3' });
+      }
+      return result.bytes;
+    } catch (e) {
+      throw mapS3Error(e, url, range, signal);
+    }
+  }
+
+  /** Destroys the client when this fetcher built it. */
+  close(): void {
+    if (this.#ownsClient) this.client.destroy();
+  }
+}
+
+function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal ? { abortSignal: signal } : {};
+}
+
+/** Maps SDK errors to the core's typed errors; leaves ours as they are. */
+function mapS3Error(e: unknown, url: string, range: ByteRange | undefined, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return abortError(signal);
+  if (e instanceof OriginError || e instanceof VersionChangedError || e instanceof TypeError) return e;
+  const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  const name = err.name ?? '';
+  const base = { path: url, backend: 's3', cause: e, ...(status === undefined ? {} : { status }) };
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') return new ObjectNotFoundError(base);
+  if (status === 403 || status === 401 || name === 'AccessDenied' || name === 'Forbidden') return new AccessDeniedError(base);
+  if (status === 412 || name === 'PreconditionFailed') return new VersionChangedError(base);
+  if (status === 416 || name === 'InvalidRange') {
+    return new InvalidRangeError(url, range ?? { start: undefined, end: undefined }, 'the origin refused the range (416)', { backend: 's3', status: 416 });
+  }
+  return new OriginError(`${name || 'request failed'}${err.message ? `: ${err.message}` : ''}`, base);
+}

@@ -1,0 +1,178 @@
+/**
+ * A real HTTP origin for tests: serves in-memory objects with single-range support like nginx (`max_ranges 1`),
+ * strong ETags, `If-Match`, `HEAD`; counts every request and body byte; and injects faults on demand.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Fault = number | 'reset' | 'truncate';
+
+export interface OriginRequest {
+  method: string;
+  path: string;
+  range: string | undefined;
+  ifMatch: string | undefined;
+  status: number;
+  bytes: number;
+}
+
+export interface HttpOriginBehaviour {
+  /** Answer 200 with the whole object to range requests (a server that ignores Range). */
+  ignoreRange: boolean;
+  /** Answer HEAD with this status (e.g. 403 like a presigned GET URL, or 405). */
+  refuseHead: number | undefined;
+  /** Which validators to send. */
+  etag: 'strong' | 'weak' | 'none';
+  lastModified: boolean;
+  /** Ignore If-Match (like s3rver) instead of answering 412. */
+  ignoreIfMatch: boolean;
+  /** A header every request must carry, or 401. */
+  requireHeader: [string, string] | undefined;
+  /** Delay before the headers of every response, ms. */
+  delayMs: number;
+}
+
+export interface HttpOrigin {
+  readonly baseUrl: string;
+  url(name: string): string;
+  /** Creates or replaces an object; replacing gives it a new ETag and Last-Modified. */
+  put(name: string, bytes: Uint8Array): void;
+  remove(name: string): void;
+  readonly requests: OriginRequest[];
+  /** Body bytes sent for requests of `method` (default GET). */
+  bodyBytes(method?: string): number;
+  /** The next `n` requests get `fault`: a status code, a connection reset, or a body cut short. */
+  failNext(n: number, fault: Fault): void;
+  behaviour: HttpOriginBehaviour;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+interface StoredObject {
+  bytes: Buffer;
+  etag: string;
+  lastModified: string;
+}
+
+export async function startHttpOrigin(): Promise<HttpOrigin> {
+  const objects = new Map<string, StoredObject>();
+  const requests: OriginRequest[] = [];
+  const faults: Fault[] = [];
+  const sockets = new Set<Socket>();
+  let generation = 0;
+  const behaviour: HttpOriginBehaviour = {
+    ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0,
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));
+    const record: OriginRequest = {
+      method: req.method ?? '', path, range: req.headers.range, ifMatch: req.headers['if-match'] as string | undefined, status: 0, bytes: 0,
+    };
+    requests.push(record);
+    const send = (status: number, headers: Record<string, string>, body?: Buffer): void => {
+      record.status = status;
+      const withBody = body !== undefined && req.method !== 'HEAD';
+      record.bytes = withBody ? body.byteLength : 0;
+      res.writeHead(status, { ...headers, 'content-length': String(body?.byteLength ?? 0) });
+      res.end(withBody ? body : undefined);
+    };
+    if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+    const fault = faults.shift();
+    if (fault === 'reset') {
+      record.status = -1;
+      req.socket.destroy();
+      return;
+    }
+    if (typeof fault === 'number') return send(fault, { 'content-type': 'text/plain', 'retry-after': '0' }, Buffer.from(`injected ${fault}`));
+    const [hName, hValue] = behaviour.requireHeader ?? [];
+    if (hName !== undefined && req.headers[hName.toLowerCase()] !== hValue) return send(401, {}, Buffer.from('unauthorized'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, {}, Buffer.from('method not allowed'));
+    if (req.method === 'HEAD' && behaviour.refuseHead !== undefined) return send(behaviour.refuseHead, {});
+    const obj = objects.get(path);
+    if (obj === undefined) return send(404, {}, Buffer.from('not found'));
+    const size = obj.bytes.byteLength;
+    const validators: Record<string, string> = { 'accept-ranges': 'bytes' };
+    if (behaviour.etag === 'strong') validators['etag'] = obj.etag;
+    if (behaviour.etag === 'weak') validators['etag'] = `W/${obj.etag}`;
+    if (behaviour.lastModified) validators['last-modified'] = obj.lastModified;
+    const ifMatch = req.headers['if-match'];
+    if (ifMatch !== undefined && !behaviour.ignoreIfMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(obj.etag)) {
+      return send(412, {}, Buffer.from('precondition failed'));
+    }
+    const range = behaviour.ignoreRange ? undefined : parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') return send(416, { 'content-range': `bytes */${size}` }, Buffer.from('range not satisfiable'));
+    let status = 200;
+    let body = obj.bytes;
+    const headers = { ...validators, 'content-type': 'application/octet-stream' };
+    if (range !== undefined) {
+      status = 206;
+      body = obj.bytes.subarray(range.start, range.end);
+      Object.assign(headers, { 'content-range': `bytes ${range.start}-${range.end - 1}/${size}` });
+    }
+    if (fault === 'truncate' && req.method === 'GET') {
+      record.status = status;
+      record.bytes = Math.floor(body.byteLength / 2);
+      res.writeHead(status, { ...headers, 'content-length': String(body.byteLength) });
+      res.write(body.subarray(0, record.bytes), () => req.socket.destroy());
+      return;
+    }
+    send(status, headers, body);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => { res.destroy(e as Error); });
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    baseUrl,
+    url: (name) => `${baseUrl}/${encodeURIComponent(name)}`,
+    put(name, bytes) {
+      const b = Buffer.from(bytes);
+      const gen = ++generation;
+      objects.set(name, {
+        bytes: b,
+        etag: `"${createHash('sha1').update(b).digest('hex').slice(0, 16)}-${gen}"`,
+        lastModified: new Date(Date.UTC(2026, 0, 1) + gen * 1000).toUTCString(),
+      });
+    },
+    remove: (name) => { objects.delete(name); },
+    requests,
+    bodyBytes: (method = 'GET') => requests.filter((r) => r.method === method).reduce((n, r) => n + r.bytes, 0),
+    failNext: (n, fault) => { for (let i = 0; i < n; i++) faults.push(fault); },
+    behaviour,
+    reset() {
+      requests.length = 0;
+      faults.length = 0;
+      Object.assign(behaviour, { ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0 });
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** One range of a `Range` header, like nginx with `max_ranges 1`; undefined means "send the whole object". */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return header.startsWith('bytes=') && !header.includes(',') ? 'unsatisfiable' : undefined;
+  const [, a, b] = m;
+  if (a === '' && b === '') return 'unsatisfiable';
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size };
+  }
+  const start = Number(a);
+  const end = b === '' ? size : Math.min(Number(b) + 1, size);
+  if (start >= size || (b !== '' && Number(b) < start)) return 'unsatisfiable';
+  return { start, end };
+}
