@@ -19,8 +19,10 @@ export class ChunkIndex {
     if (chunks === undefined) return undefined;
     this.#objects.delete(object);
     this.#objects.set(object, chunks);
-    // The last chunk starting at or before range.start, then a few before it (chunks may overlap).
+    // The last chunk starting at or before range.start, then a few before it (chunks may overlap). A known
+    // exact chunk wins: reading it moves no more bytes than asked for.
     let i = upperBound(chunks, range.start) - 1;
+    for (let j = i; j >= 0 && chunks[j]!.start === range.start; j--) if (chunks[j]!.end === range.end) return undefined;
     for (let seen = 0; i >= 0 && seen < 64; i--, seen++) {
       const c = chunks[i]!;
       if (c.end >= range.end && !(c.start === range.start && c.end === range.end)) return c;

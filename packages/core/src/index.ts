@@ -16,6 +16,7 @@ export type { CacheStore, StoreEntry } from './store.js';
 export { FileFetcher } from './file-fetcher.js';
 export { FetcherRouter } from './router.js';
 export { readExact } from './read-exact.js';
+export { responsiveTimeout } from './responsive-timeout.js';
 export { offsetInContentRange, parseContentRange } from './content-range.js';
 export type { ContentRange } from './content-range.js';
 export { MemoryStore } from './memory-store.js';

@@ -10,7 +10,8 @@ export class Limiter {
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
         this.#active++;
-        task().then(resolve, reject).finally(() => {
+        // Promise.resolve().then(task): a task that throws synchronously still frees its slot.
+        Promise.resolve().then(task).then(resolve, reject).finally(() => {
           this.#active--;
           this.#next();
         });

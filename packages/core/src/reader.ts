@@ -1,7 +1,8 @@
 import { ReadableStream } from 'node:stream/web';
+import { AbortFanout } from './abort-fanout.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
-import { ConfigError, RangecacheError, VersionChangedError, abortError } from './errors.js';
+import { ConfigError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
 import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 import { Limiter } from './limiter.js';
@@ -94,8 +95,6 @@ interface Piece {
   /** Bytes found in the store: owned by this batch, so one consumer may take them without a copy. */
   value?: Uint8Array;
   flight?: Flight;
-  /** Chunk mode: the exact-range piece to fall back to when this containing chunk misses. */
-  fallback?: Piece;
   consumers: number;
 }
 
@@ -126,12 +125,21 @@ interface ReadJob {
   settled: boolean;
   resolve: (values: Uint8Array[]) => void;
   reject: (error: unknown) => void;
-  tasks: FetchTask[];
+  /** Origin requests this read waits on; each counts this read once in its `interest`. */
+  tasks: Set<FetchTask>;
+  /** Per range: the pieces that make it up. */
   pieces: Piece[][];
+  /**
+   * Chunk mode, per range: when `pieces[i]` is a larger cached chunk containing the range, the exact-range piece
+   * to use instead if that chunk turns out to be gone. Kept per read, since reads share the containing chunk.
+   */
+  fallbacks: (Piece | undefined)[];
+  unsubscribe: (() => void) | undefined;
 }
 
 const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
+const MAX_META_ENTRIES = 10_000;
 
 /**
  * Reads byte ranges of remote objects through a shared cache.
@@ -177,7 +185,8 @@ export class AsyncCachingReader {
   #inflight = new Map<string, Flight>();
   #chunks = new ChunkIndex();
   #queue: ReadJob[] = [];
-  #writes = new Set<Promise<void>>();
+  #writes = new Set<Promise<unknown>>();
+  #aborts = new AbortFanout();
   #closed = false;
 
   constructor(options: AsyncCachingReaderOptions) {
@@ -238,6 +247,7 @@ export class AsyncCachingReader {
     for (const r of ranges) checkRangeShape(path, r?.start, r?.end);
     const { signal } = options;
     signal?.throwIfAborted();
+    this.#stats.reads += ranges.length;
     let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
     try {
       return await this.#read(path, meta, ranges, signal);
@@ -270,7 +280,8 @@ export class AsyncCachingReader {
     const cancel = new AbortController();
     const outer = options.signal;
     const onOuterAbort = (): void => cancel.abort(outer?.reason);
-    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    if (outer?.aborted) cancel.abort(outer.reason);
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
     const signal = cancel.signal;
     let meta: ObjectMeta;
     let next = start; // first byte not yet requested
@@ -282,14 +293,20 @@ export class AsyncCachingReader {
     return new ReadableStream<Uint8Array>(
       {
         start: async () => {
-          signal.throwIfAborted();
-          meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
-          end = clampRange(path, start, requestedEnd, meta.size).end;
+          try {
+            signal.throwIfAborted();
+            meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+            end = clampRange(path, start, requestedEnd, meta.size).end;
+          } catch (e) {
+            cleanup();
+            throw e;
+          }
         },
         pull: async (controller) => {
           try {
             while (ahead.length < this.readAhead && next < end) {
               const pieceEnd = Math.min((Math.floor(next / B) + 1) * B, end);
+              this.#stats.reads++;
               const p = this.#read(path, meta, [{ start: next, end: pieceEnd }], signal).then((v) => v[0]!);
               p.catch(() => {}); // rejections are seen when the piece is awaited; cancelled ones never are
               ahead.push(p);
@@ -357,7 +374,7 @@ export class AsyncCachingReader {
     const prefix = sourcePrefix(this.namespace, path);
     this.#chunks.dropPrefix(prefix);
     await this.flush();
-    return this.store.deleteByPrefix(prefix);
+    return this.#safely(() => this.store.deleteByPrefix(prefix));
   }
 
   /** Waits until every write to the store started so far has finished (or failed). */
@@ -381,6 +398,13 @@ export class AsyncCachingReader {
     return undefined;
   }
 
+  /** Keeps at most MAX_META_ENTRIES paths, least recently loaded first out. */
+  #rememberMeta(path: string, meta: ObjectMeta, expiresAt: number): void {
+    this.#metaCache.delete(path);
+    if (this.#metaCache.size >= MAX_META_ENTRIES) this.#metaCache.delete(this.#metaCache.keys().next().value!);
+    this.#metaCache.set(path, { meta, expiresAt });
+  }
+
   /** Loads metadata once per path at a time; `fromOrigin` skips the store (after a version change). */
   #loadMeta(path: string, signal: AbortSignal | undefined, fromOrigin: boolean): Promise<ObjectMeta> {
     const loadKey = fromOrigin ? `origin:${path}` : `any:${path}`;
@@ -390,7 +414,7 @@ export class AsyncCachingReader {
       this.#metaLoads.set(loadKey, load);
     }
     // The load is shared and not aborted by one caller: this caller just stops waiting.
-    return withSignal(load, signal);
+    return this.#aborts.race(load, signal);
   }
 
   async #fetchMeta(path: string, fromOrigin: boolean): Promise<ObjectMeta> {
@@ -398,13 +422,13 @@ export class AsyncCachingReader {
     const ttlMs = this.metaTtl * 1000;
     if (!fromOrigin) {
       try {
-        const [raw] = await this.store.getMany([key]);
+        const [raw] = await this.#safely(() => this.store.getMany([key]));
         if (raw) {
           const stored = decodeMeta(raw);
           if (stored === undefined) {
             this.#stats.corruptValues++;
           } else if (stored.checkedAt + ttlMs > Date.now() && stored.checkedAt <= Date.now() + 60_000) {
-            this.#metaCache.set(path, { meta: stored.meta, expiresAt: stored.checkedAt + ttlMs });
+            this.#rememberMeta(path, stored.meta, stored.checkedAt + ttlMs);
             return stored.meta;
           }
         }
@@ -416,7 +440,7 @@ export class AsyncCachingReader {
     const meta = await this.fetcher.stat(path);
     checkMeta(meta, path, this.fetcher.backend);
     const checkedAt = Date.now();
-    this.#metaCache.set(path, { meta, expiresAt: checkedAt + ttlMs });
+    this.#rememberMeta(path, meta, checkedAt + ttlMs);
     this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
     return meta;
   }
@@ -425,17 +449,14 @@ export class AsyncCachingReader {
 
   #read(path: string, meta: ObjectMeta, ranges: readonly ByteRange[], signal: AbortSignal | undefined): Promise<Uint8Array[]> {
     const clamped = ranges.map((r) => clampRange(path, r.start, r.end, meta.size));
-    this.#stats.reads += clamped.length;
     if (clamped.every((r) => r.end === r.start)) return Promise.resolve(clamped.map(() => new Uint8Array(0)));
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     const object: ObjectRef = { path, meta, prefix: versionPrefix(this.namespace, path, meta.version) };
     return new Promise<Uint8Array[]>((resolve, reject) => {
-      const job: ReadJob = { object, ranges: clamped, signal, settled: false, resolve, reject, tasks: [], pieces: [] };
-      if (signal) {
-        const onAbort = (): void => this.#settle(job, undefined, abortError(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        job.resolve = (v) => { signal.removeEventListener('abort', onAbort); resolve(v); };
-        job.reject = (e) => { signal.removeEventListener('abort', onAbort); reject(e); };
-      }
+      const job: ReadJob = {
+        object, ranges: clamped, signal, settled: false, resolve, reject, tasks: new Set(), pieces: [], fallbacks: [], unsubscribe: undefined,
+      };
+      if (signal) job.unsubscribe = this.#aborts.subscribe(signal, () => this.#settle(job, undefined, abortError(signal)));
       // Reads issued in the same tick share one batch: one store lookup, coalesced origin requests.
       if (this.#queue.push(job) === 1) queueMicrotask(() => void this.#runBatch());
     });
@@ -444,6 +465,15 @@ export class AsyncCachingReader {
   async #runBatch(): Promise<void> {
     const jobs = this.#queue;
     this.#queue = [];
+    try {
+      await this.#serve(jobs);
+    } catch (e) {
+      // A bug or a misbehaving store or fetcher must not leave reads hanging.
+      for (const job of jobs) this.#settle(job, undefined, e);
+    }
+  }
+
+  async #serve(jobs: ReadJob[]): Promise<void> {
     const pieces = new Map<string, Piece>();
     const piece = (object: ObjectRef, key: string, range: ByteRange): Piece => {
       let p = pieces.get(key);
@@ -456,15 +486,14 @@ export class AsyncCachingReader {
     for (const job of jobs) {
       if (job.settled) continue;
       const { object } = job;
-      job.pieces = job.ranges.map((r) => {
+      job.fallbacks = job.ranges.map(() => undefined);
+      job.pieces = job.ranges.map((r, i) => {
         if (r.end === r.start) return [];
         if (this.mode === 'chunk') {
-          const exact = piece(object, chunkKey(object.prefix, r.start, r.end), r);
           const container = this.#chunks.findContaining(object.prefix, r);
-          if (container === undefined) return [exact];
-          const p = piece(object, chunkKey(object.prefix, container.start, container.end), container);
-          p.fallback = exact;
-          return [p];
+          if (container === undefined) return [piece(object, chunkKey(object.prefix, r.start, r.end), r)];
+          job.fallbacks[i] = piece(object, chunkKey(object.prefix, r.start, r.end), r);
+          return [piece(object, chunkKey(object.prefix, container.start, container.end), container)];
         }
         const { first, last } = blockSpan(r.start, r.end, this.blockSize);
         const list: Piece[] = [];
@@ -475,9 +504,13 @@ export class AsyncCachingReader {
       });
     }
 
-    // Lookups: pieces already being fetched by this reader join that fetch; the rest go to the store at once.
+    // Pieces this reader is already fetching join that fetch at once (and hold it, so that another caller's
+    // abort cannot cancel it during the store lookup); the rest go to the store in one batch.
+    // Exact-range fallbacks are not looked up: they are only used when their containing chunk is gone.
+    const used = new Set<Piece>();
+    for (const job of jobs) if (!job.settled) for (const list of job.pieces) for (const p of list) used.add(p);
     const lookups: Piece[] = [];
-    for (const p of pieces.values()) {
+    for (const p of used) {
       const flight = this.#inflight.get(p.key);
       if (flight) {
         p.flight = flight;
@@ -486,10 +519,11 @@ export class AsyncCachingReader {
         lookups.push(p);
       }
     }
+    this.#attachFlights(jobs);
     let values: (Uint8Array | null)[] = [];
     if (lookups.length > 0) {
       try {
-        values = await this.store.getMany(lookups.map((p) => p.key));
+        values = await this.#safely(() => this.store.getMany(lookups.map((p) => p.key)));
         if (values.length !== lookups.length) throw new Error('store returned the wrong number of values');
       } catch {
         this.#stats.storeErrors++;
@@ -497,7 +531,7 @@ export class AsyncCachingReader {
       }
     }
     const corrupt: string[] = [];
-    const misses: Piece[] = [];
+    const missed = new Set<Piece>();
     lookups.forEach((p, i) => {
       const v = values[i];
       const expected = p.range.end - p.range.start;
@@ -513,44 +547,47 @@ export class AsyncCachingReader {
         corrupt.push(p.key);
         this.#stats.corruptValues++;
       }
-      if (p.fallback) {
-        this.#chunks.remove(p.object.prefix, p.range);
-        return; // its readers fall back to the exact range, resolved below
-      }
-      misses.push(p);
+      missed.add(p);
     });
-    // Fallback pieces of containing chunks that missed become misses themselves (deduplicated).
-    const missed = new Set(misses);
-    for (const p of pieces.values()) {
-      const f = p.fallback;
-      if (f && !p.value && !p.flight && !f.value && !f.flight && !missed.has(f)) {
-        missed.add(f);
-        misses.push(f);
-      }
-    }
-    if (corrupt.length > 0) this.store.deleteMany(corrupt).catch(() => this.#stats.storeErrors++);
+    if (corrupt.length > 0) this.#track(this.#safely(() => this.store.deleteMany(corrupt)).catch(() => { this.#stats.storeErrors++; }));
 
+    // Decide what to fetch. A containing chunk that is gone is fetched only if some read needs exactly it;
+    // the reads that only used it as a shortcut fall back to their own exact ranges.
     const live = jobs.filter((j) => !j.settled);
-    const resolvePiece = (p: Piece): Piece => (p.fallback && !p.value && !p.flight ? p.fallback : p);
     const needed = new Set<Piece>();
-    for (const job of live) for (const list of job.pieces) for (const p of list) needed.add(resolvePiece(p));
-
-    this.#startFetches(misses.filter((p) => needed.has(p)));
-
     for (const job of live) {
-      const tasks = new Set<FetchTask>();
-      for (const list of job.pieces) {
-        for (let k = 0; k < list.length; k++) {
-          const p = resolvePiece(list[k]!);
-          list[k] = p;
-          p.consumers++;
-          if (p.flight) tasks.add(p.flight.task);
+      job.pieces.forEach((list, i) => {
+        const fallback = job.fallbacks[i];
+        const container = list[0];
+        if (fallback && container && !container.value && !container.flight && missed.has(container) && !isNeededWhole(container, live)) {
+          this.#chunks.remove(container.object.prefix, container.range);
+          list[0] = fallback;
         }
-      }
-      for (const t of tasks) t.interest++;
-      job.tasks = [...tasks];
+        for (const p of list) if (!p.value && !p.flight) needed.add(p);
+      });
+    }
+    this.#startFetches([...needed]);
+    this.#attachFlights(live);
+    for (const job of live) {
+      for (const list of job.pieces) for (const p of list) p.consumers++;
     }
     for (const job of live) void this.#complete(job);
+  }
+
+  /** Counts each read once in the interest of every origin request it now waits on. */
+  #attachFlights(jobs: readonly ReadJob[]): void {
+    for (const job of jobs) {
+      if (job.settled) continue;
+      for (const list of job.pieces) {
+        for (const p of list) {
+          const task = p.flight?.task;
+          if (task && !job.tasks.has(task)) {
+            job.tasks.add(task);
+            task.interest++;
+          }
+        }
+      }
+    }
   }
 
   /** Starts origin requests for missing pieces, coalesced per object, registered for single flight. */
@@ -574,6 +611,7 @@ export class AsyncCachingReader {
     }
     const written: StoreEntry[] = [];
     const fetches: Promise<unknown>[] = [];
+    const ttlMs = this.ttl === null ? null : this.ttl * 1000;
     for (const list of byObject.values()) {
       const object = list[0]!.object;
       for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest: this.maxRequest })) {
@@ -582,11 +620,10 @@ export class AsyncCachingReader {
         const bytes = this.#limiter
           .run(() => this.#fetchFromOrigin(object, group, task.controller.signal), task.controller.signal)
           .finally(() => { task.done = true; });
-        const ttlMs = this.ttl === null ? null : this.ttl * 1000;
         const slices = bytes.then((buf) =>
           members.map((p) => {
             const value = buf.subarray(p.range.start - group.start, p.range.end - group.start);
-            written.push({ key: p.key, value, ttlMs });
+            if (value.byteLength <= MAX_VALUE) written.push({ key: p.key, value, ttlMs });
             if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
             return value;
           }),
@@ -605,8 +642,9 @@ export class AsyncCachingReader {
         });
       }
     }
-    // Everything this batch fetched is written back in one store round trip, off the read path.
-    if (fetches.length > 0) void Promise.all(fetches).then(() => this.#write(written));
+    // Everything this batch fetched is written back in one store round trip, off the read path; flush() and
+    // close() wait for it, fetches included.
+    if (fetches.length > 0) this.#track(Promise.all(fetches).then(() => this.#write(written)));
   }
 
   async #fetchFromOrigin(object: ObjectRef, range: ByteRange, signal: AbortSignal): Promise<Uint8Array> {
@@ -614,11 +652,8 @@ export class AsyncCachingReader {
     try {
       const bytes = await this.fetcher.fetch(object.path, { start: range.start, end: range.end }, { expect: object.meta, signal });
       if (bytes.byteLength !== range.end - range.start) {
-        throw new RangecacheError(
-          'ERR_RANGECACHE_ORIGIN',
-          `origin returned ${bytes.byteLength} bytes for [${range.start}, ${range.end}) of ${object.path}`,
-          { path: object.path, backend: this.fetcher.backend },
-        );
+        throw new OriginError(`origin returned ${bytes.byteLength} bytes for [${range.start}, ${range.end})`,
+          { path: object.path, backend: this.fetcher.backend });
       }
       this.#stats.originBytes += bytes.byteLength;
       return bytes;
@@ -645,15 +680,18 @@ export class AsyncCachingReader {
   }
 
   /**
-   * The caller's bytes for `range`. A store value used by one consumer only is handed over as is (or as a view);
-   * anything shared (fetched bytes, which are also being written to the store, or values several callers read)
-   * is copied, so no caller can change what another caller or the cache sees.
+   * The caller's bytes for `range`. A store value is handed over as is (or as a view) only when this caller is
+   * its one consumer, it has its own memory (not a slice of a shared socket or pool buffer), and the caller
+   * keeps most of it; anything else is copied, so no caller can change what another caller or the cache sees,
+   * and a small read does not pin a whole block.
    */
   #assemble(range: ByteRange, list: Piece[], parts: Uint8Array[]): Uint8Array {
     if (range.end === range.start) return new Uint8Array(0);
     const only = list[0]!;
-    if (list.length === 1 && only.value !== undefined && only.consumers === 1) {
-      return parts[0]!.subarray(range.start - only.range.start, range.end - only.range.start);
+    const v = parts[0]!;
+    if (list.length === 1 && only.value !== undefined && only.consumers === 1 && v.byteOffset === 0 &&
+        v.buffer.byteLength === v.byteLength && 2 * (range.end - range.start) >= v.byteLength) {
+      return v.subarray(range.start - only.range.start, range.end - only.range.start);
     }
     const out = Buffer.allocUnsafe(range.end - range.start);
     list.forEach((p, k) => {
@@ -667,6 +705,7 @@ export class AsyncCachingReader {
   #settle(job: ReadJob, values: Uint8Array[] | undefined, error: unknown): void {
     if (job.settled) return;
     job.settled = true;
+    job.unsubscribe?.();
     for (const task of job.tasks) {
       // The last interested caller gone: stop the origin request nobody waits for.
       if (--task.interest === 0 && !task.done) {
@@ -684,11 +723,22 @@ export class AsyncCachingReader {
 
   #write(entries: StoreEntry[]): void {
     if (entries.length === 0) return;
-    const w = this.store
-      .setMany(entries)
-      .catch(() => { this.#stats.writeErrors++; })
-      .finally(() => this.#writes.delete(w));
+    this.#track(this.#safely(() => this.store.setMany(entries)).catch(() => { this.#stats.writeErrors++; }));
+  }
+
+  /** Remembers background work, so that flush() and close() can wait for it. */
+  #track(work: Promise<unknown>): void {
+    const w = work.finally(() => this.#writes.delete(w));
     this.#writes.add(w);
+  }
+
+  /** Calls a store method so that a synchronous throw becomes a rejection. */
+  #safely<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return Promise.resolve(call());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   #checkOpen(path: string): void {
@@ -696,17 +746,9 @@ export class AsyncCachingReader {
   }
 }
 
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
+/** Whether some read needs the whole of `p` (it asked for exactly that range, with no fallback). */
+function isNeededWhole(p: Piece, jobs: readonly ReadJob[]): boolean {
+  return jobs.some((job) => job.pieces.some((list, i) => !job.fallbacks[i] && list.includes(p)));
 }
 
 function checkPath(path: unknown): asserts path is string {
@@ -715,7 +757,7 @@ function checkPath(path: unknown): asserts path is string {
 
 function checkMeta(meta: ObjectMeta, path: string, backend: string): void {
   if (!meta || !Number.isSafeInteger(meta.size) || meta.size < 0 || typeof meta.version !== 'string' || meta.version === '') {
-    throw new RangecacheError('ERR_RANGECACHE_ORIGIN', `fetcher returned invalid metadata for ${path}`, { path, backend });
+    throw new OriginError('fetcher returned invalid metadata', { path, backend });
   }
 }
 

@@ -2,6 +2,7 @@ import { commandOptions } from 'redis';
 import type { RedisClientType, RedisFunctions, RedisModules, RedisScripts } from 'redis';
 import { ConfigError } from './errors.js';
 import { escapeGlob } from './keys.js';
+import { responsiveTimeout } from './responsive-timeout.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
 /** A connected node-redis v4 client, as returned by `createClient()` after `await client.connect()`. */
@@ -17,6 +18,11 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
+/** Keys per MGET: bounds one reply (64 blocks) and so the work one timeout period has to cover. */
+const KEYS_PER_MGET = 64;
+/** Value bytes per MULTI/EXEC of writes. */
+const BYTES_PER_MULTI = 32 * 1024 * 1024;
+
 /** A Redis command did not answer within `commandTimeoutMs`. */
 export class StoreTimeoutError extends Error {
   readonly code = 'ERR_RANGECACHE_STORE_TIMEOUT';
@@ -31,7 +37,10 @@ export class StoreTimeoutError extends Error {
  *
  * Lookups of a batch are one `MGET` (values come back as Buffers, never as strings, so binary data survives),
  * writes of a batch are one `MULTI … EXEC` of `SET key value PX ttl`, and `deleteByPrefix` walks the keyspace
- * with `SCAN MATCH` (never `KEYS`) and removes with `UNLINK`.
+ * with `SCAN MATCH` (never `KEYS`) and removes with `UNLINK`. Very large batches are split (64 keys per MGET,
+ * 32 MiB per MULTI) and sent two parts at a time: Redis builds every reply of a pipeline before the first one
+ * leaves, so sending 1 GiB of MGETs at once would delay the first byte by the whole batch (measured: 900 ms).
+ * The timeout bounds progress: each part must answer within `commandTimeoutMs` of the one before it.
  *
  * @example
  * ```ts
@@ -62,24 +71,39 @@ export class RedisStore implements CacheStore {
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
     if (keys.length === 0) return [];
+    const parts: string[][] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_MGET) parts.push(keys.slice(i, i + KEYS_PER_MGET));
     // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
-    return this.#timed('MGET', this.client.mGet(commandOptions({ returnBuffers: true }), [...keys]));
+    const replies = await this.#windowed('MGET', parts.map((part) => () => this.client.mGet(commandOptions({ returnBuffers: true }), part)));
+    return replies.flat();
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const multi = this.client.multi();
+    const multis: ReturnType<RedisClient['multi']>[] = [];
+    let multi = this.client.multi();
+    let bytes = 0;
+    let queued = 0;
     for (const { key, value, ttlMs } of entries) {
+      if (queued > 0 && bytes + value.byteLength > BYTES_PER_MULTI) {
+        multis.push(multi);
+        multi = this.client.multi();
+        bytes = 0;
+        queued = 0;
+      }
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (ttlMs === null) multi.set(key, buf);
       else multi.set(key, buf, { PX: Math.max(1, Math.round(ttlMs)) });
+      bytes += value.byteLength;
+      queued++;
     }
-    await this.#timed('MULTI/EXEC', multi.exec());
+    multis.push(multi);
+    await this.#windowed('MULTI/EXEC', multis.map((m) => () => m.exec()));
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#timed('UNLINK', this.client.unlink([...keys]));
+    await this.#windowed('UNLINK', [() => this.client.unlink([...keys])]);
   }
 
   async deleteByPrefix(prefix: string): Promise<number> {
@@ -96,13 +120,33 @@ export class RedisStore implements CacheStore {
     return deleted;
   }
 
-  #timed<T>(operation: string, promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeoutError(operation, this.commandTimeoutMs)), this.commandTimeoutMs);
-      timer.unref();
-    });
-    promise.catch(() => {}); // a late failure after the timeout must not be unhandled
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  /**
+   * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
+   * `commandTimeoutMs` of the one before it (of the call, for the first), not counting time this process spent
+   * blocked: a stalled server fails fast, while a big batch still has time to stream.
+   */
+  async #windowed<T>(operation: string, parts: (() => Promise<T>)[]): Promise<T[]> {
+    const inFlight: Promise<T>[] = [];
+    let next = 0;
+    const send = (): void => {
+      const reply = parts[next++]!();
+      reply.catch(() => {}); // a late failure after a timeout must not be unhandled
+      inFlight.push(reply);
+    };
+    while (next < parts.length && inFlight.length < 2) send();
+    const out: T[] = [];
+    while (inFlight.length > 0) {
+      let cancel = (): void => {};
+      const timeout = new Promise<never>((_, reject) => {
+        cancel = responsiveTimeout(this.commandTimeoutMs, () => reject(new StoreTimeoutError(operation, this.commandTimeoutMs)));
+      });
+      try {
+        out.push(await Promise.race([inFlight.shift()!, timeout]));
+      } finally {
+        cancel();
+      }
+      if (next < parts.length) send();
+    }
+    return out;
   }
 }

@@ -140,3 +140,33 @@ t.test('maxConcurrentFetches bounds origin requests in flight', async (t) => {
   t.equal(origin.fetches.length, 40);
   t.equal(peak, 3);
 });
+
+t.test('a caller who joined a fetch keeps it even if the caller who started it aborts during the lookup', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('join.bin', 2048);
+  const { reader, origin } = fx.reader({ blockSize: 1024, maxGap: 0, delayMs: 200 });
+  await reader.stat(path);
+  const ac = new AbortController();
+  const a = reader.readRange(path, 0, 1024, { signal: ac.signal });
+  a.catch(() => {});
+  await new Promise((r) => setTimeout(r, 50)); // A's fetch of block 0 is in flight
+  const b = reader.readRange(path, 0, 2048); // B joins block 0 and looks block 1 up in Redis
+  await Promise.resolve();
+  ac.abort(); // while B's lookup is in flight
+  t.same(Buffer.from(await b), bytes, 'B gets its bytes');
+  t.equal(origin.aborted, 0, 'the shared fetch was not aborted');
+});
+
+t.test('many reads sharing one signal add one abort listener', async (t) => {
+  const fx = await readerFixture(t);
+  const { path } = await fx.dir.file('listeners.bin', 64 * 1024);
+  const { reader } = fx.reader({ blockSize: 1024 });
+  const ac = new AbortController();
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w); };
+  process.on('warning', onWarning);
+  await Promise.all(Array.from({ length: 64 }, (_, i) => reader.readRange(path, i * 1024, (i + 1) * 1024, { signal: ac.signal })));
+  await new Promise((r) => setImmediate(r));
+  process.off('warning', onWarning);
+  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), []);
+});

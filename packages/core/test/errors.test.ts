@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, RangecacheError } from '@rangecache/core';
+import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, RangecacheError } from '@rangecache/core';
 import { tempDir } from '@rangecache/test-support';
 
 t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) => {
@@ -91,4 +91,18 @@ t.test('callers cannot corrupt what other callers or the cache see', async (t) =
   t.same(Buffer.from(c), bytes.subarray(0, 4096), 'the cache kept the origin bytes');
   c.fill(1);
   t.same(Buffer.from(await reader.readRange(path, 0, 4096)), bytes.subarray(0, 4096), 'a warm result is the caller\'s own');
+});
+
+t.test('a fetcher that returns the wrong number of bytes is an OriginError', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => dir.remove());
+  const { path } = await dir.file('short.bin', 100);
+  const file = new FileFetcher();
+  const short = { backend: 'short', stat: (p: string) => file.stat(p), fetch: async () => new Uint8Array(3) };
+  const reader = new AsyncCachingReader({ fetcher: short });
+  const err = await reader.readRange(path, 0, 50).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof OriginError);
+  t.match((err as Error).message, /origin returned 3 bytes for \[0, 100\)/, 'the read of [0, 50) fetched its whole 100-byte block');
+  const bad = { backend: 'bad', stat: async () => ({ size: -1, version: '' }), fetch: async () => new Uint8Array(0) };
+  await t.rejects(new AsyncCachingReader({ fetcher: bad }).stat(path), OriginError);
 });

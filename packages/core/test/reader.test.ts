@@ -170,3 +170,49 @@ t.test('invalidate removes every key of the object with SCAN', async (t) => {
   t.equal(origin.stats, 1, 'metadata was fetched again');
   t.equal(origin.fetchedBytes, 50_000);
 });
+
+t.test('chunk mode: reads sharing a containing chunk that has gone each get their own bytes', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('gone.bin', 1000);
+  const { reader, origin } = fx.reader({ mode: 'chunk', maxGap: 0 });
+  await reader.readRange(path, 0, 200);
+  await reader.readRange(path, 300, 600);
+  await reader.flush();
+  await fx.client.flushAll(); // both chunks evicted behind the reader's back; its index still lists them
+  const [a, b, whole] = await Promise.all([reader.readRange(path, 0, 100), reader.readRange(path, 10, 50), reader.readRange(path, 0, 200)]);
+  t.same(Buffer.from(a), bytes.subarray(0, 100));
+  t.same(Buffer.from(b), bytes.subarray(10, 50));
+  t.same(Buffer.from(whole), bytes.subarray(0, 200), 'a read of exactly the gone chunk gets all of it');
+  const r = await reader.readRanges(path, [{ start: 300, end: 400 }, { start: 450, end: 550 }]);
+  t.same(Buffer.from(r[0]!), bytes.subarray(300, 400));
+  t.same(Buffer.from(r[1]!), bytes.subarray(450, 550));
+  t.ok(origin.fetches.length >= 4);
+});
+
+t.test('close() waits for the cache writes of fetches still in flight', async (t) => {
+  const fx = await readerFixture(t);
+  const { path } = await fx.dir.file('late.bin', 4096);
+  const { reader } = fx.reader({ blockSize: 4096, delayMs: 100 });
+  await reader.stat(path);
+  const ac = new AbortController();
+  const read = reader.readRange(path, 0, 4096, { signal: ac.signal });
+  read.catch(() => {});
+  const other = reader.readRange(path, 0, 4096); // keeps the fetch alive
+  await new Promise((r) => setTimeout(r, 10));
+  await reader.close();
+  const keys = await fx.client.keys('*late.bin*:b:*');
+  t.equal(keys.length, 1, 'the block was written before close() resolved');
+  t.equal(await fx.client.strLen(keys[0]!), 4096);
+  await other;
+});
+
+t.test('a small warm read does not pin a whole block', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('pin.bin', 1 << 20);
+  const { reader } = fx.reader();
+  await reader.readRange(path, 0, 1 << 20);
+  await reader.flush();
+  const small = await fx.reader().reader.readRange(path, 100, 116);
+  t.same(Buffer.from(small), bytes.subarray(100, 116));
+  t.ok(small.buffer.byteLength < 65536, `backing store ${small.buffer.byteLength} bytes for a 16-byte read`);
+});

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfigError, RedisStore, StoreTimeoutError } from '@rangecache/core';
-import { startRedis } from '@rangecache/test-support';
+import { commandCalls, startRedis } from '@rangecache/test-support';
 
 t.test('RedisStore against a real redis-server', async (t) => {
   const redis = await startRedis({ ownProcess: true });
@@ -51,6 +51,19 @@ t.test('RedisStore against a real redis-server', async (t) => {
     }
     t.ok(Date.now() - t0 < 1500, 'both failed fast');
     t.equal((await store.getMany(['bin:ff']))[0]?.length, 1000, 'works again once resumed');
+  });
+
+  t.test('large batches are split into parts (64 keys per MGET, 32 MiB per MULTI) and stay byte-exact', async (t) => {
+    const admin = await redis.client();
+    const entries = Array.from({ length: 200 }, (_, i) => ({ key: `big:${i}`, value: new Uint8Array(256 * 1024).fill(i % 251), ttlMs: 60_000 }));
+    await admin.configResetStat();
+    await store.setMany(entries);
+    const got = await store.getMany(entries.map((e) => e.key));
+    const calls = await commandCalls(admin);
+    t.equal(calls['exec'], 2, '50 MiB of writes: two MULTI/EXEC');
+    t.equal(calls['mget'], 4, '200 keys: four MGETs');
+    t.equal(got.length, 200);
+    t.ok(got.every((v, i) => v !== null && v.byteLength === 256 * 1024 && v[0] === i % 251 && v[v.byteLength - 1] === i % 251), 'every value in order');
   });
 
   t.test('constructor validates its options', async (t) => {
