@@ -5,17 +5,24 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startRedis } from '@rangecache/test-support';
+import { S3RVER_CREDENTIALS, pseudoRandomBytes, startHttpOrigin, startRedis, startS3rver } from '@rangecache/test-support';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
 
 t.test('README code samples run', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
+  const [redis, origin, s3] = await Promise.all([startRedis(), startHttpOrigin(), startS3rver('readme-bucket')]);
+  t.teardown(async () => { await redis.stop(); await origin.stop(); await s3.stop(); });
+  origin.put('era5.grib2', pseudoRandomBytes(100_000, 'readme-http'));
+  await s3.put('gfs.grib2', pseudoRandomBytes(100_000, 'readme-s3'));
+  // The samples read their endpoints from the environment, as a user's service would.
+  const env = {
+    ...process.env, REDIS_URL: redis.url, DATA_URL: origin.url('era5.grib2'), S3_ENDPOINT: s3.endpoint, S3_URL: 's3://readme-bucket/gfs.grib2',
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+  };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.ok(samples.length >= 5, `${samples.length} samples found`);
+  t.equal(samples.length, 7, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -24,7 +31,7 @@ t.test('README code samples run', async (t) => {
   for (const [i, code] of samples.entries()) {
     const file = join(dir, `sample-${i + 1}.ts`);
     await writeFile(file, code);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, REDIS_URL: redis.url } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: root, env });
     outputs.push(stdout);
     t.pass(`sample ${i + 1} ran`);
   }
@@ -33,4 +40,6 @@ t.test('README code samples run', async (t) => {
   t.match(outputs[2], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
   t.match(outputs[3], /^range cache$/m);
   t.match(outputs[4], /members: \[ 0, 1 \]/);
+  t.match(outputs[5], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[6], /^100 4096 4$/m, 'S3 sample');
 });
