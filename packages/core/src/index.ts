@@ -21,7 +21,7 @@ export { offsetInContentRange, parseContentRange } from './content-range.js';
 export type { ContentRange } from './content-range.js';
 export { MemoryStore } from './memory-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
-export { RedisStore, StoreTimeoutError } from './redis-store.js';
+export { RedisStore, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 export type { RedisClient, RedisStoreOptions } from './redis-store.js';
 export { blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';

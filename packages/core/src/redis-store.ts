@@ -23,6 +23,15 @@ const KEYS_PER_MGET = 64;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * 1024 * 1024;
 
+/** The client is not connected (it is reconnecting, or was closed): the operation was not attempted. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'ERR_RANGECACHE_STORE_UNAVAILABLE';
+  constructor(operation: string) {
+    super(`redis ${operation} not sent: the client is not ready (disconnected or reconnecting)`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** A Redis command did not answer within `commandTimeoutMs`. */
 export class StoreTimeoutError extends Error {
   readonly code = 'ERR_RANGECACHE_STORE_TIMEOUT';
@@ -42,10 +51,13 @@ export class StoreTimeoutError extends Error {
  * leaves, so sending 1 GiB of MGETs at once would delay the first byte by the whole batch (measured: 900 ms).
  * The timeout bounds progress: each part must answer within `commandTimeoutMs` of the one before it.
  *
+ * Operations fail at once while the client is not ready (reconnecting), and the reader then goes to the origin.
+ * Create the client with `disableOfflineQueue: true` so that nothing else queues behind a lost connection.
+ *
  * @example
  * ```ts
  * import { createClient } from 'redis';
- * const client = createClient({ url: process.env.REDIS_URL });
+ * const client = createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true });
  * await client.connect();
  * const store = new RedisStore({ client });
  * ```
@@ -126,6 +138,9 @@ export class RedisStore implements CacheStore {
    * blocked: a stalled server fails fast, while a big batch still has time to stream.
    */
   async #windowed<T>(operation: string, parts: (() => Promise<T>)[]): Promise<T[]> {
+    // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
+    // failing now sends the read to the origin at once.
+    if (!this.client.isReady) throw new StoreUnavailableError(operation);
     const inFlight: Promise<T>[] = [];
     let next = 0;
     const send = (): void => {

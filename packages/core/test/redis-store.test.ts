@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ConfigError, RedisStore, StoreTimeoutError } from '@rangecache/core';
+import { ConfigError, RedisStore, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
 import { commandCalls, startRedis } from '@rangecache/test-support';
 
 t.test('RedisStore against a real redis-server', async (t) => {
@@ -64,6 +64,16 @@ t.test('RedisStore against a real redis-server', async (t) => {
     t.equal(calls['mget'], 4, '200 keys: four MGETs');
     t.equal(got.length, 200);
     t.ok(got.every((v, i) => v !== null && v.byteLength === 256 * 1024 && v[0] === i % 251 && v[v.byteLength - 1] === i % 251), 'every value in order');
+  });
+
+  t.test('a client that is not ready fails at once instead of queueing', async (t) => {
+    const closed = await redis.client();
+    await closed.disconnect();
+    const s2 = new RedisStore({ client: closed, commandTimeoutMs: 5000 });
+    const t0 = Date.now();
+    await t.rejects(s2.getMany(['k']), StoreUnavailableError);
+    await t.rejects(s2.setMany([{ key: 'k', value: new Uint8Array(1), ttlMs: null }]), /client is not ready/);
+    t.ok(Date.now() - t0 < 100, 'no waiting for the timeout');
   });
 
   t.test('constructor validates its options', async (t) => {

@@ -39,7 +39,7 @@ export async function freePort(): Promise<number> {
 export async function startRedis(options: { extraArgs?: string[]; ownProcess?: boolean } = {}): Promise<RedisServerHandle> {
   const clients: TestRedisClient[] = [];
   const connect = async (url: string): Promise<TestRedisClient> => {
-    const c = createClient({ url, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
+    const c = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
     c.on('error', () => {}); // tests observe failures through commands, not through this event
     await c.connect();
     clients.push(c);
