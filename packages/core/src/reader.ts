@@ -41,7 +41,11 @@ export interface AsyncCachingReaderOptions {
   maxRequest?: number;
   /** Origin requests in flight at once, per reader. Default 10. */
   maxConcurrentFetches?: number;
-  /** Pieces of `blockSize` that `stream()` fetches ahead of the consumer. Default 4. */
+  /**
+   * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
+   * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
+   * fetched ahead is its own origin request, so they run in parallel. Default 4.
+   */
   readAhead?: number;
 }
 
@@ -96,6 +100,8 @@ interface Piece {
   value?: Uint8Array;
   flight?: Flight;
   consumers: number;
+  /** Only read-ahead wants it: fetched as a request of its own, in parallel with its neighbours. */
+  ahead: boolean;
 }
 
 interface ObjectRef {
@@ -135,11 +141,16 @@ interface ReadJob {
    */
   fallbacks: (Piece | undefined)[];
   unsubscribe: (() => void) | undefined;
+  /** Read-ahead: nobody waits for the bytes, so they are cached but not assembled. */
+  ahead: boolean;
+  /** This read continues a sequential scan: if it misses, the blocks after it are fetched ahead. */
+  sequential: boolean;
 }
 
 const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
+const MAX_SCANS = 1000;
 
 /**
  * Reads byte ranges of remote objects through a shared cache.
@@ -187,6 +198,10 @@ export class AsyncCachingReader {
   #queue: ReadJob[] = [];
   #writes = new Set<Promise<unknown>>();
   #aborts = new AbortFanout();
+  /** Where the last readRange of each recently read path ended, and in which batch, to recognise scans. */
+  #scanEnds = new Map<string, { end: number; batch: number }>();
+  /** Counts batches run: reads queued in the same tick see the same number. */
+  #batches = 0;
   #closed = false;
 
   constructor(options: AsyncCachingReaderOptions) {
@@ -249,14 +264,15 @@ export class AsyncCachingReader {
     signal?.throwIfAborted();
     this.#stats.reads += ranges.length;
     let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+    const sequential = this.#continuesScan(path, ranges);
     try {
-      return await this.#read(path, meta, ranges, signal);
+      return await this.#read(path, meta, ranges, signal, { sequential });
     } catch (e) {
       if (!(e instanceof VersionChangedError)) throw e;
       // The object changed since its metadata was cached: refresh it from the origin and read once more.
       // Results of the failed attempt are discarded, so versions never mix.
       meta = await this.#loadMeta(path, signal, true);
-      return this.#read(path, meta, ranges, signal);
+      return this.#read(path, meta, ranges, signal, { sequential });
     }
   }
 
@@ -398,6 +414,20 @@ export class AsyncCachingReader {
     return undefined;
   }
 
+  /**
+   * Whether this single-range read starts where the previous readRange of `path` ended, in an earlier batch
+   * (reads issued together are batched and coalesced already, so they are no scan). Remembers its end.
+   */
+  #continuesScan(path: string, ranges: readonly ByteRange[]): boolean {
+    if (this.mode !== 'block' || ranges.length !== 1) return false;
+    const { start, end } = ranges[0]!;
+    const previous = this.#scanEnds.get(path);
+    this.#scanEnds.delete(path);
+    if (this.#scanEnds.size >= MAX_SCANS) this.#scanEnds.delete(this.#scanEnds.keys().next().value!);
+    this.#scanEnds.set(path, { end, batch: this.#batches });
+    return previous !== undefined && previous.end === start && start > 0 && previous.batch !== this.#batches;
+  }
+
   /** Keeps at most MAX_META_ENTRIES paths, least recently loaded first out. */
   #rememberMeta(path: string, meta: ObjectMeta, expiresAt: number): void {
     this.#metaCache.delete(path);
@@ -441,13 +471,16 @@ export class AsyncCachingReader {
     checkMeta(meta, path, this.fetcher.backend);
     const checkedAt = Date.now();
     this.#rememberMeta(path, meta, checkedAt + ttlMs);
-    this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
+    void this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
     return meta;
   }
 
   // ------------------------------------------------------------------ reads
 
-  #read(path: string, meta: ObjectMeta, ranges: readonly ByteRange[], signal: AbortSignal | undefined): Promise<Uint8Array[]> {
+  #read(
+    path: string, meta: ObjectMeta, ranges: readonly ByteRange[], signal: AbortSignal | undefined,
+    kind: { sequential?: boolean; ahead?: boolean } = {},
+  ): Promise<Uint8Array[]> {
     const clamped = ranges.map((r) => clampRange(path, r.start, r.end, meta.size));
     if (clamped.every((r) => r.end === r.start)) return Promise.resolve(clamped.map(() => new Uint8Array(0)));
     if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -455,6 +488,7 @@ export class AsyncCachingReader {
     return new Promise<Uint8Array[]>((resolve, reject) => {
       const job: ReadJob = {
         object, ranges: clamped, signal, settled: false, resolve, reject, tasks: new Set(), pieces: [], fallbacks: [], unsubscribe: undefined,
+        ahead: kind.ahead ?? false, sequential: kind.sequential ?? false,
       };
       if (signal) job.unsubscribe = this.#aborts.subscribe(signal, () => this.#settle(job, undefined, abortError(signal)));
       // Reads issued in the same tick share one batch: one store lookup, coalesced origin requests.
@@ -465,6 +499,7 @@ export class AsyncCachingReader {
   async #runBatch(): Promise<void> {
     const jobs = this.#queue;
     this.#queue = [];
+    this.#batches++;
     try {
       await this.#serve(jobs);
     } catch (e) {
@@ -475,17 +510,21 @@ export class AsyncCachingReader {
 
   async #serve(jobs: ReadJob[]): Promise<void> {
     const pieces = new Map<string, Piece>();
+    let ahead = true;
     const piece = (object: ObjectRef, key: string, range: ByteRange): Piece => {
       let p = pieces.get(key);
       if (p === undefined) {
-        p = { key, range, object, consumers: 0 };
+        p = { key, range, object, consumers: 0, ahead };
         pieces.set(key, p);
+      } else if (!ahead) {
+        p.ahead = false; // a caller waits for it too
       }
       return p;
     };
     for (const job of jobs) {
       if (job.settled) continue;
       const { object } = job;
+      ahead = job.ahead;
       job.fallbacks = job.ranges.map(() => undefined);
       job.pieces = job.ranges.map((r, i) => {
         if (r.end === r.start) return [];
@@ -568,10 +607,20 @@ export class AsyncCachingReader {
     }
     this.#startFetches([...needed]);
     this.#attachFlights(live);
+    for (const job of live) if (job.sequential && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
     for (const job of live) {
       for (const list of job.pieces) for (const p of list) p.consumers++;
     }
     for (const job of live) void this.#complete(job);
+  }
+
+  /** Fetches the `readAhead` blocks after a sequential read that missed, into the cache. Nobody waits on them. */
+  #readAheadOf(job: ReadJob): void {
+    const { path, meta } = job.object;
+    const start = job.ranges[0]!.end;
+    const end = Math.min(meta.size, (Math.floor((start - 1) / this.blockSize) + 1 + this.readAhead) * this.blockSize);
+    if (end <= start) return;
+    this.#read(path, meta, [{ start, end }], undefined, { ahead: true }).catch(() => {});
   }
 
   /** Counts each read once in the interest of every origin request it now waits on. */
@@ -603,18 +652,22 @@ export class AsyncCachingReader {
         fresh.push(p);
       }
     }
+    // Per object, and read-ahead apart: blocks fetched ahead go one request each, so they arrive in parallel.
     const byObject = new Map<string, Piece[]>();
     for (const p of fresh) {
-      const list = byObject.get(p.object.prefix);
+      const group = `${p.ahead ? 'ahead' : 'read'}:${p.object.prefix}`;
+      const list = byObject.get(group);
       if (list) list.push(p);
-      else byObject.set(p.object.prefix, [p]);
+      else byObject.set(group, [p]);
     }
     const written: StoreEntry[] = [];
     const fetches: Promise<unknown>[] = [];
+    const forgets: (() => void)[] = [];
     const ttlMs = this.ttl === null ? null : this.ttl * 1000;
     for (const list of byObject.values()) {
       const object = list[0]!.object;
-      for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest: this.maxRequest })) {
+      const maxRequest = list[0]!.ahead ? Math.min(this.blockSize, this.maxRequest) : this.maxRequest;
+      for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest })) {
         const members = group.members.map((i) => list[i]!);
         const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: members.map((p) => p.key) };
         const bytes = this.#limiter
@@ -636,15 +689,18 @@ export class AsyncCachingReader {
           const flight: Flight = { task, promise };
           p.flight = flight;
           this.#inflight.set(p.key, flight);
-          // A failed fetch is not remembered: the next reader tries again.
+          // A failed fetch is not remembered: the next reader tries again. A fetched piece stays joinable until
+          // its write to the store has finished, so a read in between neither misses nor fetches it again.
           const forget = (): void => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); };
-          promise.then(forget, forget);
+          promise.then(() => forgets.push(forget), forget);
         });
       }
     }
     // Everything this batch fetched is written back in one store round trip, off the read path; flush() and
     // close() wait for it, fetches included.
-    if (fetches.length > 0) this.#track(Promise.all(fetches).then(() => this.#write(written)));
+    if (fetches.length > 0) {
+      this.#track(Promise.all(fetches).then(() => this.#write(written)).finally(() => { for (const f of forgets) f(); }));
+    }
   }
 
   async #fetchFromOrigin(object: ObjectRef, range: ByteRange, signal: AbortSignal): Promise<Uint8Array> {
@@ -665,6 +721,10 @@ export class AsyncCachingReader {
 
   async #complete(job: ReadJob): Promise<void> {
     try {
+      if (job.ahead) {
+        for (const list of job.pieces) for (const p of list) if (!p.value) await p.flight!.promise;
+        return this.#settle(job, [], undefined);
+      }
       const results: Uint8Array[] = [];
       for (let i = 0; i < job.ranges.length; i++) {
         const range = job.ranges[i]!;
@@ -721,9 +781,11 @@ export class AsyncCachingReader {
     }
   }
 
-  #write(entries: StoreEntry[]): void {
-    if (entries.length === 0) return;
-    this.#track(this.#safely(() => this.store.setMany(entries)).catch(() => { this.#stats.writeErrors++; }));
+  #write(entries: StoreEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const w = this.#safely(() => this.store.setMany(entries)).catch(() => { this.#stats.writeErrors++; });
+    this.#track(w);
+    return w;
   }
 
   /** Remembers background work, so that flush() and close() can wait for it. */

@@ -170,3 +170,44 @@ t.test('many reads sharing one signal add one abort listener', async (t) => {
   process.off('warning', onWarning);
   t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), []);
 });
+
+t.test('a cold sequential scan fetches ahead in parallel; a warm one makes no extra lookups', async (t) => {
+  const fx = await readerFixture(t, { ownProcess: true });
+  const B = 65536;
+  const { path, bytes } = await fx.dir.file('scan.bin', 32 * B);
+  const admin = await fx.redis.client();
+  const { reader, origin } = fx.reader({ blockSize: B, readAhead: 4, delayMs: 40 });
+  let active = 0;
+  let peak = 0;
+  const inner = origin.fetch.bind(origin);
+  origin.fetch = async (p, r, o) => {
+    peak = Math.max(peak, ++active);
+    try { return await inner(p, r, o); } finally { active--; }
+  };
+  await reader.stat(path);
+  for (let i = 0; i < 32; i++) {
+    t.same(Buffer.from(await reader.readRange(path, i * B, (i + 1) * B)), bytes.subarray(i * B, (i + 1) * B));
+  }
+  await reader.flush();
+  t.equal(origin.fetchedBytes, 32 * B, 'every block fetched exactly once');
+  t.ok(peak >= 3, `up to ${peak} origin requests overlapped`);
+  t.ok(origin.fetches.every((r) => r.end - r.start <= B), 'blocks fetched ahead go one request each');
+
+  const { reader: warm, origin: warmOrigin } = fx.reader({ blockSize: B, readAhead: 4 });
+  await warm.stat(path);
+  await admin.configResetStat();
+  for (let i = 0; i < 32; i++) await warm.readRange(path, i * B, (i + 1) * B);
+  t.equal(warmOrigin.fetches.length, 0);
+  t.equal((await commandCalls(admin))['mget'], 32, 'one MGET per read, none for read-ahead');
+});
+
+t.test('a fetched block stays joinable until its write lands', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('bridge.bin', 4096);
+  const { reader, origin } = fx.reader({ blockSize: 4096 });
+  await reader.stat(path);
+  const first = reader.readRange(path, 0, 4096);
+  const second = (async () => { await first; return reader.readRange(path, 0, 4096); })(); // right after, before the write lands
+  t.same(Buffer.from(await second), bytes);
+  t.equal(origin.fetches.length, 1, 'not fetched twice');
+});
