@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// One timed run in a fresh process (WORKLOADS.md §3). argv[2] is a JSON config; prints one JSON line.
+//   variant "direct":  undici (or the S3 SDK) with one ranged GET per read, plus one HEAD: no cache at all.
+//   variant "cached":  rangecache (AsyncCachingReader + RedisStore), cold or warm depending on Redis.
+//   variant "ceiling": plain node-redis GETs of values of the same sizes, sequential, as fast as node-redis can.
+//   variant "stream":  rangecache stream() over a local file, measuring peak RSS above the baseline.
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Agent, request } from 'undici';
+import { commandOptions, createClient } from 'redis';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
+import { HttpFetcher } from '@rangecache/http';
+import { S3Fetcher } from '@rangecache/s3';
+import { w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+
+const cfg = JSON.parse(process.argv[2]);
+const readsFor = { W1: w1Reads, W2: w2Reads, W3: w3Reads, STREAM: () => [] };
+const reads = readsFor[cfg.workload](cfg.count);
+
+const s3client = () => new S3Client({
+  endpoint: cfg.origin.endpoint, region: 'us-east-1', forcePathStyle: true,
+  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+});
+const originPath = cfg.origin.kind === 's3' ? `s3://${cfg.origin.bucket}/${cfg.origin.key}` : cfg.origin.url;
+
+async function setup() {
+  if (cfg.variant === 'direct') {
+    if (cfg.origin.kind === 's3') {
+      const client = s3client();
+      const Bucket = cfg.origin.bucket;
+      const Key = cfg.origin.key;
+      return {
+        open: async () => { await client.send(new HeadObjectCommand({ Bucket, Key })); },
+        read: async (r) => {
+          const res = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${r.start}-${r.end - 1}` }));
+          return res.Body.transformToByteArray();
+        },
+        close: async () => client.destroy(),
+      };
+    }
+    const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
+    return {
+      open: async () => { const res = await request(cfg.origin.url, { method: 'HEAD', dispatcher: agent }); await res.body.dump(); },
+      read: async (r) => {
+        const res = await request(cfg.origin.url, { dispatcher: agent, headers: { range: `bytes=${r.start}-${r.end - 1}` } });
+        if (res.statusCode !== 206) throw new Error(`status ${res.statusCode}`);
+        return new Uint8Array(await res.body.arrayBuffer());
+      },
+      close: () => agent.close(),
+    };
+  }
+  const client = createClient({ url: cfg.redisUrl, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  if (cfg.variant === 'ceiling') {
+    // The same values, under plain keys, stored before the timed region.
+    const keys = reads.map((_, i) => `bench:ceiling:${i}`);
+    return {
+      open: async () => {},
+      read: async (_r, i) => client.get(commandOptions({ returnBuffers: true }), keys[i]),
+      close: () => client.quit(),
+      client,
+    };
+  }
+  const fetcher = cfg.variant === 'stream' ? new FileFetcher()
+    : cfg.origin.kind === 's3' ? new S3Fetcher({ client: s3client() }) : new HttpFetcher();
+  const store = new RedisStore({ client });
+  const reader = new AsyncCachingReader({
+    fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttl: 3600, readAhead: cfg.readAhead ?? 4,
+  });
+  return {
+    reader,
+    open: async () => { await reader.stat(cfg.variant === 'stream' ? cfg.file : originPath); },
+    read: (r) => reader.readRange(originPath, r.start, r.end),
+    close: async () => { await reader.close(); await client.quit(); fetcher.close?.(); },
+  };
+}
+
+const s = await setup();
+if (cfg.fleet) {
+  process.stdout.write('{"ready": true}\n');
+  const rl = createInterface({ input: process.stdin });
+  await new Promise((resolve) => rl.once('line', resolve));
+  rl.close();
+}
+globalThis.gc?.();
+const baselineRss = process.memoryUsage().rss;
+// Peak RSS of the timed region, sampled (the process's lifetime maxRSS would include start-up, e.g. loading the SDK).
+let peakRss = baselineRss;
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 5);
+const out = [];
+let bytes = 0;
+const t0 = performance.now();
+await s.open();
+if (cfg.variant === 'stream') {
+  for await (const chunk of s.reader.stream(cfg.file)) bytes += chunk.byteLength;
+} else {
+  for (let i = 0; i < reads.length; i++) {
+    const r = reads[i];
+    const v = await s.read(r, i);
+    if (v.byteLength !== r.end - r.start) throw new Error(`read ${i} returned ${v.byteLength} bytes, not ${r.end - r.start}`);
+    out.push(v);
+    bytes += v.byteLength;
+  }
+}
+const stats = s.reader?.stats();
+await s.close();
+const wallMs = performance.now() - t0;
+clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
+const hash = createHash('sha256');
+for (const v of out) hash.update(v);
+process.stdout.write(JSON.stringify({
+  wallMs, bytes, sha256: hash.digest('hex'), baselineRssMiB: baselineRss / 2 ** 20, peakRssMiB: peakRss / 2 ** 20,
+  peakAboveBaselineMiB: (peakRss - baselineRss) / 2 ** 20, stats,
+}) + '\n');
