@@ -122,6 +122,10 @@ interface FetchTask {
 interface Flight {
   task: FetchTask;
   promise: Promise<Uint8Array>;
+  /** Its bytes are in the store now (the store keeps its own copy), so one caller may take them without a copy. */
+  persisted: boolean;
+  /** A caller took the bytes without a copy: everyone else gets a copy. */
+  taken: boolean;
 }
 
 interface ReadJob {
@@ -663,6 +667,7 @@ export class AsyncCachingReader {
     const written: StoreEntry[] = [];
     const fetches: Promise<unknown>[] = [];
     const forgets: (() => void)[] = [];
+    const flights: Flight[] = [];
     const ttlMs = this.ttl === null ? null : this.ttl * 1000;
     for (const list of byObject.values()) {
       const object = list[0]!.object;
@@ -686,20 +691,23 @@ export class AsyncCachingReader {
           this.#stats.misses++;
           const promise = slices.then((values) => values[k]!);
           promise.catch(() => {});
-          const flight: Flight = { task, promise };
+          const flight: Flight = { task, promise, persisted: false, taken: false };
           p.flight = flight;
           this.#inflight.set(p.key, flight);
           // A failed fetch is not remembered: the next reader tries again. A fetched piece stays joinable until
           // its write to the store has finished, so a read in between neither misses nor fetches it again.
           const forget = (): void => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); };
           promise.then(() => forgets.push(forget), forget);
+          flights.push(flight);
         });
       }
     }
     // Everything this batch fetched is written back in one store round trip, off the read path; flush() and
     // close() wait for it, fetches included.
     if (fetches.length > 0) {
-      this.#track(Promise.all(fetches).then(() => this.#write(written)).finally(() => { for (const f of forgets) f(); }));
+      this.#track(Promise.all(fetches).then(() => this.#write(written)).then((ok) => {
+        if (ok) for (const f of flights) f.persisted = true;
+      }).finally(() => { for (const f of forgets) f(); }));
     }
   }
 
@@ -740,18 +748,24 @@ export class AsyncCachingReader {
   }
 
   /**
-   * The caller's bytes for `range`. A store value is handed over as is (or as a view) only when this caller is
-   * its one consumer, it has its own memory (not a slice of a shared socket or pool buffer), and the caller
-   * keeps most of it; anything else is copied, so no caller can change what another caller or the cache sees,
-   * and a small read does not pin a whole block.
+   * The caller's bytes for `range`. Bytes are handed over as they are (or as a view) only when this caller is
+   * sure to be their one owner: a store value read by this batch for this caller alone, or fetched bytes that
+   * the store has finished keeping a copy of and no other caller took. They must also have their own memory
+   * (not a slice of a shared socket, pool or coalesced buffer), and the caller must keep most of them, so that
+   * a small read does not pin a whole block. Anything else is copied, so no caller can change what another
+   * caller or the cache sees.
    */
   #assemble(range: ByteRange, list: Piece[], parts: Uint8Array[]): Uint8Array {
     if (range.end === range.start) return new Uint8Array(0);
     const only = list[0]!;
     const v = parts[0]!;
-    if (list.length === 1 && only.value !== undefined && only.consumers === 1 && v.byteOffset === 0 &&
-        v.buffer.byteLength === v.byteLength && 2 * (range.end - range.start) >= v.byteLength) {
-      return v.subarray(range.start - only.range.start, range.end - only.range.start);
+    if (list.length === 1 && v.byteOffset === 0 && v.buffer.byteLength === v.byteLength && 2 * (range.end - range.start) >= v.byteLength) {
+      const flight = only.flight;
+      const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && !flight.taken;
+      if (owned) {
+        if (only.value === undefined) flight!.taken = true;
+        return v.subarray(range.start - only.range.start, range.end - only.range.start);
+      }
     }
     const out = Buffer.allocUnsafe(range.end - range.start);
     list.forEach((p, k) => {
@@ -781,9 +795,10 @@ export class AsyncCachingReader {
     }
   }
 
-  #write(entries: StoreEntry[]): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
-    const w = this.#safely(() => this.store.setMany(entries)).catch(() => { this.#stats.writeErrors++; });
+  /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
+  #write(entries: StoreEntry[]): Promise<boolean> {
+    if (entries.length === 0) return Promise.resolve(true);
+    const w = this.#safely(() => this.store.setMany(entries)).then(() => true, () => { this.#stats.writeErrors++; return false; });
     this.#track(w);
     return w;
   }

@@ -216,3 +216,23 @@ t.test('a small warm read does not pin a whole block', async (t) => {
   t.same(Buffer.from(small), bytes.subarray(100, 116));
   t.ok(small.buffer.byteLength < 65536, `backing store ${small.buffer.byteLength} bytes for a 16-byte read`);
 });
+
+t.test('callers that scribble over their bytes never change what the cache or other callers see', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const { path, bytes } = await fx.dir.file('scribble.bin', 24 * B);
+  const { reader } = fx.reader({ blockSize: B, readAhead: 4, delayMs: 5 });
+  let wrong = 0;
+  for (let i = 0; i < 24; i++) {
+    // Two callers of the same block, one of them late (it may join a fetch that already finished).
+    const [a, b] = await Promise.all([reader.readRange(path, i * B, (i + 1) * B), new Promise<Uint8Array>((r) => setTimeout(() => r(reader.readRange(path, i * B, (i + 1) * B)), 3))]);
+    if (!Buffer.from(a).equals(bytes.subarray(i * B, (i + 1) * B))) wrong++;
+    a.fill(0xee);
+    if (!Buffer.from(b).equals(bytes.subarray(i * B, (i + 1) * B))) wrong++;
+    b.fill(0xdd);
+  }
+  t.equal(wrong, 0, 'every caller got the origin bytes');
+  await reader.flush();
+  const { reader: warm } = fx.reader({ blockSize: B });
+  t.same(Buffer.from(await warm.readRange(path, 0, 24 * B)), bytes, 'the cache kept the origin bytes');
+});
