@@ -73,7 +73,7 @@ async function setup() {
     reader,
     open: async () => { await reader.stat(cfg.variant === 'stream' ? cfg.file : originPath); },
     read: (r) => reader.readRange(originPath, r.start, r.end),
-    close: async () => { await reader.close(); await client.quit(); fetcher.close?.(); },
+    close: async () => { await reader.close(); await store.close(); await client.quit(); fetcher.close?.(); },
   };
 }
 

@@ -13,6 +13,8 @@ export { AsyncCachingReader } from './reader.js';
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderStats, StreamOptions } from './reader.js';
 export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
 export type { CacheStore, StoreEntry } from './store.js';
+export type { ClaimResult, FetchCoordinator } from './coordinator.js';
+export { RedisCoordinator } from './redis-coordinator.js';
 export { FileFetcher } from './file-fetcher.js';
 export { FetcherRouter } from './router.js';
 export { readExact } from './read-exact.js';

@@ -10,6 +10,7 @@ import { MemoryStore } from './memory-store.js';
 import { decodeMeta, encodeMeta } from './meta-codec.js';
 import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
+import type { ClaimResult, FetchCoordinator } from './coordinator.js';
 
 /** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
 export type CacheMode = 'block' | 'chunk';
@@ -41,6 +42,13 @@ export interface AsyncCachingReaderOptions {
   maxRequest?: number;
   /** Origin requests in flight at once, per reader. Default 10. */
   maxConcurrentFetches?: number;
+  /**
+   * Cross-instance single flight, when the store offers leases (`RedisStore` does): of the processes that miss a
+   * piece at the same time, the one holding its lease (for this many ms) fetches it and the others wait for it to
+   * land, for at most about three lease periods, then fetch it themselves. A lease holder that dies costs the
+   * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
+   */
+  leaseMs?: number | null;
   /**
    * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
    * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
@@ -89,6 +97,10 @@ export interface ReaderStats {
   originErrors: number;
   /** Writes to the store that failed. */
   writeErrors: number;
+  /** Pieces another process was fetching, received from the store after waiting for it. */
+  fleetWaits: number;
+  /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
+  fleetFallbacks: number;
 }
 
 /** A piece of an object as the cache stores it: one block, or one chunk. */
@@ -122,6 +134,8 @@ interface FetchTask {
 interface Flight {
   task: FetchTask;
   promise: Promise<Uint8Array>;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (error: unknown) => void;
   /** Its bytes are in the store now (the store keeps its own copy), so one caller may take them without a copy. */
   persisted: boolean;
   /** A caller took the bytes without a copy: everyone else gets a copy. */
@@ -189,10 +203,11 @@ export class AsyncCachingReader {
   readonly maxGap: number;
   readonly maxRequest: number;
   readonly readAhead: number;
+  readonly leaseMs: number | null;
 
   #stats: ReaderStats = {
     reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
-    bytesRead: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0,
+    bytesRead: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0, fleetWaits: 0, fleetFallbacks: 0,
   };
   #limiter: Limiter;
   #metaCache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
@@ -231,6 +246,7 @@ export class AsyncCachingReader {
     this.maxGap = integerOption('maxGap', options.maxGap, 64 * 1024, 0, Number.MAX_SAFE_INTEGER);
     this.maxRequest = integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER);
     this.readAhead = integerOption('readAhead', options.readAhead, 4, 1, 1024);
+    this.leaseMs = options.leaseMs === null ? null : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000);
     this.#limiter = new Limiter(integerOption('maxConcurrentFetches', options.maxConcurrentFetches, 10, 1, 1024));
   }
 
@@ -643,7 +659,11 @@ export class AsyncCachingReader {
     }
   }
 
-  /** Starts origin requests for missing pieces, coalesced per object, registered for single flight. */
+  /**
+   * Gets the missing pieces: each becomes a flight in this process at once (so concurrent reads here join it),
+   * then, with a coordinating store, is claimed across processes: claimed pieces are fetched from the origin,
+   * pieces another process is fetching are awaited, and pieces that landed meanwhile are read from the store.
+   */
   #startFetches(misses: Piece[]): void {
     // Another batch may have started fetching some of these while this one waited for the store.
     const fresh: Piece[] = [];
@@ -656,58 +676,151 @@ export class AsyncCachingReader {
         fresh.push(p);
       }
     }
-    // Per object, and read-ahead apart: blocks fetched ahead go one request each, so they arrive in parallel.
-    const byObject = new Map<string, Piece[]>();
+    if (fresh.length === 0) return;
+    const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: fresh.map((p) => p.key) };
+    // Done once every piece has its bytes (or failed): from then on nothing is left to abort, writes included.
+    let unsettled = fresh.length;
+    const settledOne = (): void => { if (--unsettled === 0) task.done = true; };
     for (const p of fresh) {
+      let resolve!: (bytes: Uint8Array) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
+      promise.then(settledOne, settledOne);
+      const flight: Flight = { task, promise, resolve, reject, persisted: false, taken: false };
+      p.flight = flight;
+      this.#inflight.set(p.key, flight);
+      // A failed piece is not remembered: the next reader tries again.
+      promise.catch(() => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); });
+    }
+    const coordinator = this.leaseMs === null ? undefined : this.store.coordinator;
+    const work = coordinator ? this.#coordinated(fresh, coordinator, this.leaseMs!, task.controller.signal) : this.#fetchPieces(fresh, task.controller.signal);
+    this.#track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
+  }
+
+  /** Claims pieces across processes, then fetches, awaits or reads each according to its claim. */
+  async #coordinated(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
+    let claims: ClaimResult[];
+    try {
+      claims = await coordinator.claim(pieces.map((p) => p.key), leaseMs);
+    } catch {
+      this.#stats.storeErrors++;
+      return this.#fetchPieces(pieces, signal); // no coordination: fetch as a lone process would
+    }
+    const mine = pieces.filter((_, i) => claims[i] === 'claimed');
+    const landed = pieces.filter((_, i) => claims[i] === 'landed');
+    const busy = pieces.filter((_, i) => claims[i] === 'busy');
+    const release = (): Promise<void> => coordinator.release(mine.map((p) => p.key)).catch(() => { this.#stats.storeErrors++; });
+    await Promise.all([
+      mine.length > 0 ? this.#fetchPieces(mine, signal).finally(release) : undefined,
+      landed.length > 0 ? this.#fromStore(landed, signal).then((rest) => this.#fetchPieces(rest, signal)) : undefined,
+      busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal) : undefined,
+    ]);
+  }
+
+  /** Waits for pieces another process is fetching; claims again on every wake, and fetches what it wins. */
+  async #awaitFleet(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
+    let pending = pieces;
+    const deadline = Date.now() + 3 * leaseMs;
+    const mine: Piece[] = [];
+    while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
+      await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs, deadline - Date.now()), signal);
+      let claims: ClaimResult[];
+      try {
+        claims = await coordinator.claim(pending.map((p) => p.key), leaseMs);
+      } catch {
+        this.#stats.storeErrors++;
+        break;
+      }
+      const landed = pending.filter((_, i) => claims[i] === 'landed');
+      mine.push(...pending.filter((_, i) => claims[i] === 'claimed')); // its holder gave up or died
+      pending = pending.filter((_, i) => claims[i] === 'busy');
+      const missing = await this.#fromStore(landed, signal);
+      this.#stats.fleetWaits += landed.length - missing.length;
+      mine.push(...missing);
+    }
+    signal.throwIfAborted();
+    this.#stats.fleetFallbacks += mine.length + pending.length;
+    const claimed = mine.filter((p) => !pending.includes(p));
+    await this.#fetchPieces([...claimed, ...pending], signal).finally(() =>
+      coordinator.release(claimed.map((p) => p.key)).catch(() => { this.#stats.storeErrors++; }));
+  }
+
+  /** Resolves pieces from the store; returns those it could not (missing or the wrong length). */
+  async #fromStore(pieces: Piece[], signal: AbortSignal): Promise<Piece[]> {
+    if (pieces.length === 0) return [];
+    signal.throwIfAborted();
+    let values: (Uint8Array | null)[];
+    try {
+      values = await this.#safely(() => this.store.getMany(pieces.map((p) => p.key)));
+    } catch {
+      this.#stats.storeErrors++;
+      return pieces;
+    }
+    const rest: Piece[] = [];
+    pieces.forEach((p, i) => {
+      const v = values[i];
+      const expected = p.range.end - p.range.start;
+      if (v && v.byteLength === expected) {
+        this.#stats.hits++;
+        this.#stats.cacheBytes += expected;
+        p.flight!.persisted = true; // it is the store's value: the store keeps its own
+        this.#settleFlight(p);
+        p.flight!.resolve(v);
+      } else {
+        rest.push(p);
+      }
+    });
+    return rest;
+  }
+
+  /** Forgets a flight once it is settled and its bytes are in the store. */
+  #settleFlight(p: Piece): void {
+    const flight = p.flight!;
+    if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key);
+  }
+
+  /**
+   * Fetches pieces from the origin, coalesced per object (blocks fetched ahead one request each, so they arrive in
+   * parallel), resolves their flights, and writes them to the store in one round trip. A fetched piece stays
+   * joinable until its write has finished, so a read in between neither misses nor fetches it again.
+   */
+  async #fetchPieces(pieces: Piece[], signal: AbortSignal): Promise<void> {
+    if (pieces.length === 0) return;
+    const byObject = new Map<string, Piece[]>();
+    for (const p of pieces) {
       const group = `${p.ahead ? 'ahead' : 'read'}:${p.object.prefix}`;
       const list = byObject.get(group);
       if (list) list.push(p);
       else byObject.set(group, [p]);
     }
     const written: StoreEntry[] = [];
-    const fetches: Promise<unknown>[] = [];
-    const forgets: (() => void)[] = [];
-    const flights: Flight[] = [];
+    const done: Piece[] = [];
+    const fetches: Promise<void>[] = [];
     const ttlMs = this.ttl === null ? null : this.ttl * 1000;
     for (const list of byObject.values()) {
       const object = list[0]!.object;
       const maxRequest = list[0]!.ahead ? Math.min(this.blockSize, this.maxRequest) : this.maxRequest;
       for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest })) {
         const members = group.members.map((i) => list[i]!);
-        const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: members.map((p) => p.key) };
-        const bytes = this.#limiter
-          .run(() => this.#fetchFromOrigin(object, group, task.controller.signal), task.controller.signal)
-          .finally(() => { task.done = true; });
-        const slices = bytes.then((buf) =>
-          members.map((p) => {
+        this.#stats.misses += members.length;
+        fetches.push(this.#limiter.run(() => this.#fetchFromOrigin(object, group, signal), signal).then((buf) => {
+          for (const p of members) {
             const value = buf.subarray(p.range.start - group.start, p.range.end - group.start);
             if (value.byteLength <= MAX_VALUE) written.push({ key: p.key, value, ttlMs });
             if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
-            return value;
-          }),
-        );
-        fetches.push(slices.catch(() => {}));
-        members.forEach((p, k) => {
-          this.#stats.misses++;
-          const promise = slices.then((values) => values[k]!);
-          promise.catch(() => {});
-          const flight: Flight = { task, promise, persisted: false, taken: false };
-          p.flight = flight;
-          this.#inflight.set(p.key, flight);
-          // A failed fetch is not remembered: the next reader tries again. A fetched piece stays joinable until
-          // its write to the store has finished, so a read in between neither misses nor fetches it again.
-          const forget = (): void => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); };
-          promise.then(() => forgets.push(forget), forget);
-          flights.push(flight);
-        });
+            done.push(p);
+            p.flight!.resolve(value);
+          }
+        }, (e: unknown) => {
+          for (const p of members) p.flight!.reject(e);
+        }));
       }
     }
-    // Everything this batch fetched is written back in one store round trip, off the read path; flush() and
-    // close() wait for it, fetches included.
-    if (fetches.length > 0) {
-      this.#track(Promise.all(fetches).then(() => this.#write(written)).then((ok) => {
-        if (ok) for (const f of flights) f.persisted = true;
-      }).finally(() => { for (const f of forgets) f(); }));
+    await Promise.all(fetches);
+    const ok = await this.#write(written);
+    for (const p of done) {
+      if (ok) p.flight!.persisted = true;
+      this.#settleFlight(p);
     }
   }
 

@@ -1,7 +1,9 @@
 import { commandOptions } from 'redis';
 import type { RedisClientType, RedisFunctions, RedisModules, RedisScripts } from 'redis';
 import { ConfigError } from './errors.js';
+import type { FetchCoordinator } from './coordinator.js';
 import { escapeGlob } from './keys.js';
+import { RedisCoordinator } from './redis-coordinator.js';
 import { responsiveTimeout } from './responsive-timeout.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
@@ -65,6 +67,8 @@ export class StoreTimeoutError extends Error {
 export class RedisStore implements CacheStore {
   readonly client: RedisClient;
   readonly commandTimeoutMs: number;
+  /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
+  readonly coordinator: FetchCoordinator;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || options.client === undefined || options.client === null) {
@@ -79,6 +83,12 @@ export class RedisStore implements CacheStore {
     }
     this.client = options.client;
     this.commandTimeoutMs = timeout;
+    this.coordinator = new RedisCoordinator(this.client, async (operation, call) => (await this.#windowed(operation, [call]))[0]!);
+  }
+
+  /** Closes the connection this store opened itself (the coordinator's subscriber). The client stays yours. */
+  async close(): Promise<void> {
+    await this.coordinator.close();
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {

@@ -1,4 +1,5 @@
 /** The interface a cache store implements. Values are raw bytes; the reader checks their length. */
+import type { FetchCoordinator } from './coordinator.js';
 
 /** One value to write, with its time to live in milliseconds (`null`: never expires). */
 export interface StoreEntry {
@@ -30,4 +31,8 @@ export interface CacheStore {
   deleteMany(keys: readonly string[]): Promise<void>;
   /** Deletes every key that starts with `prefix` and returns how many were deleted. */
   deleteByPrefix(prefix: string): Promise<number>;
+  /** Leases that let processes sharing this store fetch each missing piece once (absent: no fleet coordination). */
+  readonly coordinator?: FetchCoordinator;
+  /** Releases what the store opened itself (not a client you passed in). */
+  close?(): Promise<void>;
 }

@@ -7,25 +7,34 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
   const B = 4096;
   const { path, bytes } = await fx.dir.file('rt.bin', 64 * B);
   const admin = await fx.redis.client();
-  for (const k of [1, 8, 64]) {
-    const { reader } = fx.reader({ blockSize: B, namespace: `rt-${k}` });
-    await reader.stat(path); // metadata is looked up once per object per metaTtl; it is not part of the read
-    await reader.flush();
-    await admin.configResetStat();
-    t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
-    await reader.flush();
-    const cold = await commandCalls(admin);
-    t.equal(cold['mget'], 1, `cold k=${k}: one MGET`);
-    t.equal(cold['get'] ?? 0, 0, `cold k=${k}: no per-block GET`);
-    t.equal(cold['exec'], 1, `cold k=${k}: one MULTI/EXEC for the writes`);
-    t.equal(cold['set'], k, `cold k=${k}: ${k} SETs inside it`);
-    await admin.configResetStat();
-    t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
-    await reader.flush();
-    const warm = await commandCalls(admin);
-    t.equal(warm['mget'], 1, `warm k=${k}: one MGET`);
-    t.equal(warm['exec'] ?? 0, 0, `warm k=${k}: no writes`);
-    t.equal(warm['set'] ?? 0, 0);
+  for (const coordinated of [false, true]) {
+    for (const k of [1, 8, 64]) {
+      const label = `${coordinated ? 'with' : 'without'} fleet leases, k=${k}`;
+      const { reader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : null });
+      await reader.stat(path); // metadata is looked up once per object per metaTtl; it is not part of the read
+      await reader.flush();
+      await admin.configResetStat();
+      t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
+      await reader.flush();
+      const cold = await commandCalls(admin);
+      t.equal(cold['mget'], 1, `cold ${label}: one MGET`);
+      t.equal(cold['exec'], 1, `cold ${label}: one MULTI/EXEC for the writes`);
+      if (coordinated) {
+        t.equal(cold['eval'], 2, `cold ${label}: one EVAL to claim the k leases, one to release them`);
+      } else {
+        t.equal(cold['get'] ?? 0, 0, `cold ${label}: no per-block GET`);
+        t.equal(cold['set'], k, `cold ${label}: ${k} SETs inside the transaction`);
+        t.equal(cold['eval'] ?? 0, 0);
+      }
+      await admin.configResetStat();
+      t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
+      await reader.flush();
+      const warm = await commandCalls(admin);
+      t.equal(warm['mget'], 1, `warm ${label}: one MGET`);
+      t.equal(warm['exec'] ?? 0, 0, `warm ${label}: no writes`);
+      t.equal(warm['eval'] ?? 0, 0, `warm ${label}: no leases`);
+      t.equal(warm['set'] ?? 0, 0);
+    }
   }
 });
 

@@ -23,6 +23,7 @@ export async function readerFixture(t: Test, redisOptions: { ownProcess?: boolea
   const readers: AsyncCachingReader[] = [];
   t.teardown(async () => {
     await Promise.all(readers.map((r) => r.close().catch(() => {})));
+    await Promise.all(readers.map((r) => r.store.close?.().catch(() => {})));
     await redis.stop();
     await dir.remove();
   });

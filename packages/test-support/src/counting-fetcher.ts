@@ -26,9 +26,11 @@ export class CountingFetcher implements Fetcher {
   async fetch(path: string, range: ByteRange, options: FetchOptions): Promise<Uint8Array> {
     this.fetches.push({ start: range.start, end: range.end });
     if (this.options.delayMs) {
+      const signal = options.signal;
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, this.options.delayMs);
-        options.signal?.addEventListener('abort', () => { clearTimeout(t); this.aborted++; reject(options.signal!.reason); }, { once: true });
+        const onAbort = (): void => { clearTimeout(t); this.aborted++; reject(signal!.reason); };
+        const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, this.options.delayMs);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
     return this.inner.fetch(path, range, options);

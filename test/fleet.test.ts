@@ -1,0 +1,87 @@
+// Cross-instance single flight, with real OS processes sharing a real redis-server and a real HTTP origin.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { AsyncCachingReader, RedisStore } from '@rangecache/core';
+import { HttpFetcher } from '@rangecache/http';
+import { pseudoRandomBytes, startHttpOrigin, startRedis } from '@rangecache/test-support';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const MiB = 1 << 20;
+
+interface Instance { child: ChildProcess; ready: Promise<void>; result: Promise<{ sha256: string; wallMs: number; stats: Record<string, number> }> }
+
+function instance(url: string, redisUrl: string, count: number, leaseMs: number | null, namespace: string): Instance {
+  const child = spawn(process.execPath, ['test/fixtures/fleet-reader.mjs', url, redisUrl, String(count), String(leaseMs), namespace], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let onReady: () => void;
+  let onFail: (e: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => { onReady = resolve; onFail = reject; });
+  child.stdout!.on('data', (d) => { out += d; if (out.includes('"ready"')) onReady(); });
+  child.on('exit', (code, signal) => onFail(new Error(`fleet reader exited before it was ready (${code ?? signal})`)));
+  const result = new Promise<Instance['result'] extends Promise<infer R> ? R : never>((resolve, reject) => child.on('exit', (code, signal) => {
+    if (code === 0) resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+    else reject(new Error(`fleet reader exited with ${code ?? signal}`));
+  }));
+  result.catch(() => {});
+  return { child, ready, result };
+}
+
+t.test('8 processes cold-reading the same 32 MiB make the origin serve it about once', async (t) => {
+  const [origin, redis] = await Promise.all([startHttpOrigin(), startRedis({ ownProcess: true })]);
+  t.teardown(async () => { await origin.stop(); await redis.stop(); });
+  const bytes = pseudoRandomBytes(32 * MiB, 'fleet');
+  origin.put('fleet.bin', bytes);
+  origin.behaviour.delayMs = 20; // like object storage: the processes stay in step
+  const expected = createHash('sha256').update(bytes).digest('hex');
+  for (const leaseMs of [2000, null]) {
+    origin.requests.length = 0;
+    const fleet = Array.from({ length: 8 }, () => instance(origin.url('fleet.bin'), redis.url, 32, leaseMs, `fleet-${leaseMs}`));
+    await Promise.all(fleet.map((f) => f.ready));
+    for (const f of fleet) f.child.stdin!.write('go\n');
+    const results = await Promise.all(fleet.map((f) => f.result));
+    for (const r of results) t.equal(r.sha256, expected, 'byte-exact');
+    const amplification = origin.bodyBytes('GET') / (32 * MiB);
+    if (leaseMs !== null) {
+      t.ok(amplification <= 1.05, `with leases: origin served ${amplification.toFixed(3)} x the object (<= 1.05)`);
+      t.ok(results.reduce((n, r) => n + r.stats['fleetWaits']!, 0) > 0, 'instances received blocks that others fetched');
+    } else {
+      // The control: the same fleet without leases, to show the test would catch their absence.
+      t.ok(amplification > 1.5, `without leases: origin served ${amplification.toFixed(2)} x the object`);
+    }
+  }
+});
+
+t.test('a lease holder killed with SIGKILL delays the others by about one lease period, no more', async (t) => {
+  const [origin, redis] = await Promise.all([startHttpOrigin(), startRedis({ ownProcess: true })]);
+  t.teardown(async () => { await origin.stop(); await redis.stop(); });
+  const bytes = pseudoRandomBytes(MiB, 'kill');
+  origin.put('kill.bin', bytes);
+  // Metadata in Redis already, so both processes go straight to the block.
+  const http = new HttpFetcher();
+  const store = new RedisStore({ client: await redis.client() });
+  const warmup = new AsyncCachingReader({ fetcher: http, store, namespace: 'kill' });
+  await warmup.stat(origin.url('kill.bin'));
+  await warmup.close();
+  await store.close();
+  await http.close();
+  origin.behaviour.delayMs = 600;
+  const holder = instance(origin.url('kill.bin'), redis.url, 1, 800, 'kill');
+  const waiter = instance(origin.url('kill.bin'), redis.url, 1, 800, 'kill');
+  await Promise.all([holder.ready, waiter.ready]);
+  holder.child.stdin!.write('go\n');
+  await new Promise((r) => setTimeout(r, 150)); // the holder has claimed block 0 and waits for the origin
+  const t0 = Date.now();
+  waiter.child.stdin!.write('go\n');
+  await new Promise((r) => setTimeout(r, 100));
+  holder.child.kill('SIGKILL');
+  await t.rejects(holder.result, /SIGKILL/);
+  const r = await waiter.result;
+  const ms = Date.now() - t0;
+  t.equal(r.sha256, createHash('sha256').update(bytes).digest('hex'), 'the waiter got the right bytes');
+  t.equal(r.stats['fleetFallbacks'], 1, `it fetched the block itself after the lease expired: ${JSON.stringify(r.stats)}`);
+  t.equal(r.stats['originStats'], 0, 'metadata came from Redis');
+  t.ok(ms >= 600, `it waited for the lease (${ms} ms)`);
+  t.ok(ms < 800 + 600 + 1000, `done ${ms} ms after it started (lease 800 ms + origin 600 ms + slack)`);
+});
