@@ -10,7 +10,9 @@
  * @packageDocumentation
  */
 export { AsyncCachingReader } from './reader.js';
-export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderStats, StreamOptions } from './reader.js';
+export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader.js';
+export { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
+export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
 export type { CacheStore, StoreEntry } from './store.js';
 export type { ClaimResult, FetchCoordinator } from './coordinator.js';
@@ -22,6 +24,8 @@ export { responsiveTimeout } from './responsive-timeout.js';
 export { offsetInContentRange, parseContentRange } from './content-range.js';
 export type { ContentRange } from './content-range.js';
 export { MemoryStore } from './memory-store.js';
+export { IntegrityStore } from './integrity-store.js';
+export type { IntegrityOptions } from './integrity-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export { RedisStore, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 export type { RedisClient, RedisStoreOptions } from './redis-store.js';

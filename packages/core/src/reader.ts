@@ -1,11 +1,14 @@
 import { ReadableStream } from 'node:stream/web';
+import { EventEmitter } from 'node:events';
 import { AbortFanout } from './abort-fanout.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
 import { ConfigError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
 import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 import { Limiter } from './limiter.js';
+import { IntegrityStore, type IntegrityOptions } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
 import { decodeMeta, encodeMeta } from './meta-codec.js';
 import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
@@ -49,6 +52,30 @@ export interface AsyncCachingReaderOptions {
    * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
    */
   leaseMs?: number | null;
+  /**
+   * Stop asking a failing store for a while: after `failureThreshold` (5) failures in a row, store calls are
+   * skipped for `cooldownMs` (5000), then one probe decides. `false` turns it off.
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Bytes of cache writes allowed to wait for the store at once. Writes beyond it are dropped (and counted), so
+   * a slow store never holds fetched bytes in memory without bound, and never slows reads. Default 256 MiB.
+   */
+  maxPendingWriteBytes?: number;
+  /**
+   * Tag every cached value with an HMAC-SHA256 under this secret and verify it on read, so that whoever can
+   * write to Redis without the secret cannot make readers accept forged bytes. See {@link IntegrityStore}.
+   */
+  integrity?: IntegrityOptions;
+  /**
+   * `"origin"`: before serving cached bytes of an object, check that this reader's fetcher (with its own
+   * credentials) may read it, by a `stat` at the origin, remembered for `authorizeTtl` seconds. Use it when
+   * readers with different credentials share one cache: otherwise a reader can receive bytes that only another
+   * reader's credentials allowed. Default `"none"`.
+   */
+  authorize?: 'none' | 'origin';
+  /** Seconds an origin authorization is remembered, per path. Default 30. */
+  authorizeTtl?: number;
   /**
    * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
    * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
@@ -101,6 +128,29 @@ export interface ReaderStats {
   fleetWaits: number;
   /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
   fleetFallbacks: number;
+  /** Store calls not made because the circuit breaker was open. */
+  storeSkipped: number;
+  /** Times the circuit breaker opened. */
+  circuitOpens: number;
+  /** Cache writes dropped because `maxPendingWriteBytes` were already waiting for the store. */
+  writesDropped: number;
+  /** Cached values (or metadata) whose integrity tag did not verify: rejected, deleted, fetched again. */
+  integrityRejected: number;
+  /** Origin checks made for `authorize: "origin"`. */
+  authorizations: number;
+}
+
+/**
+ * Events of an {@link AsyncCachingReader}. None of them is `error`: a failing cache never throws, not even
+ * through an EventEmitter without listeners.
+ */
+export interface ReaderEvents {
+  /** A store or lease operation failed or timed out; the read went on without it. */
+  storeError: [error: unknown, operation: string];
+  /** The circuit breaker changed state (`open`: the store is skipped; `closed`: it is used again). */
+  circuit: [state: CircuitState, consecutiveFailures: number];
+  /** A cache write was dropped to keep pending writes under `maxPendingWriteBytes`. */
+  writeDropped: [bytes: number];
 }
 
 /** A piece of an object as the cache stores it: one block, or one chunk. */
@@ -192,7 +242,7 @@ const MAX_SCANS = 1000;
  * await client.quit();
  * ```
  */
-export class AsyncCachingReader {
+export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   readonly fetcher: Fetcher;
   readonly store: CacheStore;
   readonly mode: CacheMode;
@@ -208,7 +258,14 @@ export class AsyncCachingReader {
   #stats: ReaderStats = {
     reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
     bytesRead: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0, fleetWaits: 0, fleetFallbacks: 0,
+    storeSkipped: 0, circuitOpens: 0, writesDropped: 0, integrityRejected: 0, authorizations: 0,
   };
+  readonly authorize: 'none' | 'origin';
+  readonly authorizeTtl: number;
+  #authorized = new Map<string, number>(); // path -> expiry (ms)
+  #breaker: CircuitBreaker | undefined;
+  #pendingWriteBytes = 0;
+  readonly maxPendingWriteBytes: number;
   #limiter: Limiter;
   #metaCache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
   #metaLoads = new Map<string, Promise<ObjectMeta>>();
@@ -224,16 +281,23 @@ export class AsyncCachingReader {
   #closed = false;
 
   constructor(options: AsyncCachingReaderOptions) {
+    super();
     if (options === null || typeof options !== 'object') throw new ConfigError('AsyncCachingReader: options object is required');
     const fetcher = Array.isArray(options.fetcher) ? new FetcherRouter(options.fetcher) : (options.fetcher as Fetcher);
     if (fetcher === null || typeof fetcher !== 'object' || typeof fetcher.fetch !== 'function' || typeof fetcher.stat !== 'function') {
       throw new ConfigError('AsyncCachingReader: options.fetcher must implement Fetcher (stat and fetch)');
     }
     this.fetcher = fetcher;
-    this.store = options.store ?? new MemoryStore();
+    const store = options.store ?? new MemoryStore();
     for (const m of ['getMany', 'setMany', 'deleteMany', 'deleteByPrefix'] as const) {
-      if (typeof this.store[m] !== 'function') throw new ConfigError(`AsyncCachingReader: options.store must implement CacheStore (missing ${m})`);
+      if (typeof store[m] !== 'function') throw new ConfigError(`AsyncCachingReader: options.store must implement CacheStore (missing ${m})`);
     }
+    this.store = options.integrity === undefined ? store : new IntegrityStore(store, options.integrity, () => { this.#stats.integrityRejected++; });
+    this.authorize = options.authorize ?? 'none';
+    if (this.authorize !== 'none' && this.authorize !== 'origin') {
+      throw new ConfigError(`AsyncCachingReader: authorize must be "none" or "origin", got ${JSON.stringify(options.authorize)}`);
+    }
+    this.authorizeTtl = numberOption('authorizeTtl', options.authorizeTtl, 30);
     this.mode = options.mode ?? 'block';
     if (this.mode !== 'block' && this.mode !== 'chunk') {
       throw new ConfigError(`AsyncCachingReader: mode must be "block" or "chunk", got ${JSON.stringify(options.mode)}`);
@@ -247,6 +311,16 @@ export class AsyncCachingReader {
     this.maxRequest = integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER);
     this.readAhead = integerOption('readAhead', options.readAhead, 4, 1, 1024);
     this.leaseMs = options.leaseMs === null ? null : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000);
+    this.maxPendingWriteBytes = integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER);
+    if (options.circuitBreaker !== false) {
+      const cb = options.circuitBreaker ?? {};
+      integerOption('circuitBreaker.failureThreshold', cb.failureThreshold, 5, 1, 1_000_000);
+      integerOption('circuitBreaker.cooldownMs', cb.cooldownMs, 5000, 1, 3_600_000);
+      this.#breaker = new CircuitBreaker(cb, (state, failures) => {
+        if (state === 'open') this.#stats.circuitOpens++;
+        this.emit('circuit', state, failures);
+      });
+    }
     this.#limiter = new Limiter(integerOption('maxConcurrentFetches', options.maxConcurrentFetches, 10, 1, 1024));
   }
 
@@ -283,6 +357,7 @@ export class AsyncCachingReader {
     const { signal } = options;
     signal?.throwIfAborted();
     this.#stats.reads += ranges.length;
+    if (this.authorize === 'origin') await this.#authorizeAt(path, signal);
     let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
     const sequential = this.#continuesScan(path, ranges);
     try {
@@ -331,6 +406,7 @@ export class AsyncCachingReader {
         start: async () => {
           try {
             signal.throwIfAborted();
+            if (this.authorize === 'origin') await this.#authorizeAt(path, signal);
             meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
             end = clampRange(path, start, requestedEnd, meta.size).end;
           } catch (e) {
@@ -386,6 +462,7 @@ export class AsyncCachingReader {
     this.#checkOpen(path);
     checkPath(path);
     options.signal?.throwIfAborted();
+    if (this.authorize === 'origin') await this.#authorizeAt(path, options.signal);
     return { ...(this.#freshMeta(path) ?? (await this.#loadMeta(path, options.signal, false))) };
   }
 
@@ -410,7 +487,7 @@ export class AsyncCachingReader {
     const prefix = sourcePrefix(this.namespace, path);
     this.#chunks.dropPrefix(prefix);
     await this.flush();
-    return this.#safely(() => this.store.deleteByPrefix(prefix));
+    return this.#safely(() => this.store.deleteByPrefix(prefix), 'deleteByPrefix');
   }
 
   /** Waits until every write to the store started so far has finished (or failed). */
@@ -448,6 +525,17 @@ export class AsyncCachingReader {
     return previous !== undefined && previous.end === start && start > 0 && previous.batch !== this.#batches;
   }
 
+  /** Checks at the origin, with this reader's credentials, that it may read `path` (remembered authorizeTtl s). */
+  async #authorizeAt(path: string, signal: AbortSignal | undefined): Promise<void> {
+    const until = this.#authorized.get(path);
+    if (until !== undefined && until > Date.now()) return;
+    this.#stats.authorizations++;
+    await this.fetcher.stat(path, signal ? { signal } : {}); // throws AccessDeniedError / ObjectNotFoundError
+    this.#authorized.delete(path);
+    if (this.#authorized.size >= MAX_META_ENTRIES) this.#authorized.delete(this.#authorized.keys().next().value!);
+    this.#authorized.set(path, Date.now() + this.authorizeTtl * 1000);
+  }
+
   /** Keeps at most MAX_META_ENTRIES paths, least recently loaded first out. */
   #rememberMeta(path: string, meta: ObjectMeta, expiresAt: number): void {
     this.#metaCache.delete(path);
@@ -472,7 +560,7 @@ export class AsyncCachingReader {
     const ttlMs = this.metaTtl * 1000;
     if (!fromOrigin) {
       try {
-        const [raw] = await this.#safely(() => this.store.getMany([key]));
+        const [raw] = await this.#safely(() => this.store.getMany([key]), 'getMany');
         if (raw) {
           const stored = decodeMeta(raw);
           if (stored === undefined) {
@@ -582,7 +670,7 @@ export class AsyncCachingReader {
     let values: (Uint8Array | null)[] = [];
     if (lookups.length > 0) {
       try {
-        values = await this.#safely(() => this.store.getMany(lookups.map((p) => p.key)));
+        values = await this.#safely(() => this.store.getMany(lookups.map((p) => p.key)), 'getMany');
         if (values.length !== lookups.length) throw new Error('store returned the wrong number of values');
       } catch {
         this.#stats.storeErrors++;
@@ -608,7 +696,7 @@ export class AsyncCachingReader {
       }
       missed.add(p);
     });
-    if (corrupt.length > 0) this.#track(this.#safely(() => this.store.deleteMany(corrupt)).catch(() => { this.#stats.storeErrors++; }));
+    if (corrupt.length > 0) this.#track(this.#safely(() => this.store.deleteMany(corrupt), 'deleteMany').catch(() => { this.#stats.storeErrors++; }));
 
     // Decide what to fetch. A containing chunk that is gone is fetched only if some read needs exactly it;
     // the reads that only used it as a shortcut fall back to their own exact ranges.
@@ -701,7 +789,7 @@ export class AsyncCachingReader {
   async #coordinated(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
     let claims: ClaimResult[];
     try {
-      claims = await coordinator.claim(pieces.map((p) => p.key), leaseMs);
+      claims = await this.#safely(() => coordinator.claim(pieces.map((p) => p.key), leaseMs), 'claim');
     } catch {
       this.#stats.storeErrors++;
       return this.#fetchPieces(pieces, signal); // no coordination: fetch as a lone process would
@@ -709,7 +797,7 @@ export class AsyncCachingReader {
     const mine = pieces.filter((_, i) => claims[i] === 'claimed');
     const landed = pieces.filter((_, i) => claims[i] === 'landed');
     const busy = pieces.filter((_, i) => claims[i] === 'busy');
-    const release = (): Promise<void> => coordinator.release(mine.map((p) => p.key)).catch(() => { this.#stats.storeErrors++; });
+    const release = (): Promise<void> => this.#safely(() => coordinator.release(mine.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; });
     await Promise.all([
       mine.length > 0 ? this.#fetchPieces(mine, signal).finally(release) : undefined,
       landed.length > 0 ? this.#fromStore(landed, signal).then((rest) => this.#fetchPieces(rest, signal)) : undefined,
@@ -726,7 +814,7 @@ export class AsyncCachingReader {
       await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs, deadline - Date.now()), signal);
       let claims: ClaimResult[];
       try {
-        claims = await coordinator.claim(pending.map((p) => p.key), leaseMs);
+        claims = await this.#safely(() => coordinator.claim(pending.map((p) => p.key), leaseMs), 'claim');
       } catch {
         this.#stats.storeErrors++;
         break;
@@ -742,7 +830,7 @@ export class AsyncCachingReader {
     this.#stats.fleetFallbacks += mine.length + pending.length;
     const claimed = mine.filter((p) => !pending.includes(p));
     await this.#fetchPieces([...claimed, ...pending], signal).finally(() =>
-      coordinator.release(claimed.map((p) => p.key)).catch(() => { this.#stats.storeErrors++; }));
+      this.#safely(() => coordinator.release(claimed.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; }));
   }
 
   /** Resolves pieces from the store; returns those it could not (missing or the wrong length). */
@@ -751,7 +839,7 @@ export class AsyncCachingReader {
     signal.throwIfAborted();
     let values: (Uint8Array | null)[];
     try {
-      values = await this.#safely(() => this.store.getMany(pieces.map((p) => p.key)));
+      values = await this.#safely(() => this.store.getMany(pieces.map((p) => p.key)), 'getMany');
     } catch {
       this.#stats.storeErrors++;
       return pieces;
@@ -911,7 +999,16 @@ export class AsyncCachingReader {
   /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
   #write(entries: StoreEntry[]): Promise<boolean> {
     if (entries.length === 0) return Promise.resolve(true);
-    const w = this.#safely(() => this.store.setMany(entries)).then(() => true, () => { this.#stats.writeErrors++; return false; });
+    const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
+    if (this.#pendingWriteBytes + bytes > this.maxPendingWriteBytes && this.#pendingWriteBytes > 0) {
+      this.#stats.writesDropped++;
+      this.emit('writeDropped', bytes);
+      return Promise.resolve(false);
+    }
+    this.#pendingWriteBytes += bytes;
+    const w = this.#safely(() => this.store.setMany(entries), 'setMany')
+      .then(() => true, () => { this.#stats.writeErrors++; return false; })
+      .finally(() => { this.#pendingWriteBytes -= bytes; });
     this.#track(w);
     return w;
   }
@@ -922,13 +1019,24 @@ export class AsyncCachingReader {
     this.#writes.add(w);
   }
 
-  /** Calls a store method so that a synchronous throw becomes a rejection. */
-  #safely<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return Promise.resolve(call());
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /**
+   * Every call to the store or its coordinator goes through here: a synchronous throw becomes a rejection, the
+   * circuit breaker may skip the call, and failures are counted and emitted (the caller then does without).
+   */
+  #safely<T>(call: () => Promise<T>, operation = 'store'): Promise<T> {
+    const attempt = (): Promise<T> => {
+      try {
+        return Promise.resolve(call());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    const run = this.#breaker ? this.#breaker.run(operation, attempt) : attempt();
+    return run.catch((e: unknown) => {
+      if ((e as { code?: unknown }).code === 'ERR_RANGECACHE_CIRCUIT_OPEN') this.#stats.storeSkipped++;
+      else this.emit('storeError', e, operation);
+      throw e;
+    });
   }
 
   #checkOpen(path: string): void {

@@ -14,8 +14,9 @@ export interface RedisStoreOptions {
   /** A connected node-redis v4 client. The store never connects, quits or reconfigures it: its owner does. */
   client: RedisClient;
   /**
-   * How long one store operation may take before it counts as failed (the reader then goes to the origin).
-   * Default 1000 ms.
+   * How long one store operation may take before it counts as failed (the reader then goes to the origin); for
+   * a large batch, how long each part may take after the previous one. Time this process spends blocked does not
+   * count. Default 250 ms.
    */
   commandTimeoutMs?: number;
 }
@@ -77,7 +78,7 @@ export class RedisStore implements CacheStore {
     if (typeof (options.client as { mGet?: unknown }).mGet !== 'function') {
       throw new ConfigError('RedisStore: options.client is not a node-redis v4 client (it has no mGet method)');
     }
-    const timeout = options.commandTimeoutMs ?? 1000;
+    const timeout = options.commandTimeoutMs ?? 250;
     if (!(Number.isFinite(timeout) && timeout > 0)) {
       throw new ConfigError(`RedisStore: commandTimeoutMs must be a positive number, got ${String(options.commandTimeoutMs)}`);
     }

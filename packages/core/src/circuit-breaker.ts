@@ -1,0 +1,72 @@
+/**
+ * A circuit breaker for the cache store: after `failureThreshold` failures in a row it opens, and calls fail at
+ * once (the reader goes straight to the origin) for `cooldownMs`; then one call is let through as a probe, and
+ * its success closes the circuit again. So a dead or stalled Redis costs each read nothing after a few failures,
+ * and hits resume by themselves when it comes back.
+ */
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** How long it stays open before a probe, ms. Default 5000. */
+  cooldownMs?: number;
+}
+
+/** The store was not asked: its circuit is open after repeated failures. */
+export class CircuitOpenError extends Error {
+  readonly code = 'ERR_RANGECACHE_CIRCUIT_OPEN';
+  constructor(operation: string, untilMs: number) {
+    super(`store ${operation} skipped: circuit open for another ${Math.max(0, Math.round(untilMs))} ms after repeated failures`);
+    this.name = 'CircuitOpenError';
+  }
+}
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export class CircuitBreaker {
+  readonly failureThreshold: number;
+  readonly cooldownMs: number;
+  #failures = 0;
+  #openUntil = 0;
+  #probing = false;
+  #state: CircuitState = 'closed';
+
+  constructor(options: CircuitBreakerOptions = {}, private readonly onChange: (state: CircuitState, failures: number) => void = () => {}) {
+    this.failureThreshold = options.failureThreshold ?? 5;
+    this.cooldownMs = options.cooldownMs ?? 5000;
+  }
+
+  get state(): CircuitState {
+    return this.#state;
+  }
+
+  /** Runs `call` unless the circuit is open; records its outcome. */
+  async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    if (this.#state !== 'closed') {
+      const now = Date.now();
+      if (now < this.#openUntil || this.#probing) throw new CircuitOpenError(operation, this.#openUntil - now);
+      this.#probing = true; // half-open: this call is the probe; the others keep skipping
+      this.#set('half-open');
+    }
+    try {
+      const result = await call();
+      this.#failures = 0;
+      if (this.#state !== 'closed') this.#set('closed');
+      return result;
+    } catch (e) {
+      this.#failures++;
+      if (this.#state === 'half-open' || this.#failures >= this.failureThreshold) {
+        this.#openUntil = Date.now() + this.cooldownMs;
+        this.#set('open');
+      }
+      throw e;
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  #set(state: CircuitState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.onChange(state, this.#failures);
+  }
+}
