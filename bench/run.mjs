@@ -168,6 +168,22 @@ async function benchWorkload(origin, workload) {
     record(origin, workload, 'cold', await runOne(origin, workload, 'cached'));
     record(origin, workload, 'warm', await runOne(origin, workload, 'cached'));
   }
+  if (workload === 'W2') {
+    // W2 with its reads issued 64 at a time (readRanges), against direct reads with the same concurrency.
+    for (let rep = 0; rep < reps; rep++) {
+      record(origin, workload, 'direct-batch64', await runOne(origin, workload, 'direct', { batch: 64 }));
+      await admin.flushAll();
+      record(origin, workload, 'cold-batch64', await runOne(origin, workload, 'cached', { batch: 64 }));
+    }
+  }
+  if (origin.name === 'plain') {
+    // The cost of integrity: the same cold and warm runs with HMAC tags on every value.
+    for (let rep = 0; rep < reps; rep++) {
+      await admin.flushAll();
+      record(origin, workload, 'cold-hmac', await runOne(origin, workload, 'cached', { integrity: true }));
+      record(origin, workload, 'warm-hmac', await runOne(origin, workload, 'cached', { integrity: true }));
+    }
+  }
   await admin.flushAll();
   await preloadCeiling(workload);
   for (let rep = 0; rep < reps; rep++) record(origin, workload, 'ceiling', await runOne(origin, workload, 'ceiling'));
@@ -279,6 +295,16 @@ for (const o of ['plain', 's3like']) {
   const alone = find(o, 'W3', 'alone');
   if (f) target(`W3 fleet origin bytes / object bytes (${o})`, f.amplification, '<= 1.05', f.amplification <= 1.05);
   if (f && alone) target(`W3 slowest process / one process alone (${o})`, f.wallMs.median / alone.wallMs.median, '<= 1.5', f.wallMs.median / alone.wallMs.median <= 1.5);
+}
+for (const w of ['W1', 'W2']) {
+  const warm = find('plain', w, 'warm');
+  const hmac = find('plain', w, 'warm-hmac');
+  if (warm && hmac) targets.push({ name: `${w} warm with integrity / without (plain), informational`, value: hmac.mibps.median / warm.mibps.median, goal: 'report', ok: true });
+}
+for (const o of ['plain', 's3like']) {
+  const cb = find(o, 'W2', 'cold-batch64');
+  const db = find(o, 'W2', 'direct-batch64');
+  if (cb && db) targets.push({ name: `W2 batched 64: cold time / direct time (${o}), informational`, value: cb.wallMs.median / db.wallMs.median, goal: 'report', ok: true });
 }
 const st = find('file', 'STREAM', 'stream');
 if (st) target(`stream() ${counts.streamMiB} MiB: peak RSS above baseline, MiB`, st.peakRssAboveBaselineMiB, '<= 64', st.peakRssAboveBaselineMiB <= 64);

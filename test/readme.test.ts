@@ -22,7 +22,7 @@ t.test('README code samples run', async (t) => {
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 7, `${samples.length} samples found`);
+  t.equal(samples.length, 8, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -40,6 +40,7 @@ t.test('README code samples run', async (t) => {
   t.match(outputs[2], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
   t.match(outputs[3], /^range cache$/m);
   t.match(outputs[4], /members: \[ 0, 1 \]/);
-  t.match(outputs[5], /^true true 16$/m, 'HTTP sample');
-  t.match(outputs[6], /^100 4096 4$/m, 'S3 sample');
+  t.match(outputs[5], /^1$/m, 'events sample');
+  t.match(outputs[6], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[7], /^100 4096 4$/m, 'S3 sample');
 });

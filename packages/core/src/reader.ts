@@ -79,7 +79,8 @@ export interface AsyncCachingReaderOptions {
   /**
    * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
    * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
-   * fetched ahead is its own origin request, so they run in parallel. Default 4.
+   * fetched ahead is its own origin request, so they run in parallel. A scan's window grows with it (about 5% of
+   * what it has read), up to this. Default 4.
    */
   readAhead?: number;
 }
@@ -211,8 +212,8 @@ interface ReadJob {
   unsubscribe: (() => void) | undefined;
   /** Read-ahead: nobody waits for the bytes, so they are cached but not assembled. */
   ahead: boolean;
-  /** This read continues a sequential scan: if it misses, the blocks after it are fetched ahead. */
-  sequential: boolean;
+  /** Bytes of the sequential scan this read continues (0: none). If it misses, blocks after it are fetched ahead. */
+  scanned: number;
 }
 
 const MiB = 1024 * 1024;
@@ -274,8 +275,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   #queue: ReadJob[] = [];
   #writes = new Set<Promise<unknown>>();
   #aborts = new AbortFanout();
-  /** Where the last readRange of each recently read path ended, and in which batch, to recognise scans. */
-  #scanEnds = new Map<string, { end: number; batch: number }>();
+  /** Where the last readRange of each recently read path ended, in which batch, and how long its scan is. */
+  #scanEnds = new Map<string, { end: number; batch: number; scanned: number }>();
   /** Counts batches run: reads queued in the same tick see the same number. */
   #batches = 0;
   #closed = false;
@@ -359,15 +360,15 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#stats.reads += ranges.length;
     if (this.authorize === 'origin') await this.#authorizeAt(path, signal);
     let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
-    const sequential = this.#continuesScan(path, ranges);
+    const scanned = this.#continuesScan(path, ranges);
     try {
-      return await this.#read(path, meta, ranges, signal, { sequential });
+      return await this.#read(path, meta, ranges, signal, { scanned });
     } catch (e) {
       if (!(e instanceof VersionChangedError)) throw e;
       // The object changed since its metadata was cached: refresh it from the origin and read once more.
       // Results of the failed attempt are discarded, so versions never mix.
       meta = await this.#loadMeta(path, signal, true);
-      return this.#read(path, meta, ranges, signal, { sequential });
+      return this.#read(path, meta, ranges, signal, { scanned });
     }
   }
 
@@ -512,17 +513,20 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /**
-   * Whether this single-range read starts where the previous readRange of `path` ended, in an earlier batch
-   * (reads issued together are batched and coalesced already, so they are no scan). Remembers its end.
+   * How many bytes the sequential scan this single-range read continues has read, this read included; 0 when it
+   * does not start where the previous readRange of `path` ended in an earlier batch (reads issued together are
+   * batched and coalesced already, so they are no scan). Remembers its end.
    */
-  #continuesScan(path: string, ranges: readonly ByteRange[]): boolean {
-    if (this.mode !== 'block' || ranges.length !== 1) return false;
+  #continuesScan(path: string, ranges: readonly ByteRange[]): number {
+    if (this.mode !== 'block' || ranges.length !== 1) return 0;
     const { start, end } = ranges[0]!;
     const previous = this.#scanEnds.get(path);
     this.#scanEnds.delete(path);
     if (this.#scanEnds.size >= MAX_SCANS) this.#scanEnds.delete(this.#scanEnds.keys().next().value!);
-    this.#scanEnds.set(path, { end, batch: this.#batches });
-    return previous !== undefined && previous.end === start && start > 0 && previous.batch !== this.#batches;
+    const continues = previous !== undefined && previous.end === start && start > 0 && previous.batch !== this.#batches;
+    const scanned = (continues ? previous.scanned : 0) + (end - start);
+    this.#scanEnds.set(path, { end, batch: this.#batches, scanned });
+    return continues ? scanned : 0;
   }
 
   /** Checks at the origin, with this reader's credentials, that it may read `path` (remembered authorizeTtl s). */
@@ -587,7 +591,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   #read(
     path: string, meta: ObjectMeta, ranges: readonly ByteRange[], signal: AbortSignal | undefined,
-    kind: { sequential?: boolean; ahead?: boolean } = {},
+    kind: { scanned?: number; ahead?: boolean } = {},
   ): Promise<Uint8Array[]> {
     const clamped = ranges.map((r) => clampRange(path, r.start, r.end, meta.size));
     if (clamped.every((r) => r.end === r.start)) return Promise.resolve(clamped.map(() => new Uint8Array(0)));
@@ -596,7 +600,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     return new Promise<Uint8Array[]>((resolve, reject) => {
       const job: ReadJob = {
         object, ranges: clamped, signal, settled: false, resolve, reject, tasks: new Set(), pieces: [], fallbacks: [], unsubscribe: undefined,
-        ahead: kind.ahead ?? false, sequential: kind.sequential ?? false,
+        ahead: kind.ahead ?? false, scanned: kind.scanned ?? 0,
       };
       if (signal) job.unsubscribe = this.#aborts.subscribe(signal, () => this.#settle(job, undefined, abortError(signal)));
       // Reads issued in the same tick share one batch: one store lookup, coalesced origin requests.
@@ -715,18 +719,23 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     this.#startFetches([...needed]);
     this.#attachFlights(live);
-    for (const job of live) if (job.sequential && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
+    for (const job of live) if (job.scanned > 0 && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
     for (const job of live) {
       for (const list of job.pieces) for (const p of list) p.consumers++;
     }
     for (const job of live) void this.#complete(job);
   }
 
-  /** Fetches the `readAhead` blocks after a sequential read that missed, into the cache. Nobody waits on them. */
+  /**
+   * Fetches blocks after a sequential read that missed, into the cache; nobody waits on them. The window grows
+   * with the scan: at most about 5% of what it has read so far (at least one block, at most `readAhead`), so a
+   * scan that stops makes the origin send little more than it read.
+   */
   #readAheadOf(job: ReadJob): void {
     const { path, meta } = job.object;
     const start = job.ranges[0]!.end;
-    const end = Math.min(meta.size, (Math.floor((start - 1) / this.blockSize) + 1 + this.readAhead) * this.blockSize);
+    const window = Math.max(1, Math.min(this.readAhead, Math.floor((0.05 * job.scanned) / this.blockSize)));
+    const end = Math.min(meta.size, (Math.floor((start - 1) / this.blockSize) + 1 + window) * this.blockSize);
     if (end <= start) return;
     this.#read(path, meta, [{ start, end }], undefined, { ahead: true }).catch(() => {});
   }
