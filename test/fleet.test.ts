@@ -85,3 +85,28 @@ t.test('a lease holder killed with SIGKILL delays the others by about one lease 
   t.ok(ms >= 600, `it waited for the lease (${ms} ms)`);
   t.ok(ms < 800 + 600 + 1000, `done ${ms} ms after it started (lease 800 ms + origin 600 ms + slack)`);
 });
+
+t.test('waiting on other instances is bounded by maxFleetWaiters', async (t) => {
+  const [origin, redis] = await Promise.all([startHttpOrigin(), startRedis({ ownProcess: true })]);
+  const http = new HttpFetcher();
+  t.teardown(async () => { await http.close(); await origin.stop(); await redis.stop(); });
+  const bytes = pseudoRandomBytes(4 * MiB, 'bounded-wait');
+  origin.put('w.bin', bytes);
+  origin.behaviour.delayMs = 300;
+  const storeA = new RedisStore({ client: await redis.client() });
+  const storeB = new RedisStore({ client: await redis.client() });
+  t.teardown(async () => { await storeA.close(); await storeB.close(); });
+  const a = new AsyncCachingReader({ fetcher: http, store: storeA, blockSize: MiB, namespace: 'bw', maxGap: 0, maxRequest: MiB });
+  const b = new AsyncCachingReader({ fetcher: http, store: storeB, blockSize: MiB, namespace: 'bw', maxGap: 0, maxRequest: MiB, maxFleetWaiters: 1 });
+  await a.stat(origin.url('w.bin'));
+  await b.stat(origin.url('w.bin'));
+  const ra = a.readRange(origin.url('w.bin'), 0, 4 * MiB); // A claims the 4 blocks
+  await new Promise((r) => setTimeout(r, 100));
+  const rb = b.readRange(origin.url('w.bin'), 0, 4 * MiB); // B finds them busy: waits for 1, fetches 3 itself
+  t.same(Buffer.from(await rb), bytes);
+  t.same(Buffer.from(await ra), bytes);
+  await a.flush();
+  await b.flush();
+  t.equal(b.stats().misses, 3, 'B fetched the 3 blocks it could not wait for');
+  t.equal(b.stats().fleetWaits, 1, 'and waited for 1');
+});

@@ -52,6 +52,8 @@ export interface AsyncCachingReaderOptions {
    * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
    */
   leaseMs?: number | null;
+  /** Pieces this reader waits for other instances to fetch, at most, at once; beyond, it fetches them itself. Default 4096. */
+  maxFleetWaiters?: number;
   /**
    * Stop asking a failing store for a while: after `failureThreshold` (5) failures in a row, store calls are
    * skipped for `cooldownMs` (5000), then one probe decides. `false` turns it off.
@@ -255,6 +257,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   readonly maxRequest: number;
   readonly readAhead: number;
   readonly leaseMs: number | null;
+  readonly maxFleetWaiters: number;
+  #fleetWaiting = 0;
 
   #stats: ReaderStats = {
     reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
@@ -312,6 +316,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.maxRequest = integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER);
     this.readAhead = integerOption('readAhead', options.readAhead, 4, 1, 1024);
     this.leaseMs = options.leaseMs === null ? null : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000);
+    this.maxFleetWaiters = integerOption('maxFleetWaiters', options.maxFleetWaiters, 4096, 0, 1_000_000);
     this.maxPendingWriteBytes = integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER);
     if (options.circuitBreaker !== false) {
       const cb = options.circuitBreaker ?? {};
@@ -805,12 +810,18 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     const mine = pieces.filter((_, i) => claims[i] === 'claimed');
     const landed = pieces.filter((_, i) => claims[i] === 'landed');
-    const busy = pieces.filter((_, i) => claims[i] === 'busy');
+    let busy = pieces.filter((_, i) => claims[i] === 'busy');
+    // Waiting is bounded too: past maxFleetWaiters pieces, fetch the rest directly (no lease: a small overlap).
+    const room = Math.max(0, this.maxFleetWaiters - this.#fleetWaiting);
+    const direct = busy.slice(room);
+    busy = busy.slice(0, room);
+    this.#fleetWaiting += busy.length;
     const release = (): Promise<void> => this.#safely(() => coordinator.release(mine.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; });
     await Promise.all([
       mine.length > 0 ? this.#fetchPieces(mine, signal).finally(release) : undefined,
       landed.length > 0 ? this.#fromStore(landed, signal).then((rest) => this.#fetchPieces(rest, signal)) : undefined,
-      busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal) : undefined,
+      busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal).finally(() => { this.#fleetWaiting -= busy.length; }) : undefined,
+      direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
     ]);
   }
 
