@@ -27,8 +27,12 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     only: { type: 'string' },
     origins: { type: 'string' },
+    'lease-ms': { type: 'string' },
+    tag: { type: 'string' },
   },
 });
+// --lease-ms null: fleet single flight off, to measure what the leases cost a lone reader.
+const leaseMs = args['lease-ms'] === undefined ? undefined : args['lease-ms'] === 'null' ? null : Number(args['lease-ms']);
 const quick = args.quick;
 const reps = Number(args.reps ?? (quick ? 1 : 3));
 const only = new Set((args.only ?? 'W1,W2,W3,STREAM').split(','));
@@ -139,7 +143,7 @@ const originCfg = (o) => (o.kind === 's3' ? { kind: 's3', endpoint: o.endpoint, 
 
 async function runOne(origin, workload, variant, extra = {}) {
   const mode = workload === 'W2' ? 'chunk' : 'block';
-  const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], ...extra };
+  const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, ...extra };
   const r = await measured(variant === 'ceiling' ? null : origin, () => spawnWorker(cfg).done);
   if (r.bytes && workload !== 'STREAM' && r.sha256 !== expected[workload]) throw new Error(`${workload}/${variant} on ${origin.name}: wrong bytes (sha256 ${r.sha256})`);
   return r;
@@ -332,11 +336,11 @@ console.log(table);
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
 const stamp = started.toISOString().slice(0, 16).replace(':', '');
-const base = quick ? 'quick' : stamp;
+const base = quick ? 'quick' : args.tag ? `${stamp}-${args.tag}` : stamp;
 writeFileSync(join(resultsDir, `${base}.json`), JSON.stringify(results, null, 2) + '\n');
 writeFileSync(join(resultsDir, `${base}.md`), table + '\n');
 writeFileSync(join(resultsDir, `${base}.svg`), renderChart(results));
-if (!quick) {
+if (!quick && !args.tag) {
   writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
   writeFileSync(join(resultsDir, 'latest.svg'), renderChart(results));
 }

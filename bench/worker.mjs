@@ -69,6 +69,7 @@ async function setup() {
   const reader = new AsyncCachingReader({
     fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttl: 3600, readAhead: cfg.readAhead ?? 4,
     ...(cfg.integrity ? { integrity: { secret: 'benchmark-secret-0123456789' } } : {}),
+    ...(cfg.leaseMs === undefined ? {} : { leaseMs: cfg.leaseMs }),
   });
   return {
     reader,

@@ -56,13 +56,13 @@ export class IntegrityStore implements CacheStore {
     return out;
   }
 
-  async setMany(entries: readonly StoreEntry[]): Promise<void> {
+  async setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
     await this.inner.setMany(entries.map((e) => {
       const tagged = Buffer.allocUnsafe(e.value.byteLength + TAG);
       tagged.set(e.value, 0);
       tagged.set(this.#tag(e.key, e.value), e.value.byteLength);
       return { key: e.key, value: tagged, ttlMs: e.ttlMs };
-    }));
+    }), options);
   }
 
   deleteMany(keys: readonly string[]): Promise<void> {

@@ -816,9 +816,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const direct = busy.slice(room);
     busy = busy.slice(0, room);
     this.#fleetWaiting += busy.length;
-    const release = (): Promise<void> => this.#safely(() => coordinator.release(mine.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; });
     await Promise.all([
-      mine.length > 0 ? this.#fetchPieces(mine, signal).finally(release) : undefined,
+      mine.length > 0 ? this.#fetchPieces(mine, signal, coordinator) : undefined,
       landed.length > 0 ? this.#fromStore(landed, signal).then((rest) => this.#fetchPieces(rest, signal)) : undefined,
       busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal).finally(() => { this.#fleetWaiting -= busy.length; }) : undefined,
       direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
@@ -848,9 +847,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     signal.throwIfAborted();
     this.#stats.fleetFallbacks += mine.length + pending.length;
-    const claimed = mine.filter((p) => !pending.includes(p));
-    await this.#fetchPieces([...claimed, ...pending], signal).finally(() =>
-      this.#safely(() => coordinator.release(claimed.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; }));
+    await this.#fetchPieces([...mine.filter((p) => !pending.includes(p)), ...pending], signal, coordinator);
   }
 
   /** Resolves pieces from the store; returns those it could not (missing or the wrong length). */
@@ -890,10 +887,12 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /**
    * Fetches pieces from the origin, coalesced per object (blocks fetched ahead one request each, so they arrive in
    * parallel), resolves their flights, and writes them to the store in one round trip. A fetched piece stays
-   * joinable until its write has finished, so a read in between neither misses nor fetches it again.
+   * joinable until its write has finished, so a read in between neither misses nor fetches it again. With a
+   * `coordinator`, this reader's leases on the pieces are released with the write (or at once, where a fetch failed).
    */
-  async #fetchPieces(pieces: Piece[], signal: AbortSignal): Promise<void> {
+  async #fetchPieces(pieces: Piece[], signal: AbortSignal, coordinator?: FetchCoordinator): Promise<void> {
     if (pieces.length === 0) return;
+    const failed: Piece[] = [];
     const byObject = new Map<string, Piece[]>();
     for (const p of pieces) {
       const group = `${p.ahead ? 'ahead' : 'read'}:${p.object.prefix}`;
@@ -921,11 +920,19 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
           }
         }, (e: unknown) => {
           for (const p of members) p.flight!.reject(e);
+          failed.push(...members);
         }));
       }
     }
     await Promise.all(fetches);
-    const ok = await this.#write(written);
+    if (coordinator && failed.length > 0) {
+      void this.#safely(() => coordinator.release(failed.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; });
+    }
+    const ok = await this.#write(written, coordinator ? written.map((e) => e.key) : []);
+    if (!ok && coordinator && written.length > 0) {
+      // The write (and the release folded into it) did not happen: let the waiters go now, not at lease expiry.
+      void this.#safely(() => coordinator.release(written.map((e) => e.key)), 'release').catch(() => { this.#stats.storeErrors++; });
+    }
     for (const p of done) {
       if (ok) p.flight!.persisted = true;
       this.#settleFlight(p);
@@ -1017,7 +1024,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
-  #write(entries: StoreEntry[]): Promise<boolean> {
+  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<boolean> {
     if (entries.length === 0) return Promise.resolve(true);
     const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
     if (this.#pendingWriteBytes + bytes > this.maxPendingWriteBytes && this.#pendingWriteBytes > 0) {
@@ -1026,7 +1033,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       return Promise.resolve(false);
     }
     this.#pendingWriteBytes += bytes;
-    const w = this.#safely(() => this.store.setMany(entries), 'setMany')
+    const w = this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany')
       .then(() => true, () => { this.#stats.writeErrors++; return false; })
       .finally(() => { this.#pendingWriteBytes -= bytes; });
     this.#track(w);

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { ClaimResult, FetchCoordinator } from './coordinator.js';
 import type { RedisClient } from './redis-store.js';
 
-/** The lease on data key K is K + LEASE_SUFFIX. Data keys end in digits, so no data key ends like this. */
+/** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
 const LEASE_SUFFIX = ':lease';
+const WAITERS_SUFFIX = ':waiters';
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 2 = value landed, 1 = claimed, 0 = busy.
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 2 = value landed, 1 = claimed, 0 = busy (and
+// then the key's waiter count goes up, so that its release is published).
 const CLAIM_SCRIPT = `
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -14,22 +16,28 @@ for i, key in ipairs(KEYS) do
   elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
     out[i] = 1
   else
+    local w = key .. '${WAITERS_SUFFIX}'
+    redis.call('INCR', w)
+    redis.call('PEXPIRE', w, ARGV[2])
     out[i] = 0
   end
 end
 return out`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters.
-const RELEASE_SCRIPT = `
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters of
+// the keys that have some (an uncontended release publishes nothing).
+export const RELEASE_SCRIPT = `
+local waited = {}
 for _, key in ipairs(KEYS) do
   local lease = key .. '${LEASE_SUFFIX}'
   if redis.call('GET', lease) == ARGV[1] then redis.call('DEL', lease) end
+  if redis.call('DEL', key .. '${WAITERS_SUFFIX}') == 1 then waited[#waited + 1] = key end
 end
-redis.call('PUBLISH', ARGV[2], table.concat(KEYS, '\\n'))
-return #KEYS`;
+if #waited > 0 then redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n')) end
+return #waited`;
 
 /** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v1:<ns>:…`). */
-function channelOf(key: string): string {
+export function channelOf(key: string): string {
   const ns = key.split(':', 3)[2] ?? '';
   return `rangecache:v1:${ns}:released`;
 }

@@ -3,7 +3,7 @@ import type { RedisClientType, RedisFunctions, RedisModules, RedisScripts } from
 import { ConfigError } from './errors.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { escapeGlob } from './keys.js';
-import { RedisCoordinator } from './redis-coordinator.js';
+import { RELEASE_SCRIPT, RedisCoordinator, channelOf } from './redis-coordinator.js';
 import { responsiveTimeout } from './responsive-timeout.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
@@ -70,6 +70,7 @@ export class RedisStore implements CacheStore {
   readonly commandTimeoutMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
   readonly coordinator: FetchCoordinator;
+  #coordinator: RedisCoordinator;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || options.client === undefined || options.client === null) {
@@ -84,7 +85,8 @@ export class RedisStore implements CacheStore {
     }
     this.client = options.client;
     this.commandTimeoutMs = timeout;
-    this.coordinator = new RedisCoordinator(this.client, async (operation, call) => (await this.#windowed(operation, [call]))[0]!);
+    this.#coordinator = new RedisCoordinator(this.client, async (operation, call) => (await this.#windowed(operation, [call]))[0]!);
+    this.coordinator = this.#coordinator;
   }
 
   /** Closes the connection this store opened itself (the coordinator's subscriber). The client stays yours. */
@@ -101,7 +103,7 @@ export class RedisStore implements CacheStore {
     return replies.flat();
   }
 
-  async setMany(entries: readonly StoreEntry[]): Promise<void> {
+  async setMany(entries: readonly StoreEntry[], options: { releaseLeases?: readonly string[] } = {}): Promise<void> {
     if (entries.length === 0) return;
     const multis: ReturnType<RedisClient['multi']>[] = [];
     let multi = this.client.multi();
@@ -120,6 +122,15 @@ export class RedisStore implements CacheStore {
       bytes += value.byteLength;
       queued++;
     }
+    // Leases go in the last transaction: after every value is written, in the same round trip.
+    const byChannel = new Map<string, string[]>();
+    for (const key of options.releaseLeases ?? []) {
+      const c = channelOf(key);
+      const list = byChannel.get(c);
+      if (list) list.push(key);
+      else byChannel.set(c, [key]);
+    }
+    for (const [channel, keys] of byChannel) multi.eval(RELEASE_SCRIPT, { keys, arguments: [this.#coordinator.owner, channel] });
     multis.push(multi);
     await this.#windowed('MULTI/EXEC', multis.map((m) => () => m.exec()));
   }

@@ -25,8 +25,12 @@ export interface CacheStore {
    * to the caller (it may hand them to a user who changes them), so a store must not return its own storage.
    */
   getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
-  /** Writes all entries, each with its own TTL. One round trip. The values must not be changed until it settles. */
-  setMany(entries: readonly StoreEntry[]): Promise<void>;
+  /**
+   * Writes all entries, each with its own TTL. One round trip. The values must not be changed until it settles.
+   * A store with a `coordinator` also releases this caller's leases on `options.releaseLeases` once the values are
+   * written, in the same round trip (other stores ignore it).
+   */
+  setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void>;
   /** Deletes the given keys (missing ones are ignored). */
   deleteMany(keys: readonly string[]): Promise<void>;
   /** Deletes every key that starts with `prefix` and returns how many were deleted. */
