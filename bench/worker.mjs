@@ -91,7 +91,7 @@ globalThis.gc?.();
 const baselineRss = process.memoryUsage().rss;
 // Peak RSS of the timed region, sampled (the process's lifetime maxRSS would include start-up, e.g. loading the SDK).
 let peakRss = baselineRss;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 5);
+const sampler = cfg.variant === "stream" ? setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 5) : undefined;
 const out = [];
 let bytes = 0;
 const t0 = performance.now();

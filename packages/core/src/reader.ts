@@ -1,5 +1,5 @@
 import { ReadableStream } from 'node:stream/web';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { AbortFanout } from './abort-fanout.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
@@ -780,6 +780,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     if (fresh.length === 0) return;
     const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: fresh.map((p) => p.key) };
+    // Our own signal, shared by every origin request and queued slot of this batch: no listener limit applies.
+    setMaxListeners(0, task.controller.signal);
     // Done once every piece has its bytes (or failed): from then on nothing is left to abort, writes included.
     let unsettled = fresh.length;
     const settledOne = (): void => { if (--unsettled === 0) task.done = true; };

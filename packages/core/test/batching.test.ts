@@ -222,3 +222,18 @@ t.test('a fetched block stays joinable until its write lands', async (t) => {
   t.same(Buffer.from(await second), bytes);
   t.equal(origin.fetches.length, 1, 'not fetched twice');
 });
+
+t.test('a batch of many ranges fetched at once raises no listener warning', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('many.bin', 4 << 20);
+  const { reader } = fx.reader({ mode: 'chunk', maxGap: 0 });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w); };
+  process.on('warning', onWarning);
+  const ranges = Array.from({ length: 64 }, (_, i) => ({ start: i * 65_000, end: i * 65_000 + 1000 }));
+  const got = await reader.readRanges(path, ranges);
+  await new Promise((r) => setImmediate(r));
+  process.off('warning', onWarning);
+  got.forEach((g, i) => t.same(Buffer.from(g), bytes.subarray(ranges[i]!.start, ranges[i]!.end)));
+  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+});
