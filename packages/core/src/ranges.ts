@@ -77,7 +77,7 @@ export interface CoalescedRange extends ByteRange {
 export function coalesceRanges(ranges: readonly ByteRange[], options: CoalesceOptions): CoalescedRange[] {
   const { maxGap, maxRequest } = options;
   const order = ranges
-    .map((r, i) => i)
+    .map((_, i) => i)
     .filter((i) => ranges[i]!.end > ranges[i]!.start)
     .sort((a, b) => ranges[a]!.start - ranges[b]!.start || ranges[a]!.end - ranges[b]!.end);
   const out: CoalescedRange[] = [];
