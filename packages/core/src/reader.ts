@@ -228,15 +228,16 @@ const MAX_SCANS = 1000;
  *
  * Reads issued in the same tick are batched: their cache lookups go to the store in one round trip, their
  * misses are coalesced into as few origin requests as `maxGap`/`maxRequest` allow, and what was fetched is
- * written back in one more round trip. Concurrent readers of a missing piece share one origin fetch.
- * A failing store never fails a read: the reader counts the failure and goes to the origin.
+ * written back in one more round trip. Concurrent readers of a missing piece share one origin fetch, in this
+ * process and, with a store that offers leases (`RedisStore`), across processes. A failing store never fails a
+ * read: the reader counts the failure, emits a `storeError` event, and goes to the origin.
  *
  * @example
  * ```ts
  * import { createClient } from 'redis';
  * import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
  *
- * const client = createClient({ url: 'redis://127.0.0.1:6379' });
+ * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
  * await client.connect();
  * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new RedisStore({ client }), ttl: 3600 });
  * const header = await reader.readRange('/data/file.bin', 0, 4096);
