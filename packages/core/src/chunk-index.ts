@@ -1,3 +1,4 @@
+import { setBounded } from './bounded-map.js';
 import type { ByteRange } from './ranges.js';
 
 /**
@@ -17,8 +18,7 @@ export class ChunkIndex {
   findContaining(object: string, range: ByteRange): ByteRange | undefined {
     const chunks = this.#objects.get(object);
     if (chunks === undefined) return undefined;
-    this.#objects.delete(object);
-    this.#objects.set(object, chunks);
+    setBounded(this.#objects, object, chunks, this.maxObjects); // most recently used now
     // The last chunk starting at or before range.start, then a few before it (chunks may overlap). A known
     // exact chunk wins: reading it moves no more bytes than asked for.
     let i = upperBound(chunks, range.start) - 1;
@@ -34,8 +34,7 @@ export class ChunkIndex {
     let chunks = this.#objects.get(object);
     if (chunks === undefined) {
       chunks = [];
-      if (this.#objects.size >= this.maxObjects) this.#objects.delete(this.#objects.keys().next().value!);
-      this.#objects.set(object, chunks);
+      setBounded(this.#objects, object, chunks, this.maxObjects);
     }
     const i = upperBound(chunks, range.start);
     for (let j = i - 1; j >= 0 && chunks[j]!.start === range.start; j--) if (chunks[j]!.end === range.end) return;

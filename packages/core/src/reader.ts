@@ -1,6 +1,7 @@
 import { ReadableStream } from 'node:stream/web';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { AbortFanout } from './abort-fanout.js';
+import { setBounded } from './bounded-map.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
@@ -119,7 +120,7 @@ export interface ReaderStats {
   cacheBytes: number;
   /** Bytes returned to callers. */
   bytesRead: number;
-  /** Store operations that failed or timed out; the reads went on to the origin. */
+  /** Store operations (other than writes) that failed or timed out; the reads went on to the origin. */
   storeErrors: number;
   /** Values found in the store with the wrong length or unreadable metadata; deleted and refetched. */
   corruptValues: number;
@@ -364,8 +365,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const { signal } = options;
     signal?.throwIfAborted();
     this.#stats.reads += ranges.length;
-    if (this.authorize === 'origin') await this.#authorizeAt(path, signal);
-    let meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+    const known = this.#metaFor(path, signal);
+    let meta = known instanceof Promise ? await known : known; // no await when cached: no extra microtask hop
     const scanned = this.#continuesScan(path, ranges);
     try {
       return await this.#read(path, meta, ranges, signal, { scanned });
@@ -413,8 +414,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         start: async () => {
           try {
             signal.throwIfAborted();
-            if (this.authorize === 'origin') await this.#authorizeAt(path, signal);
-            meta = this.#freshMeta(path) ?? (await this.#loadMeta(path, signal, false));
+            meta = await this.#metaFor(path, signal);
             end = clampRange(path, start, requestedEnd, meta.size).end;
           } catch (e) {
             cleanup();
@@ -469,8 +469,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#checkOpen(path);
     checkPath(path);
     options.signal?.throwIfAborted();
-    if (this.authorize === 'origin') await this.#authorizeAt(path, options.signal);
-    return { ...(this.#freshMeta(path) ?? (await this.#loadMeta(path, options.signal, false))) };
+    const known = this.#metaFor(path, options.signal);
+    return { ...(known instanceof Promise ? await known : known) };
   }
 
   /** A snapshot of the counters. */
@@ -510,6 +510,19 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   // ------------------------------------------------------------------ metadata
 
+  /**
+   * What every entry point needs before it reads: the authorization (with `authorize: "origin"`), then the
+   * object's metadata from memory, the store or the origin. Cached metadata comes back without a promise, and
+   * callers must not await it then: an extra microtask hop would let a caller's abort land before this read
+   * joins the fetch it shares (the batching tests check this timing).
+   */
+  #metaFor(path: string, signal: AbortSignal | undefined): ObjectMeta | Promise<ObjectMeta> {
+    if (this.authorize === 'origin') {
+      return this.#authorizeAt(path, signal).then(() => this.#freshMeta(path) ?? this.#loadMeta(path, signal, false));
+    }
+    return this.#freshMeta(path) ?? this.#loadMeta(path, signal, false);
+  }
+
   #freshMeta(path: string): ObjectMeta | undefined {
     const entry = this.#metaCache.get(path);
     if (entry === undefined) return undefined;
@@ -527,11 +540,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     if (this.mode !== 'block' || ranges.length !== 1) return 0;
     const { start, end } = ranges[0]!;
     const previous = this.#scanEnds.get(path);
-    this.#scanEnds.delete(path);
-    if (this.#scanEnds.size >= MAX_SCANS) this.#scanEnds.delete(this.#scanEnds.keys().next().value!);
     const continues = previous !== undefined && previous.end === start && start > 0 && previous.batch !== this.#batches;
     const scanned = (continues ? previous.scanned : 0) + (end - start);
-    this.#scanEnds.set(path, { end, batch: this.#batches, scanned });
+    setBounded(this.#scanEnds, path, { end, batch: this.#batches, scanned }, MAX_SCANS);
     return continues ? scanned : 0;
   }
 
@@ -541,16 +552,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     if (until !== undefined && until > Date.now()) return;
     this.#stats.authorizations++;
     await this.fetcher.stat(path, signal ? { signal } : {}); // throws AccessDeniedError / ObjectNotFoundError
-    this.#authorized.delete(path);
-    if (this.#authorized.size >= MAX_META_ENTRIES) this.#authorized.delete(this.#authorized.keys().next().value!);
-    this.#authorized.set(path, Date.now() + this.authorizeTtl * 1000);
-  }
-
-  /** Keeps at most MAX_META_ENTRIES paths, least recently loaded first out. */
-  #rememberMeta(path: string, meta: ObjectMeta, expiresAt: number): void {
-    this.#metaCache.delete(path);
-    if (this.#metaCache.size >= MAX_META_ENTRIES) this.#metaCache.delete(this.#metaCache.keys().next().value!);
-    this.#metaCache.set(path, { meta, expiresAt });
+    setBounded(this.#authorized, path, Date.now() + this.authorizeTtl * 1000, MAX_META_ENTRIES);
   }
 
   /** Loads metadata once per path at a time; `fromOrigin` skips the store (after a version change). */
@@ -576,19 +578,19 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
           if (stored === undefined) {
             this.#stats.corruptValues++;
           } else if (stored.checkedAt + ttlMs > Date.now() && stored.checkedAt <= Date.now() + 60_000) {
-            this.#rememberMeta(path, stored.meta, stored.checkedAt + ttlMs);
+            setBounded(this.#metaCache, path, { meta: stored.meta, expiresAt: stored.checkedAt + ttlMs }, MAX_META_ENTRIES);
             return stored.meta;
           }
         }
       } catch {
-        this.#stats.storeErrors++;
+        // counted by #safely; the metadata comes from the origin instead
       }
     }
     this.#stats.originStats++;
     const meta = await this.fetcher.stat(path);
     checkMeta(meta, path, this.fetcher.backend);
     const checkedAt = Date.now();
-    this.#rememberMeta(path, meta, checkedAt + ttlMs);
+    setBounded(this.#metaCache, path, { meta, expiresAt: checkedAt + ttlMs }, MAX_META_ENTRIES);
     void this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
     return meta;
   }
@@ -666,47 +668,28 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     // Exact-range fallbacks are not looked up: they are only used when their containing chunk is gone.
     const used = new Set<Piece>();
     for (const job of jobs) if (!job.settled) for (const list of job.pieces) for (const p of list) used.add(p);
-    const lookups: Piece[] = [];
-    for (const p of used) {
-      const flight = this.#inflight.get(p.key);
-      if (flight) {
-        p.flight = flight;
-        this.#stats.joins++;
-      } else {
-        lookups.push(p);
-      }
-    }
+    const lookups = [...used].filter((p) => !this.#joinFlight(p));
     this.#attachFlights(jobs);
     let values: (Uint8Array | null)[] = [];
     if (lookups.length > 0) {
       try {
-        values = await this.#safely(() => this.store.getMany(lookups.map((p) => p.key)), 'getMany');
-        if (values.length !== lookups.length) throw new Error('store returned the wrong number of values');
+        values = await this.#safely(async () => {
+          const v = await this.store.getMany(lookups.map((p) => p.key));
+          if (v.length !== lookups.length) throw new Error('store returned the wrong number of values');
+          return v;
+        }, 'getMany');
       } catch {
-        this.#stats.storeErrors++;
-        values = lookups.map(() => null);
+        values = lookups.map(() => null); // all misses: the reads go on to the origin
       }
     }
     const corrupt: string[] = [];
     const missed = new Set<Piece>();
     lookups.forEach((p, i) => {
       const v = values[i];
-      const expected = p.range.end - p.range.start;
-      if (v && v.byteLength === expected) {
-        p.value = v;
-        this.#stats.hits++;
-        this.#stats.cacheBytes += expected;
-        if (this.mode === 'chunk') this.#chunks.add(p.object.prefix, p.range);
-        return;
-      }
-      if (v) {
-        // A value of the wrong length is never returned: it is deleted and fetched again.
-        corrupt.push(p.key);
-        this.#stats.corruptValues++;
-      }
-      missed.add(p);
+      if (this.#acceptStored(p, v, corrupt)) p.value = v;
+      else missed.add(p);
     });
-    if (corrupt.length > 0) this.#track(this.#safely(() => this.store.deleteMany(corrupt), 'deleteMany').catch(() => { this.#stats.storeErrors++; }));
+    this.#deleteCorrupt(corrupt);
 
     // Decide what to fetch. A containing chunk that is gone is fetched only if some read needs exactly it;
     // the reads that only used it as a shortcut fall back to their own exact ranges.
@@ -746,6 +729,38 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#read(path, meta, [{ start, end }], undefined, { ahead: true }).catch(() => {});
   }
 
+  /** Joins the fetch of `p` this reader already has in flight, if there is one. */
+  #joinFlight(p: Piece): boolean {
+    const flight = this.#inflight.get(p.key);
+    if (!flight) return false;
+    p.flight = flight;
+    this.#stats.joins++;
+    return true;
+  }
+
+  /**
+   * Whether `v`, read from the store for `p`, is its value: the expected length, counted as a hit. A value of
+   * another length is never returned: its key goes to `corrupt`, to be deleted (and the piece fetched again).
+   */
+  #acceptStored(p: Piece, v: Uint8Array | null | undefined, corrupt: string[]): v is Uint8Array {
+    const expected = p.range.end - p.range.start;
+    if (v && v.byteLength === expected) {
+      this.#stats.hits++;
+      this.#stats.cacheBytes += expected;
+      if (this.mode === 'chunk') this.#chunks.add(p.object.prefix, p.range);
+      return true;
+    }
+    if (v) {
+      corrupt.push(p.key);
+      this.#stats.corruptValues++;
+    }
+    return false;
+  }
+
+  #deleteCorrupt(keys: string[]): void {
+    if (keys.length > 0) this.#track(this.#safely(() => this.store.deleteMany(keys), 'deleteMany').catch(() => {}));
+  }
+
   /** Counts each read once in the interest of every origin request it now waits on. */
   #attachFlights(jobs: readonly ReadJob[]): void {
     for (const job of jobs) {
@@ -769,16 +784,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    */
   #startFetches(misses: Piece[]): void {
     // Another batch may have started fetching some of these while this one waited for the store.
-    const fresh: Piece[] = [];
-    for (const p of misses) {
-      const flight = this.#inflight.get(p.key);
-      if (flight) {
-        p.flight = flight;
-        this.#stats.joins++;
-      } else {
-        fresh.push(p);
-      }
-    }
+    const fresh = misses.filter((p) => !this.#joinFlight(p));
     if (fresh.length === 0) return;
     const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: fresh.map((p) => p.key) };
     // Our own signal, shared by every origin request and queued slot of this batch: no listener limit applies.
@@ -795,7 +801,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       p.flight = flight;
       this.#inflight.set(p.key, flight);
       // A failed piece is not remembered: the next reader tries again.
-      promise.catch(() => { if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key); });
+      promise.catch(() => this.#forgetFlight(p));
     }
     const coordinator = this.leaseMs === null ? undefined : this.store.coordinator;
     const work = coordinator ? this.#coordinated(fresh, coordinator, this.leaseMs!, task.controller.signal) : this.#fetchPieces(fresh, task.controller.signal);
@@ -808,7 +814,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     try {
       claims = await this.#safely(() => coordinator.claim(pieces.map((p) => p.key), leaseMs), 'claim');
     } catch {
-      this.#stats.storeErrors++;
       return this.#fetchPieces(pieces, signal); // no coordination: fetch as a lone process would
     }
     const mine = pieces.filter((_, i) => claims[i] === 'claimed');
@@ -838,7 +843,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       try {
         claims = await this.#safely(() => coordinator.claim(pending.map((p) => p.key), leaseMs), 'claim');
       } catch {
-        this.#stats.storeErrors++;
         break;
       }
       const landed = pending.filter((_, i) => claims[i] === 'landed');
@@ -850,7 +854,12 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     signal.throwIfAborted();
     this.#stats.fleetFallbacks += mine.length + pending.length;
-    await this.#fetchPieces([...mine.filter((p) => !pending.includes(p)), ...pending], signal, coordinator);
+    await this.#fetchPieces([...mine, ...pending], signal, coordinator);
+  }
+
+  /** Releases this reader's leases on `keys`, in the background. */
+  #release(coordinator: FetchCoordinator, keys: string[]): void {
+    if (keys.length > 0) void this.#safely(() => coordinator.release(keys), 'release').catch(() => {});
   }
 
   /** Resolves pieces from the store; returns those it could not (missing or the wrong length). */
@@ -861,30 +870,27 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     try {
       values = await this.#safely(() => this.store.getMany(pieces.map((p) => p.key)), 'getMany');
     } catch {
-      this.#stats.storeErrors++;
       return pieces;
     }
     const rest: Piece[] = [];
+    const corrupt: string[] = [];
     pieces.forEach((p, i) => {
       const v = values[i];
-      const expected = p.range.end - p.range.start;
-      if (v && v.byteLength === expected) {
-        this.#stats.hits++;
-        this.#stats.cacheBytes += expected;
+      if (this.#acceptStored(p, v, corrupt)) {
         p.flight!.persisted = true; // it is the store's value: the store keeps its own
-        this.#settleFlight(p);
+        this.#forgetFlight(p);
         p.flight!.resolve(v);
       } else {
         rest.push(p);
       }
     });
+    this.#deleteCorrupt(corrupt);
     return rest;
   }
 
-  /** Forgets a flight once it is settled and its bytes are in the store. */
-  #settleFlight(p: Piece): void {
-    const flight = p.flight!;
-    if (this.#inflight.get(p.key) === flight) this.#inflight.delete(p.key);
+  /** Takes the flight of `p` out of the in-flight map (if it is still the one there): new reads go to the store. */
+  #forgetFlight(p: Piece): void {
+    if (this.#inflight.get(p.key) === p.flight) this.#inflight.delete(p.key);
   }
 
   /**
@@ -928,17 +934,13 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       }
     }
     await Promise.all(fetches);
-    if (coordinator && failed.length > 0) {
-      void this.#safely(() => coordinator.release(failed.map((p) => p.key)), 'release').catch(() => { this.#stats.storeErrors++; });
-    }
+    if (coordinator) this.#release(coordinator, failed.map((p) => p.key));
     const ok = await this.#write(written, coordinator ? written.map((e) => e.key) : []);
-    if (!ok && coordinator && written.length > 0) {
-      // The write (and the release folded into it) did not happen: let the waiters go now, not at lease expiry.
-      void this.#safely(() => coordinator.release(written.map((e) => e.key)), 'release').catch(() => { this.#stats.storeErrors++; });
-    }
+    // The write (and the release folded into it) did not happen: let the waiters go now, not at lease expiry.
+    if (!ok && coordinator) this.#release(coordinator, written.map((e) => e.key));
     for (const p of done) {
       if (ok) p.flight!.persisted = true;
-      this.#settleFlight(p);
+      this.#forgetFlight(p);
     }
   }
 
@@ -1051,7 +1053,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   /**
    * Every call to the store or its coordinator goes through here: a synchronous throw becomes a rejection, the
-   * circuit breaker may skip the call, and failures are counted and emitted (the caller then does without).
+   * circuit breaker may skip the call (counted as `storeSkipped`), and failures are counted (`storeErrors`, or
+   * `writeErrors` for writes) and emitted, once, here; the caller then does without.
    */
   #safely<T>(call: () => Promise<T>, operation = 'store'): Promise<T> {
     const attempt = (): Promise<T> => {
@@ -1063,8 +1066,12 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     };
     const run = this.#breaker ? this.#breaker.run(operation, attempt) : attempt();
     return run.catch((e: unknown) => {
-      if ((e as { code?: unknown }).code === 'ERR_RANGECACHE_CIRCUIT_OPEN') this.#stats.storeSkipped++;
-      else this.emit('storeError', e, operation);
+      if ((e as { code?: unknown }).code === 'ERR_RANGECACHE_CIRCUIT_OPEN') {
+        this.#stats.storeSkipped++; // not asked, so not an error of the store
+      } else {
+        if (operation !== 'setMany') this.#stats.storeErrors++; // failed writes count as writeErrors, in #write
+        this.emit('storeError', e, operation);
+      }
       throw e;
     });
   }
