@@ -5,7 +5,7 @@ import { setBounded } from './bounded-map.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
-import { ConfigError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
+import { ConfigError, InvalidPathError, InvalidRangeError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
 import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 import { Limiter } from './limiter.js';
@@ -155,6 +155,13 @@ export interface ReaderEvents {
   circuit: [state: CircuitState, consecutiveFailures: number];
   /** A cache write was dropped to keep pending writes under `maxPendingWriteBytes`. */
   writeDropped: [bytes: number];
+  /**
+   * The first object of an origin (scheme, host and port; the backend for other paths) whose version cannot tell
+   * two contents apart: no ETag and no Last-Modified, a weak or second-resolution ETag. Its cached bytes then
+   * live no longer than its metadata (`metaTtl`), no read mixes cached and fresh bytes of it, and no fleet lease
+   * is taken for it. Emitted once per origin.
+   */
+  weakVersion: [path: string, version: string];
 }
 
 /** A piece of an object as the cache stores it: one block, or one chunk. */
@@ -192,8 +199,13 @@ interface Flight {
   reject: (error: unknown) => void;
   /** Its bytes are in the store now (the store keeps its own copy), so one caller may take them without a copy. */
   persisted: boolean;
-  /** A caller took the bytes without a copy: everyone else gets a copy. */
-  taken: boolean;
+  /** Reads of the batch that started it that take bytes from it. */
+  consumers: number;
+  /**
+   * Another batch joined it: its reads take bytes from it too, and may do so after a caller of this batch has
+   * changed the bytes it received.
+   */
+  joined: boolean;
 }
 
 interface ReadJob {
@@ -286,6 +298,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /** Counts batches run: reads queued in the same tick see the same number. */
   #batches = 0;
   #closed = false;
+  /** Read-ahead jobs in progress: nobody awaits them, so close() ends them. */
+  #aheadJobs = new Set<ReadJob>();
+  /** Origins already reported by a `weakVersion` event. */
+  #weakOrigins = new Map<string, true>();
 
   constructor(options: AsyncCachingReaderOptions) {
     super();
@@ -313,7 +329,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.ttl = options.ttl === null ? null : numberOption('ttl', options.ttl, 3600);
     this.metaTtl = numberOption('metaTtl', options.metaTtl, 60);
     this.namespace = options.namespace ?? 'default';
-    if (typeof this.namespace !== 'string') throw new ConfigError('AsyncCachingReader: namespace must be a string');
+    if (typeof this.namespace !== 'string' || this.namespace.length > 256) {
+      throw new ConfigError(`AsyncCachingReader: namespace must be a string of at most 256 characters, got ${typeof this.namespace === 'string' ? `${this.namespace.length} characters` : typeof this.namespace}`);
+    }
     this.maxGap = integerOption('maxGap', options.maxGap, 64 * 1024, 0, Number.MAX_SAFE_INTEGER);
     this.maxRequest = integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER);
     this.readAhead = integerOption('readAhead', options.readAhead, 4, 1, 1024);
@@ -322,6 +340,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.maxPendingWriteBytes = integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER);
     if (options.circuitBreaker !== false) {
       const cb = options.circuitBreaker ?? {};
+      if (typeof cb !== 'object') throw new ConfigError(`AsyncCachingReader: circuitBreaker must be an object or false, got ${typeof cb}`);
       integerOption('circuitBreaker.failureThreshold', cb.failureThreshold, 5, 1, 1_000_000);
       integerOption('circuitBreaker.cooldownMs', cb.cooldownMs, 5000, 1, 3_600_000);
       this.#breaker = new CircuitBreaker(cb, (state, failures) => {
@@ -358,11 +377,13 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * ```
    */
   async readRanges(path: string, ranges: readonly ByteRange[], options: ReadOptions = {}): Promise<Uint8Array[]> {
-    this.#checkOpen(path);
     checkPath(path);
-    if (!Array.isArray(ranges)) throw new TypeError(`readRanges(${path}): ranges must be an array of { start, end }`);
-    for (const r of ranges) checkRangeShape(path, r?.start, r?.end);
-    const { signal } = options;
+    this.#checkOpen(path);
+    const signal = signalOf('readRanges', path, options);
+    // Each range is read from the caller's objects once, into numbers of our own: a caller that reuses its
+    // objects (or passes getters) cannot change a range after it was validated.
+    if (!Array.isArray(ranges)) throw new InvalidRangeError(path, { start: undefined, end: undefined }, 'ranges must be an array of { start, end }');
+    ranges = ranges.map((r: unknown) => ownRange(path, r));
     signal?.throwIfAborted();
     this.#stats.reads += ranges.length;
     const known = this.#metaFor(path, signal);
@@ -382,8 +403,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /**
    * A web `ReadableStream` of the bytes `[start, end)`, in pieces of at most `blockSize` bytes aligned to
    * block boundaries. It fetches at most `readAhead` pieces ahead of the consumer, honours backpressure, and
-   * stops fetching when the consumer cancels. All pieces come from one version of the object: if the object
-   * changes at the origin mid-stream, the stream errors with `VersionChangedError`.
+   * stops fetching when the consumer cancels. All pieces come from one version of the object. If the object has
+   * changed since its metadata was cached, a stream that has delivered nothing yet starts over on the new version
+   * (as `readRange` does); one that has delivered pieces errors with `VersionChangedError` (and the metadata is
+   * refreshed, so the next call reads the new version).
    *
    * @example
    * ```ts
@@ -391,31 +414,50 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * ```
    */
   stream(path: string, options: StreamOptions = {}): ReadableStream<Uint8Array> {
-    this.#checkOpen(path);
     checkPath(path);
-    const start = options.start ?? 0;
-    const requestedEnd = options.end ?? Number.MAX_SAFE_INTEGER;
+    this.#checkOpen(path);
+    const outer = signalOf('stream', path, options);
+    const { start = 0, end: requestedEnd = Number.MAX_SAFE_INTEGER } = options; // read once
     checkRangeShape(path, start, requestedEnd);
     const cancel = new AbortController();
-    const outer = options.signal;
-    const onOuterAbort = (): void => cancel.abort(outer?.reason);
+    // Through the fanout: one listener per caller signal, removed when the stream ends, however many streams share it.
+    let cleanup = (): void => {};
     if (outer?.aborted) cancel.abort(outer.reason);
-    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    else if (outer) {
+      const off = this.#aborts.subscribe(outer, () => cancel.abort(outer.reason));
+      cleanup = (): void => { off(); cleanup = () => {}; };
+    }
     const signal = cancel.signal;
     let meta: ObjectMeta;
     let next = start; // first byte not yet requested
     let end = start;
-    const ahead: Promise<Uint8Array>[] = [];
+    let delivered = false;
+    let ahead: Promise<Uint8Array>[] = [];
     const B = this.blockSize;
-    const cleanup = (): void => outer?.removeEventListener('abort', onOuterAbort);
+    const begin = (m: ObjectMeta): void => {
+      meta = m;
+      end = clampRange(path, start, requestedEnd, m.size).end;
+      next = start;
+      ahead = [];
+    };
+    /** Keeps up to `readAhead` pieces requested ahead of the consumer. */
+    const fill = (): void => {
+      while (ahead.length < this.readAhead && next < end) {
+        const pieceEnd = Math.min((Math.floor(next / B) + 1) * B, end);
+        this.#stats.reads++;
+        const p = this.#read(path, meta, [{ start: next, end: pieceEnd }], signal).then((v) => v[0]!);
+        p.catch(() => {}); // rejections are seen when the piece is awaited; abandoned ones never are
+        ahead.push(p);
+        next = pieceEnd;
+      }
+    };
 
     return new ReadableStream<Uint8Array>(
       {
         start: async () => {
           try {
             signal.throwIfAborted();
-            meta = await this.#metaFor(path, signal);
-            end = clampRange(path, start, requestedEnd, meta.size).end;
+            begin(await this.#metaFor(path, signal));
           } catch (e) {
             cleanup();
             throw e;
@@ -423,21 +465,34 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         },
         pull: async (controller) => {
           try {
-            while (ahead.length < this.readAhead && next < end) {
-              const pieceEnd = Math.min((Math.floor(next / B) + 1) * B, end);
-              this.#stats.reads++;
-              const p = this.#read(path, meta, [{ start: next, end: pieceEnd }], signal).then((v) => v[0]!);
-              p.catch(() => {}); // rejections are seen when the piece is awaited; cancelled ones never are
-              ahead.push(p);
-              next = pieceEnd;
+            fill();
+            const first = ahead.shift();
+            let piece: Uint8Array | undefined;
+            if (first !== undefined) {
+              try {
+                piece = await first;
+              } catch (e) {
+                if (!(e instanceof VersionChangedError)) throw e;
+                // The object changed since its metadata was cached. Before anything was delivered, start over on
+                // the new version, as readRange does; after, going on would mix versions: fail, but leave fresh
+                // metadata behind so that the next call works.
+                const fresh = this.#loadMeta(path, signal, true);
+                if (delivered) {
+                  fresh.catch(() => {});
+                  throw e;
+                }
+                begin(await fresh);
+                fill();
+                piece = await ahead.shift();
+              }
             }
-            const piece = ahead.shift();
             if (piece === undefined) {
               cleanup();
               controller.close();
               return;
             }
-            controller.enqueue(await piece);
+            delivered = true;
+            controller.enqueue(piece);
             if (ahead.length === 0 && next >= end) {
               cleanup();
               controller.close();
@@ -466,10 +521,11 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * ```
    */
   async stat(path: string, options: ReadOptions = {}): Promise<ObjectMeta> {
-    this.#checkOpen(path);
     checkPath(path);
-    options.signal?.throwIfAborted();
-    const known = this.#metaFor(path, options.signal);
+    this.#checkOpen(path);
+    const signal = signalOf('stat', path, options);
+    signal?.throwIfAborted();
+    const known = this.#metaFor(path, signal);
     return { ...(known instanceof Promise ? await known : known) };
   }
 
@@ -488,8 +544,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * ```
    */
   async invalidate(path: string): Promise<number> {
-    this.#checkOpen(path);
     checkPath(path);
+    this.#checkOpen(path);
+    // Deleting what others read is an act on the object too: with authorize "origin", only a reader that may read it.
+    if (this.authorize === 'origin') await this.#authorizeAt(path, undefined);
     this.#metaCache.delete(path);
     const prefix = sourcePrefix(this.namespace, path);
     this.#chunks.dropPrefix(prefix);
@@ -502,9 +560,16 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
-  /** Finishes pending writes and refuses further reads. The store's client is the caller's to close. */
+  /**
+   * Refuses further reads, stops fetching ahead (origin requests that only read-ahead wanted are aborted), and
+   * waits for reads in progress and pending writes to finish. The store's client is the caller's to close.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const job of [...this.#aheadJobs]) {
+      const { path } = job.object;
+      this.#settle(job, undefined, new RangecacheError('ERR_RANGECACHE_CLOSED', `reader closed while reading ahead in ${path}`, { path }));
+    }
     await this.flush();
   }
 
@@ -546,12 +611,16 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     return continues ? scanned : 0;
   }
 
-  /** Checks at the origin, with this reader's credentials, that it may read `path` (remembered authorizeTtl s). */
+  /** Checks at the origin, with this reader's credentials, that it may read `path` (remembered `authorizeTtl` s). */
   async #authorizeAt(path: string, signal: AbortSignal | undefined): Promise<void> {
     const until = this.#authorized.get(path);
     if (until !== undefined && until > Date.now()) return;
     this.#stats.authorizations++;
-    await this.fetcher.stat(path, signal ? { signal } : {}); // throws AccessDeniedError / ObjectNotFoundError
+    // The same kind of request serving would make: an origin may protect GET but not HEAD, so after the stat,
+    // one byte is read with this reader's credentials. Throws AccessDeniedError / ObjectNotFoundError.
+    const meta = await this.fetcher.stat(path, signal ? { signal } : {});
+    checkMeta(meta, path, this.fetcher.backend);
+    if (meta.size > 0) await this.fetcher.fetch(path, { start: 0, end: 1 }, signal ? { expect: meta, signal } : { expect: meta });
     setBounded(this.#authorized, path, Date.now() + this.authorizeTtl * 1000, MAX_META_ENTRIES);
   }
 
@@ -611,6 +680,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         ahead: kind.ahead ?? false, scanned: kind.scanned ?? 0,
       };
       if (signal) job.unsubscribe = this.#aborts.subscribe(signal, () => this.#settle(job, undefined, abortError(signal)));
+      if (job.ahead) this.#aheadJobs.add(job);
       // Reads issued in the same tick share one batch: one store lookup, coalesced origin requests.
       if (this.#queue.push(job) === 1) queueMicrotask(() => void this.#runBatch());
     });
@@ -690,16 +760,18 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       else missed.add(p);
     });
     this.#deleteCorrupt(corrupt);
+    this.#unsplice(jobs);
 
     // Decide what to fetch. A containing chunk that is gone is fetched only if some read needs exactly it;
     // the reads that only used it as a shortcut fall back to their own exact ranges.
     const live = jobs.filter((j) => !j.settled);
+    const whole = neededWhole(live);
     const needed = new Set<Piece>();
     for (const job of live) {
       job.pieces.forEach((list, i) => {
         const fallback = job.fallbacks[i];
         const container = list[0];
-        if (fallback && container && !container.value && !container.flight && missed.has(container) && !isNeededWhole(container, live)) {
+        if (fallback && container && !container.value && !container.flight && missed.has(container) && !whole.has(container)) {
           this.#chunks.remove(container.object.prefix, container.range);
           list[0] = fallback;
         }
@@ -709,10 +781,51 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#startFetches([...needed]);
     this.#attachFlights(live);
     for (const job of live) if (job.scanned > 0 && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
+    // Who will take bytes from each piece and each flight: bytes go to a caller without a copy only when it is
+    // the one taker (read-ahead takes nothing).
     for (const job of live) {
-      for (const list of job.pieces) for (const p of list) p.consumers++;
+      if (job.ahead) continue;
+      for (const list of job.pieces) {
+        for (const p of list) {
+          p.consumers++;
+          if (p.flight && !p.flight.joined) p.flight.consumers++;
+        }
+      }
     }
     for (const job of live) void this.#complete(job);
+  }
+
+  /**
+   * Where an object's version cannot tell two contents apart (`weakVersion`: no strong validator), a read must
+   * not be assembled from cached and freshly fetched pieces: after a same-size replacement that would splice two
+   * versions. Such a read drops its cached pieces and fetches them all; pieces are shared by reads, so this runs
+   * until no read mixes.
+   */
+  #unsplice(jobs: readonly ReadJob[]): void {
+    const weak = jobs.filter((j) => !j.settled && !j.ahead && j.object.meta.weakVersion);
+    if (weak.length === 0) return;
+    this.#noticeWeak(weak[0]!.object);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const job of weak) {
+        const pieces = job.pieces.flat();
+        if (!pieces.some((p) => p.value) || pieces.every((p) => p.value)) continue;
+        for (const p of pieces) {
+          if (p.value) {
+            p.value = undefined;
+            changed = true;
+          }
+        }
+      }
+    }
+  }
+
+  /** Emits `weakVersion` the first time this reader meets an object without a strong validator on an origin. */
+  #noticeWeak(object: ObjectRef): void {
+    const origin = originOf(object.path);
+    if (this.#weakOrigins.has(origin)) return;
+    setBounded(this.#weakOrigins, origin, true, MAX_META_ENTRIES);
+    this.emit('weakVersion', object.path, object.meta.version);
   }
 
   /**
@@ -734,6 +847,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const flight = this.#inflight.get(p.key);
     if (!flight) return false;
     p.flight = flight;
+    flight.joined = true;
     this.#stats.joins++;
     return true;
   }
@@ -797,14 +911,21 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       let reject!: (error: unknown) => void;
       const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
       promise.then(settledOne, settledOne);
-      const flight: Flight = { task, promise, resolve, reject, persisted: false, taken: false };
+      const flight: Flight = { task, promise, resolve, reject, persisted: false, consumers: 0, joined: false };
       p.flight = flight;
       this.#inflight.set(p.key, flight);
       // A failed piece is not remembered: the next reader tries again.
       promise.catch(() => this.#forgetFlight(p));
     }
     const coordinator = this.leaseMs === null ? undefined : this.store.coordinator;
-    const work = coordinator ? this.#coordinated(fresh, coordinator, this.leaseMs!, task.controller.signal) : this.#fetchPieces(fresh, task.controller.signal);
+    // Weak versions take no lease: bytes another instance fetched could be of another content under the same version.
+    const leased = coordinator ? fresh.filter((p) => !p.object.meta.weakVersion) : [];
+    const alone = coordinator ? fresh.filter((p) => p.object.meta.weakVersion) : fresh;
+    const signal = task.controller.signal;
+    const work = Promise.all([
+      leased.length > 0 ? this.#coordinated(leased, coordinator!, this.leaseMs!, signal) : undefined,
+      alone.length > 0 ? this.#fetchPieces(alone, signal) : undefined,
+    ]);
     this.#track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
   }
 
@@ -912,9 +1033,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const written: StoreEntry[] = [];
     const done: Piece[] = [];
     const fetches: Promise<void>[] = [];
-    const ttlMs = this.ttl === null ? null : this.ttl * 1000;
     for (const list of byObject.values()) {
       const object = list[0]!.object;
+      const ttlMs = this.#dataTtlMs(object);
       const maxRequest = list[0]!.ahead ? Math.min(this.blockSize, this.maxRequest) : this.maxRequest;
       for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest })) {
         const members = group.members.map((i) => list[i]!);
@@ -922,7 +1043,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         fetches.push(this.#limiter.run(() => this.#fetchFromOrigin(object, group, signal), signal).then((buf) => {
           for (const p of members) {
             const value = buf.subarray(p.range.start - group.start, p.range.end - group.start);
-            if (value.byteLength <= MAX_VALUE) written.push({ key: p.key, value, ttlMs });
+            if (value.byteLength <= MAX_VALUE && this.#isKeyOf(p, value)) written.push({ key: p.key, value, ttlMs });
             if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
             done.push(p);
             p.flight!.resolve(value);
@@ -942,6 +1063,27 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (ok) p.flight!.persisted = true;
       this.#forgetFlight(p);
     }
+  }
+
+  /**
+   * Defence in depth before a value goes to the shared cache: `p.key` is the key its range gives in this mode
+   * (a whole aligned block, or the exact chunk) and the value has the range's length. Nothing else is written.
+   */
+  #isKeyOf(p: Piece, value: Uint8Array): boolean {
+    const { start, end } = p.range;
+    if (value.byteLength !== end - start || start < 0 || end > p.object.meta.size) return false;
+    if (this.mode === 'chunk') return p.key === chunkKey(p.object.prefix, start, end);
+    const B = this.blockSize;
+    return start % B === 0 && end === Math.min(start + B, p.object.meta.size) && p.key === blockKey(p.object.prefix, B, start / B);
+  }
+
+  /**
+   * How long fetched bytes of `object` live in the store. When its version cannot tell two contents apart (a
+   * weak validator), no longer than its metadata: a same-size replacement is then seen within `metaTtl`.
+   */
+  #dataTtlMs(object: ObjectRef): number | null {
+    if (!object.meta.weakVersion) return this.ttl === null ? null : this.ttl * 1000;
+    return Math.min(this.ttl ?? Infinity, this.metaTtl) * 1000;
   }
 
   async #fetchFromOrigin(object: ObjectRef, range: ByteRange, signal: AbortSignal): Promise<Uint8Array> {
@@ -983,7 +1125,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /**
    * The caller's bytes for `range`. Bytes are handed over as they are (or as a view) only when this caller is
    * sure to be their one owner: a store value read by this batch for this caller alone, or fetched bytes that
-   * the store has finished keeping a copy of and no other caller took. They must also have their own memory
+   * the store has finished keeping a copy of and that no other read takes. They must also have their own memory
    * (not a slice of a shared socket, pool or coalesced buffer), and the caller must keep most of them, so that
    * a small read does not pin a whole block. Anything else is copied, so no caller can change what another
    * caller or the cache sees.
@@ -994,11 +1136,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const v = parts[0]!;
     if (list.length === 1 && v.byteOffset === 0 && v.buffer.byteLength === v.byteLength && 2 * (range.end - range.start) >= v.byteLength) {
       const flight = only.flight;
-      const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && !flight.taken;
-      if (owned) {
-        if (only.value === undefined) flight!.taken = true;
-        return v.subarray(range.start - only.range.start, range.end - only.range.start);
-      }
+      const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && !flight.joined && flight.consumers === 1;
+      if (owned) return v.subarray(range.start - only.range.start, range.end - only.range.start);
     }
     const out = Buffer.allocUnsafe(range.end - range.start);
     list.forEach((p, k) => {
@@ -1013,6 +1152,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     if (job.settled) return;
     job.settled = true;
     job.unsubscribe?.();
+    if (job.ahead) this.#aheadJobs.delete(job);
     for (const task of job.tasks) {
       // The last interested caller gone: stop the origin request nobody waits for.
       if (--task.interest === 0 && !task.done) {
@@ -1038,9 +1178,19 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       return Promise.resolve(false);
     }
     this.#pendingWriteBytes += bytes;
+    let held: Promise<unknown> | undefined;
     const w = this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany')
-      .then(() => true, () => { this.#stats.writeErrors++; return false; })
-      .finally(() => { this.#pendingWriteBytes -= bytes; });
+      .then(() => true, (e: unknown) => {
+        if (!isCircuitOpen(e)) this.#stats.writeErrors++; // a write the open circuit skipped is storeSkipped only
+        // A write that timed out may still hold the bytes (in the client's queue) until its command settles:
+        // they stay counted until then, so a stalled store cannot make this process buffer without bound.
+        held = (e as { settled?: unknown } | null)?.settled instanceof Promise ? (e as { settled: Promise<unknown> }).settled : undefined;
+        return false;
+      })
+      .finally(() => {
+        if (held === undefined) this.#pendingWriteBytes -= bytes;
+        else void held.catch(() => {}).finally(() => { this.#pendingWriteBytes -= bytes; });
+      });
     this.#track(w);
     return w;
   }
@@ -1066,7 +1216,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     };
     const run = this.#breaker ? this.#breaker.run(operation, attempt) : attempt();
     return run.catch((e: unknown) => {
-      if ((e as { code?: unknown }).code === 'ERR_RANGECACHE_CIRCUIT_OPEN') {
+      if (isCircuitOpen(e)) {
         this.#stats.storeSkipped++; // not asked, so not an error of the store
       } else {
         if (operation !== 'setMany') this.#stats.storeErrors++; // failed writes count as writeErrors, in #write
@@ -1081,13 +1231,68 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 }
 
-/** Whether some read needs the whole of `p` (it asked for exactly that range, with no fallback). */
-function isNeededWhole(p: Piece, jobs: readonly ReadJob[]): boolean {
-  return jobs.some((job) => job.pieces.some((list, i) => !job.fallbacks[i] && list.includes(p)));
+/** The origin part of a URL (`https://host:port`), or the whole path where it is no URL (a local file). */
+function originOf(path: string): string {
+  try {
+    const url = new URL(path);
+    return url.origin === 'null' ? `${url.protocol}//${url.host}` : url.origin;
+  } catch {
+    return 'file';
+  }
 }
 
+function isCircuitOpen(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 'ERR_RANGECACHE_CIRCUIT_OPEN';
+}
+
+/** The pieces some read needs whole (it asked for exactly that range, with no fallback): one pass over the batch. */
+function neededWhole(jobs: readonly ReadJob[]): Set<Piece> {
+  const out = new Set<Piece>();
+  for (const job of jobs) job.pieces.forEach((list, i) => { if (!job.fallbacks[i]) for (const p of list) out.add(p); });
+  return out;
+}
+
+/** Longest path accepted, in UTF-16 code units: far above any real URL (presigned ones included), far below Redis's key limit. */
+const MAX_PATH_LENGTH = 16_384;
+
 function checkPath(path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
+  if (typeof path !== 'string') throw new InvalidPathError(String(path).slice(0, 100), `a path must be a string, got ${typeof path}`);
+  if (path.length === 0) throw new InvalidPathError(path, 'a path must not be empty');
+  if (path.length > MAX_PATH_LENGTH) throw new InvalidPathError(`${path.slice(0, 100)}…`, `a path must be at most ${MAX_PATH_LENGTH} characters, got ${path.length}`);
+  if (path.includes('\0')) throw new InvalidPathError(path, 'a path must not contain a NUL character');
+}
+
+/** A range taken out of a caller's object: each end read once, validated, and copied into a plain object. */
+function ownRange(path: string, range: unknown): ByteRange {
+  if (range === null || typeof range !== 'object') {
+    throw new InvalidRangeError(path, { start: undefined, end: undefined }, `a range must be an object { start, end }, got ${range === null ? 'null' : typeof range}`);
+  }
+  const { start, end } = range as { start: unknown; end: unknown };
+  checkRangeShape(path, start, end);
+  return { start, end: end as number };
+}
+
+/** The caller's signal, after checking that the read options are an object and the signal an AbortSignal. */
+function signalOf(method: string, path: string, options: unknown): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') invalidOptions(method, path, options);
+  const { signal } = options as { signal?: unknown };
+  if (signal === undefined) return undefined;
+  if (!isAbortSignal(signal)) {
+    throw new ConfigError(`${method}(${path}): options.signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
+  }
+  return signal;
+}
+
+function invalidOptions(method: string, path: string, options: unknown): never {
+  throw new ConfigError(`${method}(${path}): options must be an object such as { signal }, got ${options === null ? 'null' : typeof options}`);
+}
+
+/** Duck-typed, so that a signal from another realm (a vm context, a polyfill) is accepted too. */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  const s = value as Partial<AbortSignal> | null;
+  return typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
+    && typeof s.removeEventListener === 'function' && typeof s.throwIfAborted === 'function';
 }
 
 function checkMeta(meta: ObjectMeta, path: string, backend: string): void {
@@ -1104,10 +1309,13 @@ function integerOption(name: string, value: number | undefined, fallback: number
   return value;
 }
 
+/** Longest duration option, in seconds: ten years. Redis refuses expiry times that overflow its clock. */
+const MAX_SECONDS = 10 * 365 * 24 * 3600;
+
 function numberOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive number of seconds, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS) {
+    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive number of seconds, at most ${MAX_SECONDS} (ten years), got ${String(value)}`);
   }
   return value;
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AsyncCachingReader, ConfigError, FileFetcher, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, RangecacheError } from '@rangecache/core';
+import { AsyncCachingReader, ConfigError, FileFetcher, InvalidPathError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, RangecacheError } from '@rangecache/core';
 import { tempDir } from '@rangecache/test-support';
 
 t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) => {
@@ -29,7 +29,16 @@ t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) 
   t.equal(reader.stats().originRequests, 0, 'empty ranges never reach the origin');
   t.rejects(reader.readRanges(path, [{ start: 0, end: 1 }, { start: 5, end: 1 }]), InvalidRangeError, 'one bad range fails the batch');
   t.throws(() => reader.stream(path, { start: -5 }), InvalidRangeError, 'stream validates synchronously');
-  await t.rejects(reader.readRange('', 0, 1), /path must be a non-empty string/);
+  await t.rejects(reader.readRange('', 0, 1), InvalidPathError, 'an empty path');
+  await t.rejects(reader.readRange('', 0, 1), /a path must not be empty/);
+  await t.rejects(reader.readRange(`${path}\0x`, 0, 1), /must not contain a NUL/, 'a NUL in a path');
+  await t.rejects(reader.readRange('/x'.repeat(50_000), 0, 1), /at most 16384 characters, got 100000/, 'a 100 000-character path');
+  await t.rejects(reader.readRange(42 as never, 0, 1), InvalidPathError, 'a path that is no string');
+  await t.rejects(reader.readRange(path, 0, 1, null as never), /options must be an object such as \{ signal \}, got null/);
+  await t.rejects(reader.readRange(path, 0, 1, { signal: {} as never }), ConfigError, 'a signal that is no AbortSignal');
+  t.throws(() => reader.stream(path, { signal: 'x' as never }), /options.signal must be an AbortSignal, got string/);
+  await t.rejects(reader.readRanges(path, [null as never]), InvalidRangeError, 'a null range');
+  await t.rejects(reader.readRanges(path, {} as never), /ranges must be an array/);
 });
 
 t.test('zero-length files and missing files', async (t) => {
@@ -66,6 +75,9 @@ t.test('options are validated with errors that name the option', async (t) => {
   t.throws(() => new AsyncCachingReader({ fetcher, blockSize: 1024 ** 3 }), /blockSize must be an integer from 1 to 536870912/);
   t.throws(() => new AsyncCachingReader({ fetcher, ttl: -1 }), /ttl must be a positive number of seconds/);
   t.throws(() => new AsyncCachingReader({ fetcher, metaTtl: 0 }), ConfigError);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttl: 1e17 }), /ttl must be a positive number of seconds, at most 315360000/);
+  t.throws(() => new AsyncCachingReader(null as never), /options object is required/);
+  t.throws(() => new AsyncCachingReader({ fetcher, circuitBreaker: 5 as never }), /circuitBreaker must be an object or false/);
   t.throws(() => new AsyncCachingReader({ fetcher, maxGap: -1 }), /maxGap/);
   t.throws(() => new AsyncCachingReader({ fetcher, store: {} as never }), /options.store must implement CacheStore/);
 });
