@@ -149,3 +149,47 @@ function label(o: RangecacheErrorOptions): string {
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
+
+/**
+ * The origin answered with a `Content-Encoding` other than `identity` (e.g. a `gzip` body from a misconfigured
+ * server or CDN). Those bytes are not the object's bytes, so they are refused rather than cached. It is an
+ * {@link OriginError} (not retried: the origin's configuration will not change between attempts) with code
+ * `ERR_RANGECACHE_ENCODING`.
+ *
+ * @example
+ * ```ts
+ * try { await reader.readRange(url, 0, 4096); }
+ * catch (e) { if (e instanceof UnexpectedEncodingError) console.error(`${e.path} came ${e.encoding}-encoded (HTTP ${e.status})`); }
+ * ```
+ */
+export class UnexpectedEncodingError extends OriginError {
+  override readonly code = 'ERR_RANGECACHE_ENCODING';
+  /** The `Content-Encoding` the origin sent, as it sent it. */
+  readonly encoding: string;
+  constructor(options: RangecacheErrorOptions & { encoding: string }) {
+    super(`unexpected Content-Encoding ${JSON.stringify(options.encoding)} (only identity bodies are the object's bytes)`, options);
+    this.encoding = options.encoding;
+  }
+}
+
+/**
+ * An origin request did not complete within its deadline: the whole request (headers and body), not the pause
+ * between two chunks, so an origin that trickles bytes cannot keep a read pending. The deadline grows with the
+ * bytes asked for (`requestMs + length / minBytesPerSecond`), so a large healthy read never hits it. It is an
+ * {@link OriginError} with code `ERR_RANGECACHE_ORIGIN_TIMEOUT`; the request is aborted, and HttpFetcher
+ * retries it within its retry policy's bounds.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof OriginTimeoutError) console.warn(`${e.path}: no answer within ${e.timeoutMs} ms`); }
+ * ```
+ */
+export class OriginTimeoutError extends OriginError {
+  override readonly code = 'ERR_RANGECACHE_ORIGIN_TIMEOUT';
+  /** The deadline that expired, ms. */
+  readonly timeoutMs: number;
+  constructor(options: RangecacheErrorOptions & { timeoutMs: number }) {
+    super(`request did not complete within its ${Math.round(options.timeoutMs)} ms deadline`, options);
+    this.timeoutMs = options.timeoutMs;
+  }
+}

@@ -15,6 +15,23 @@ export interface ObjectMeta {
   versionId?: string;
   /** Last modification time in milliseconds since the epoch, when the origin reports it. */
   lastModified?: number;
+  /**
+   * `true` when `version` cannot tell two contents apart, so that a same-size replacement may keep the same
+   * version: a size-only version (no validator at all), a `Last-Modified` version (one-second resolution), a weak
+   * `W/` ETag, or an nginx-style `"<hex mtime>-<hex size>"` ETag (its second part is the size in hex: a
+   * second-resolution mtime plus the size). Absent or `false`: the version changes whenever the bytes do (a
+   * content-hash ETag, an S3 VersionId, a file's nanosecond mtime + inode).
+   *
+   * The reader never assembles one read from cached and freshly fetched pieces of such an object, and caps the
+   * TTL of its bytes at the metadata TTL.
+   *
+   * @example
+   * ```ts
+   * const meta = await fetcher.stat('https://host/data.bin');
+   * if (meta.weakVersion) console.warn('the origin sends no strong validator; cached bytes expire with the metadata');
+   * ```
+   */
+  weakVersion?: boolean;
 }
 
 export interface StatOptions {

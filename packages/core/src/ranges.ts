@@ -94,3 +94,42 @@ export function coalesceRanges(ranges: readonly ByteRange[], options: CoalesceOp
   }
   return out;
 }
+
+/**
+ * A fetcher's own check of the range it was asked for (defence in depth: the reader validates too). Reads
+ * `range.start` and `range.end` exactly once (a caller may pass an object with getters, or change it after the
+ * call), checks those values, and returns them as a new frozen plain object: use only the returned range
+ * afterwards. Refused with an {@link InvalidRangeError} naming the path, the backend and the range: ends that
+ * are not safe integers, a negative start, an empty or inverted range, and an end past `size` (the expected
+ * version's size, when known).
+ *
+ * @example
+ * ```ts
+ * async fetch(path: string, requested: ByteRange, options: FetchOptions): Promise<Uint8Array> {
+ *   const range = checkFetchRange(path, requested, options.expect.size, this.backend);
+ *   // … only `range.start` / `range.end` from here on
+ * }
+ * ```
+ */
+export function checkFetchRange(path: string, range: ByteRange, size: number | undefined, backend?: string): Readonly<ByteRange> {
+  if (range === null || typeof range !== 'object') {
+    throw new InvalidRangeError(path, { start: undefined, end: undefined }, 'the range is not an object', backendOf(backend));
+  }
+  const start: unknown = range.start;
+  const end: unknown = range.end;
+  const seen = { start, end };
+  const extra = { ...backendOf(backend), ...(size === undefined ? {} : { size }) };
+  if (typeof start !== 'number' || !Number.isSafeInteger(start)) throw new InvalidRangeError(path, seen, 'start must be a non-negative integer', extra);
+  if (typeof end !== 'number' || !Number.isSafeInteger(end)) throw new InvalidRangeError(path, seen, 'end must be a non-negative integer', extra);
+  if (start < 0) throw new InvalidRangeError(path, seen, 'start is negative', extra);
+  if (end < start) throw new InvalidRangeError(path, seen, 'end is before start', extra);
+  if (end === start) throw new InvalidRangeError(path, seen, 'a fetch must ask for at least one byte', extra);
+  if (size !== undefined && !(end <= size)) {
+    throw new InvalidRangeError(path, seen, `end is past the end of the expected version (size ${size})`, extra);
+  }
+  return Object.freeze({ start, end });
+}
+
+function backendOf(backend: string | undefined): { backend?: string } {
+  return backend === undefined ? {} : { backend };
+}
