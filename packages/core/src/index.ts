@@ -32,6 +32,7 @@ export type { RedisClient, RedisStoreOptions } from './redis-store.js';
 export { blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';
 export { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+export { cacheIdentity } from './cache-identity.js';
 export {
   AccessDeniedError,
   ConfigError,

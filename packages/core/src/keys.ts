@@ -5,7 +5,13 @@
  * no field can contain `:`, and two different (namespace, source, version, range) tuples can never produce the
  * same key. `/` is kept literal so keys stay readable in `redis-cli --scan`; that keeps the encoding injective
  * because the encoder never emits `/` for anything else.
+ *
+ * The `<source>` field is {@link cacheIdentity} of the path, not the path itself: credentials and signatures
+ * (userinfo, presigned-URL parameters) never reach a key, nor therefore Redis or a lease release message, and
+ * two presigned URLs of one object share its entries.
  */
+
+import { cacheIdentity } from './cache-identity.js';
 
 const PREFIX = 'rangecache:v1';
 
@@ -16,9 +22,12 @@ export function encodeKeyField(value: string): string {
     .replace(/%2F/g, '/');
 }
 
-/** The prefix of every key that belongs to one source in one namespace (all versions, data and metadata). */
+/**
+ * The prefix of every key that belongs to one source in one namespace (all versions, data and metadata).
+ * `source` is a path or URL; the key holds its {@link cacheIdentity}, free of credentials.
+ */
 export function sourcePrefix(namespace: string, source: string): string {
-  return `${PREFIX}:${encodeKeyField(namespace)}:${encodeKeyField(source)}:`;
+  return `${PREFIX}:${encodeKeyField(namespace)}:${encodeKeyField(cacheIdentity(source))}:`;
 }
 
 /** The key of an object's cached metadata (size and version). */

@@ -21,3 +21,24 @@ t.test('keys follow rangecache:v1:<ns>:<source>:<version>:<kind>', async (t) => 
   t.not(versionPrefix('ns', 'a:v=b', 'c'), versionPrefix('ns', 'a', 'b:v=c'));
   t.not(sourcePrefix('a:b', 'c'), sourcePrefix('a', 'b:c'));
 });
+
+t.test('keys hold no credentials: presigned parameters and userinfo never reach a key', async (t) => {
+  const signature = 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
+  const presigned = (sig: string): string =>
+    'https://bucket.s3.amazonaws.com/data.bin?versionId=v7&X-Amz-Algorithm=AWS4-HMAC-SHA256' +
+    '&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request' +
+    `&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=${sig}`;
+  const keys = (path: string): string[] => {
+    const prefix = versionPrefix('ns', path, 'etag:"e"');
+    return [metaKey('ns', path), sourcePrefix('ns', path), prefix, blockKey(prefix, 1 << 20, 0), chunkKey(prefix, 0, 10)];
+  };
+  for (const key of keys(presigned(signature))) {
+    t.notOk(key.includes(signature), 'no signature');
+    t.notOk(key.includes('AKIAIOSFODNN7EXAMPLE'), 'no access key id');
+    t.ok(key.includes('versionId%3Dv7'), 'the version selector stays');
+  }
+  t.same(keys(presigned(signature)), keys(presigned('0'.repeat(64))), 'two signatures of one object share its keys');
+  t.not(metaKey('ns', presigned(signature)), metaKey('ns', presigned(signature).replace('versionId=v7', 'versionId=v8')));
+  for (const key of keys('https://alice:hunter2@host/x')) t.notOk(/hunter2|alice/.test(key), `${key} has no userinfo`);
+  t.equal(metaKey('ns', 'https://alice:hunter2@host/x'), 'rangecache:v1:ns:https%3A//host/x:meta');
+});
