@@ -1,11 +1,21 @@
 import t from 'tap';
 import { ConfigError, MemoryStore } from '@rangecache/core';
 
+/** What one entry of `key` with a value of `length` bytes counts against maxBytes, as the store reports it. */
+async function costOf(key: string, length: number): Promise<number> {
+  const probe = new MemoryStore();
+  await probe.setMany([{ key, value: new Uint8Array(length), ttlMs: null }]);
+  return probe.size;
+}
+
 t.test('MemoryStore evicts least recently used entries to stay under maxBytes', async (t) => {
-  const store = new MemoryStore({ maxBytes: 3 * (100 + 1) });
+  const cost = await costOf('a', 100);
+  t.ok(cost > 100 + 1, 'an entry counts more than its value and key: its bookkeeping too');
+  const store = new MemoryStore({ maxBytes: 3 * cost });
   const v = (n: number): Uint8Array => new Uint8Array(100).fill(n);
   await store.setMany([{ key: 'a', value: v(1), ttlMs: null }, { key: 'b', value: v(2), ttlMs: null }, { key: 'c', value: v(3), ttlMs: null }]);
-  t.equal(store.size, 303);
+  t.equal(store.size, 3 * cost);
+  t.equal(store.entries, 3);
   await store.getMany(['a']); // a becomes most recently used
   await store.setMany([{ key: 'd', value: v(4), ttlMs: null }]);
   const [a, b, c, d] = await store.getMany(['a', 'b', 'c', 'd']);
@@ -26,15 +36,18 @@ t.test('MemoryStore honours per-key TTL', async (t) => {
   const [s, l] = await store.getMany(['short', 'long']);
   t.equal(s, null);
   t.same(l, new Uint8Array([2]));
-  t.equal(store.size, 1 + 'long'.length, 'expired bytes are released');
+  t.equal(store.size, await costOf('long', 1), 'expired bytes are released');
 });
 
 t.test('MemoryStore copies on write: callers cannot change cached bytes', async (t) => {
   const store = new MemoryStore();
   const buf = Buffer.from([1, 2, 3]); // a Buffer: its slice() is a view, the trap to avoid
-  await store.setMany([{ key: 'k', value: buf, ttlMs: null }]);
+  const big = new Uint8Array(100_000).fill(7);
+  await store.setMany([{ key: 'k', value: buf, ttlMs: null }, { key: 'big', value: big.subarray(10, 40_000), ttlMs: null }]);
   buf[0] = 99;
+  big.fill(0);
   t.same((await store.getMany(['k']))[0], new Uint8Array([1, 2, 3]));
+  t.same((await store.getMany(['big']))[0], new Uint8Array(39_990).fill(7));
 });
 
 t.test('MemoryStore deleteByPrefix and deleteMany', async (t) => {
@@ -45,16 +58,92 @@ t.test('MemoryStore deleteByPrefix and deleteMany', async (t) => {
   t.same(await store.getMany(['p:1', 'p:2', 'q:1']), [null, null, one]);
   await store.deleteMany(['q:1', 'missing']);
   t.equal(store.size, 0);
+  t.equal(store.entries, 0);
 });
 
-t.test('MemoryStore rejects a bad maxBytes', async (t) => {
+t.test('MemoryStore rejects bad options with a ConfigError naming the option', async (t) => {
   t.throws(() => new MemoryStore({ maxBytes: 0 }), ConfigError);
   t.throws(() => new MemoryStore({ maxBytes: -5 }), /maxBytes must be a positive integer/);
+  for (const maxBytes of [1.5, NaN, Infinity, 2 ** 53, '1024', null, {}, Object.create(null)]) {
+    t.throws(() => new MemoryStore({ maxBytes } as never), { name: 'ConfigError', message: /maxBytes/ }, String(typeof maxBytes));
+  }
+  for (const options of [null, 5, 'big']) {
+    t.throws(() => new MemoryStore(options as never), { name: 'ConfigError', message: /MemoryStore: options must be an object/ });
+  }
+  t.equal(new MemoryStore({}).maxBytes, 256 * 1024 * 1024, 'default');
+  t.equal(new MemoryStore({ maxBytes: undefined }).maxBytes, 256 * 1024 * 1024, 'undefined is the default');
+  t.equal(new MemoryStore().maxBytes, 256 * 1024 * 1024);
 });
 
 t.test('MemoryStore copies on read: changing a returned value does not change the cache', async (t) => {
   const store = new MemoryStore();
-  await store.setMany([{ key: 'k', value: Buffer.from([1, 2, 3]), ttlMs: null }]);
+  await store.setMany([{ key: 'k', value: Buffer.from([1, 2, 3]), ttlMs: null }, { key: 'big', value: new Uint8Array(20_000).fill(5), ttlMs: null }]);
   (await store.getMany(['k']))[0]!.fill(0);
+  (await store.getMany(['big']))[0]!.fill(0);
   t.same((await store.getMany(['k']))[0], new Uint8Array([1, 2, 3]));
+  t.same((await store.getMany(['big']))[0], new Uint8Array(20_000).fill(5));
+  const [a, b] = await store.getMany(['k', 'k']);
+  t.not(a!.buffer, b!.buffer, 'each read gets its own memory');
+  t.equal(a!.buffer.byteLength, 3, 'exactly sized, not a view into a pooled slab');
+});
+
+t.test('MemoryStore returns every byte value unchanged, at every size', async (t) => {
+  const store = new MemoryStore();
+  const sizes = [0, 1, 255, 256, 4095, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000];
+  const values = sizes.map((n) => {
+    const v = new Uint8Array(n + 3);
+    for (let i = 0; i < v.length; i++) v[i] = (i * 131 + 7) & 255; // every byte value, 0x80-0xFF included
+    return v.subarray(3); // a view at an odd offset
+  });
+  await store.setMany(values.map((value, i) => ({ key: `k${i}`, value, ttlMs: null })));
+  const got = await store.getMany(sizes.map((_, i) => `k${i}`));
+  for (let i = 0; i < sizes.length; i++) {
+    t.ok(got[i] instanceof Uint8Array, `${sizes[i]}: a Uint8Array`);
+    t.equal(got[i]!.byteLength, sizes[i], `${sizes[i]}: its length`);
+    t.ok(Buffer.from(got[i]!).equals(Buffer.from(values[i]!)), `${sizes[i]}: its bytes`);
+  }
+});
+
+t.test('MemoryStore heap stays within 2x maxBytes for small values that are views of big buffers', async (t) => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  t.ok(gc, 'tests run with --expose-gc (package.json tap.node-arg)');
+  if (!gc) return;
+  const collect = async (): Promise<void> => {
+    // Array buffers are swept concurrently: collect, let the sweeper run, collect again.
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+  };
+  const maxBytes = 16 << 20;
+  await collect();
+  const before = process.memoryUsage();
+  let store: MemoryStore | undefined = new MemoryStore({ maxBytes });
+  // As the reader writes chunks: a fetched, coalesced buffer sliced into pieces of 20-300 bytes, under keys
+  // like the reader's. Far more than fits, so the store evicts throughout.
+  let seed = 7;
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  let written = 0;
+  for (let batch = 0; written < 3 * maxBytes; batch++) {
+    const fetched = Buffer.allocUnsafe(256 * 1024);
+    const entries = [];
+    for (let off = 0; entries.length < 512;) {
+      const len = 20 + rnd(280);
+      entries.push({ key: `rangecache:v1:ns:https%3A//host/data/f${batch % 97}.bin:v=etag%3A%22e%22:c:${off}-${off + len}`, value: fetched.subarray(off, off + len), ttlMs: 60_000 });
+      off += len;
+      written += len;
+    }
+    await store.setMany(entries);
+  }
+  t.ok(store.size <= maxBytes && store.size > maxBytes * 0.99, 'the store is full');
+  await collect();
+  const after = process.memoryUsage();
+  const grown = after.heapUsed - before.heapUsed + (after.external - before.external);
+  const ratio = grown / maxBytes;
+  t.ok(ratio < 2, `heap + external grew by ${(grown / 2 ** 20).toFixed(1)} MiB = ${ratio.toFixed(2)} x maxBytes (${store.entries} entries)`);
+  t.ok(after.arrayBuffers - before.arrayBuffers < maxBytes / 4, 'small values hold no ArrayBuffer memory, so no fetched buffer is pinned by a view into it');
+  // Nothing but the store holds that memory: dropping it gives it back.
+  store = undefined;
+  await collect();
+  const freed = process.memoryUsage();
+  t.ok(freed.heapUsed - before.heapUsed < maxBytes / 4, 'released with the store');
 });
