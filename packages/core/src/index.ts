@@ -45,3 +45,5 @@ export {
   abortError,
 } from './errors.js';
 export type { RangecacheErrorOptions } from './errors.js';
+export { checkFetchRange } from './ranges.js';
+export { OriginTimeoutError, UnexpectedEncodingError } from './errors.js';

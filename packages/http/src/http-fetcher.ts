@@ -5,15 +5,29 @@ import {
   InvalidRangeError,
   ObjectNotFoundError,
   OriginError,
+  OriginTimeoutError,
+  UnexpectedEncodingError,
   VersionChangedError,
   abortError,
+  checkFetchRange,
   offsetInContentRange,
   parseContentRange,
   readExact,
 } from '@rangecache/core';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
+import { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
+/**
+ * Timeouts of origin requests. Every duration is in ms, positive, finite and at most 2 147 483 647 (Node's
+ * largest timer); `minBytesPerSecond` is positive and at most 2^40. An invalid value is a `ConfigError` naming it.
+ *
+ * @example
+ * ```ts
+ * // A read of `length` bytes must complete within 10 s + length / (1 MiB/s):
+ * new HttpFetcher({ timeouts: { requestMs: 10_000, minBytesPerSecond: 1 << 20 } });
+ * ```
+ */
 export interface HttpTimeouts {
   /** TCP/TLS connect, ms. Default 5000. */
   connectMs?: number;
@@ -21,6 +35,17 @@ export interface HttpTimeouts {
   headersMs?: number;
   /** Longest pause between two body chunks, ms. Default 30000. */
   bodyMs?: number;
+  /**
+   * The base of each request's whole deadline (headers and body), ms. Default 30000. A request for `length` bytes
+   * must complete within `requestMs + length / minBytesPerSecond` seconds; past it the request is aborted and
+   * fails with an `OriginTimeoutError` (retried within the retry policy: no retry starts after
+   * `retry.maxElapsedMs`, so a call takes at most about `retry.maxElapsedMs` plus one deadline). This bounds an
+   * origin that trickles bytes slowly enough never to trip `bodyMs`, while a large read at a healthy rate never
+   * hits it. (A server that ignores `Range` and answers 200 gets the time to send the bytes before the range too.)
+   */
+  requestMs?: number;
+  /** The slowest transfer rate the deadline allows for, bytes per second. Default 65536 (64 KiB/s). */
+  minBytesPerSecond?: number;
 }
 
 export interface HttpFetcherOptions {
@@ -54,11 +79,18 @@ const RETRY_CODES = new Set([
 
 /**
  * A {@link Fetcher} for `http://` and `https://` URLs on undici: pooled keep-alive connections, ranged GETs checked
- * against `Content-Range`, `If-Match` with the known ETag so that bytes of two versions never mix, and bounded
- * retries with backoff and jitter.
+ * against `Content-Range`, `If-Match` with the known ETag so that bytes of two versions never mix, bounded
+ * retries with backoff and jitter, and a deadline on every request that grows with the bytes asked for
+ * (`timeouts.requestMs`, `timeouts.minBytesPerSecond`).
  *
  * The object's version is its strong ETag; a weak ETag or `Last-Modified` (with the size) where there is none.
+ * `ObjectMeta.weakVersion` is set where that version cannot tell two contents apart: a weak `W/` ETag, an
+ * nginx-style `"<hex mtime>-<hex size>"` ETag, `Last-Modified` only, or no validator at all (size only).
  * `stat` uses `HEAD`, and falls back to `GET` of `bytes=0-0` where `HEAD` is refused (presigned URLs).
+ *
+ * Every request says `Accept-Encoding: identity`, and a 200/206 response with any other `Content-Encoding` (a
+ * misconfigured server or CDN compressing ranges, or an object stored with `Content-Encoding: gzip`) is refused
+ * with an `UnexpectedEncodingError`: its bytes are not the object's bytes at those offsets.
  *
  * @example
  * ```ts
@@ -77,18 +109,24 @@ export class HttpFetcher implements Fetcher {
   #headers: HttpFetcherOptions['headers'];
   #headersMs: number;
   #bodyMs: number;
+  #requestMs: number;
+  #minBytesPerSecond: number;
 
   constructor(options: HttpFetcherOptions = {}) {
     const t = options.timeouts ?? {};
-    const positive = (name: string, v: number | undefined, d: number): number => {
+    const positive = (name: string, v: number | undefined, d: number, max: number): number => {
       if (v === undefined) return d;
-      if (!Number.isFinite(v) || v <= 0) throw new ConfigError(`HttpFetcher: ${name} must be a positive number, got ${String(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
+        throw new ConfigError(`HttpFetcher: ${name} must be a positive number at most ${max}, got ${String(v)}`);
+      }
       return v;
     };
-    const connectMs = positive('timeouts.connectMs', t.connectMs, 5000);
-    this.#headersMs = positive('timeouts.headersMs', t.headersMs, 30_000);
-    this.#bodyMs = positive('timeouts.bodyMs', t.bodyMs, 30_000);
-    const connections = positive('connections', options.connections, 16);
+    const connectMs = positive('timeouts.connectMs', t.connectMs, 5000, MAX_TIMER_MS);
+    this.#headersMs = positive('timeouts.headersMs', t.headersMs, 30_000, MAX_TIMER_MS);
+    this.#bodyMs = positive('timeouts.bodyMs', t.bodyMs, 30_000, MAX_TIMER_MS);
+    this.#requestMs = positive('timeouts.requestMs', t.requestMs, 30_000, MAX_TIMER_MS);
+    this.#minBytesPerSecond = positive('timeouts.minBytesPerSecond', t.minBytesPerSecond, 65_536, 2 ** 40);
+    const connections = positive('connections', options.connections, 16, 65_536);
     this.retry = resolveRetryPolicy(options.retry);
     this.#headers = options.headers;
     if (options.dispatcher) {
@@ -102,8 +140,8 @@ export class HttpFetcher implements Fetcher {
   }
 
   async stat(url: string, options: StatOptions = {}): Promise<ObjectMeta> {
-    return withRetries(this.retry, options.signal, async () => {
-      const head = await this.#send(url, 'HEAD', {}, options.signal);
+    return withRetries(this.retry, options.signal, () => this.#withDeadline(url, 1, options.signal, async (deadline) => {
+      const head = await this.#send(url, 'HEAD', {}, options.signal, deadline);
       await head.body.dump();
       if (head.statusCode === 200) {
         const size = Number(header(head.headers, 'content-length'));
@@ -114,7 +152,7 @@ export class HttpFetcher implements Fetcher {
       }
       if (head.statusCode !== 403 && head.statusCode !== 405 && head.statusCode !== 501) this.#fail(url, head);
       // HEAD refused (a presigned GET URL, or a server without HEAD): ask for the first byte instead.
-      const get = await this.#send(url, 'GET', { range: 'bytes=0-0' }, options.signal);
+      const get = await this.#send(url, 'GET', { range: 'bytes=0-0' }, options.signal, deadline);
       await get.body.dump();
       const cr = parseContentRange(header(get.headers, 'content-range'));
       if (get.statusCode === 206 && cr?.size !== undefined) return metaOf(cr.size, identity(get.headers));
@@ -124,16 +162,18 @@ export class HttpFetcher implements Fetcher {
         if (Number.isSafeInteger(size) && size >= 0) return metaOf(size, identity(get.headers));
       }
       return this.#fail(url, get);
-    });
+    }));
   }
 
-  async fetch(url: string, range: ByteRange, options: FetchOptions): Promise<Uint8Array> {
+  async fetch(url: string, requested: ByteRange, options: FetchOptions): Promise<Uint8Array> {
     const { expect, signal } = options;
+    // Only these two numbers from here on: the caller's object may have getters or change after the call.
+    const range = checkFetchRange(url, requested, expect.size, this.backend);
     const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
     // If-Match needs a strong ETag (RFC 9110 §13.1.1); a weak one is compared on the response instead.
     if (expect.etag !== undefined && !expect.etag.startsWith('W/')) headers['if-match'] = expect.etag;
-    return withRetries(this.retry, signal, async () => {
-      const res = await this.#send(url, 'GET', headers, signal);
+    return withRetries(this.retry, signal, () => this.#withDeadline(url, range.end - range.start, signal, async (deadline) => {
+      const res = await this.#send(url, 'GET', headers, signal, deadline);
       const status = res.statusCode;
       if (status === 412) {
         await res.body.dump();
@@ -165,8 +205,10 @@ export class HttpFetcher implements Fetcher {
         }
         skip = offset;
       }
+      // Bytes before the range (a 200, or a Content-Range that starts earlier) must be read too: more time for them.
+      deadline.extendTo(deadlineMs(this.#requestMs, this.#minBytesPerSecond, skip + range.end - range.start));
       return readBody(res.body, skip, range.end - range.start, url, signal);
-    });
+    }));
   }
 
   /** Closes the connection pool (only when this fetcher created it). */
@@ -174,13 +216,40 @@ export class HttpFetcher implements Fetcher {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
-  async #send(url: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined): Promise<Dispatcher.ResponseData> {
+  /**
+   * Runs one attempt under its deadline (`requestMs + length / minBytesPerSecond`). When the deadline expires, the
+   * request is aborted and whatever it failed with becomes a retryable {@link OriginTimeoutError}.
+   */
+  async #withDeadline<T>(url: string, length: number, signal: AbortSignal | undefined, attempt: (deadline: Deadline) => Promise<T>): Promise<T> {
+    const deadline = new Deadline(deadlineMs(this.#requestMs, this.#minBytesPerSecond, length), signal);
+    try {
+      return await attempt(deadline);
+    } catch (e) {
+      if (deadline.expired && !signal?.aborted) {
+        throw new RetryableError(new OriginTimeoutError({ path: url, backend: 'http', timeoutMs: deadline.ms, cause: e instanceof RetryableError ? e.error : e }));
+      }
+      throw e;
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * One request, aborted by `deadline.signal` (the caller's signal or the deadline). `signal` is the caller's, to tell
+   * an abort from a failure. A 200/206 with a `Content-Encoding` other than identity is refused here.
+   */
+  async #send(url: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
     signal?.throwIfAborted();
     const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
+    deadline.signal.throwIfAborted();
+    // The object's bytes, not an encoding of them: whatever the caller's headers say.
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(base ?? {})) if (k.toLowerCase() !== 'accept-encoding') headers[k] = v;
+    Object.assign(headers, extra, { 'accept-encoding': 'identity' });
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
-        method, headers: { ...base, ...extra }, dispatcher: this.#dispatcher, signal: signal ?? null,
+        method, headers, dispatcher: this.#dispatcher, signal: deadline.signal,
         headersTimeout: this.#headersMs, bodyTimeout: this.#bodyMs,
       });
     } catch (e) {
@@ -190,6 +259,11 @@ export class HttpFetcher implements Fetcher {
       await res.body.dump().catch(() => {});
       const error = new OriginError(`HTTP ${res.statusCode} from origin`, { path: url, backend: 'http', status: res.statusCode });
       throw new RetryableError(error, parseRetryAfter(header(res.headers, 'retry-after')));
+    }
+    const encoding = header(res.headers, 'content-encoding')?.trim();
+    if ((res.statusCode === 200 || res.statusCode === 206) && encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
+      discard(res.body);
+      throw new UnexpectedEncodingError({ path: url, backend: 'http', status: res.statusCode, encoding });
     }
     return res;
   }
@@ -256,11 +330,28 @@ function identity(headers: Dispatcher.ResponseData['headers']): Identity {
 }
 
 function metaOf(size: number, id: Identity): ObjectMeta {
-  const meta: ObjectMeta = { size, version: id.etag !== undefined ? `etag:${id.etag}` : id.lastModified !== undefined ? `lm:${id.lastModified}:${size}` : `size:${size}` };
+  const meta: ObjectMeta = {
+    size,
+    version: id.etag !== undefined ? `etag:${id.etag}` : id.lastModified !== undefined ? `lm:${id.lastModified}:${size}` : `size:${size}`,
+    weakVersion: isWeakVersion(size, id),
+  };
   if (id.etag !== undefined) meta.etag = id.etag;
   if (id.lastModified !== undefined) {
     const t = Date.parse(id.lastModified);
     if (!Number.isNaN(t)) meta.lastModified = t;
   }
   return meta;
+}
+
+/**
+ * Whether the version built from these validators cannot tell two contents of the same size apart: no ETag
+ * (Last-Modified has one-second resolution; no validator at all is size only), a weak `W/` ETag, or an nginx-style
+ * `"<hex mtime seconds>-<hex size>"` ETag (recognised by its second part being the size in hex).
+ */
+function isWeakVersion(size: number, id: { etag?: string | undefined; lastModified?: string | undefined }): boolean {
+  const etag = id.etag;
+  if (etag === undefined) return true;
+  if (etag.startsWith('W/')) return true;
+  const nginx = /^"([0-9a-f]{1,16})-([0-9a-f]{1,16})"$/i.exec(etag);
+  return nginx !== null && nginx[2]!.toLowerCase().replace(/^0+(?=.)/, '') === size.toString(16);
 }

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { AccessDeniedError, AsyncCachingReader, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, VersionChangedError } from '@rangecache/core';
+import {
+  AccessDeniedError, AsyncCachingReader, ConfigError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, OriginTimeoutError,
+  UnexpectedEncodingError, VersionChangedError,
+} from '@rangecache/core';
 import { pseudoRandomBytes, startHttpOrigin } from '@rangecache/test-support';
 import { HttpFetcher } from '../src/index.js';
 
@@ -161,5 +164,136 @@ t.test('abort and timeouts', async (t) => {
 t.test('configuration errors name the option', async (t) => {
   t.throws(() => new HttpFetcher({ timeouts: { headersMs: 0 } }), /timeouts.headersMs must be a positive number/);
   t.throws(() => new HttpFetcher({ retry: { retries: -1 } }), /retry.retries/);
+  for (const bad of [0, -1, Number.NaN, Infinity, 2 ** 31, 1e12]) {
+    t.throws(() => new HttpFetcher({ timeouts: { requestMs: bad } }), { name: 'ConfigError', message: /timeouts\.requestMs/ }, `requestMs ${bad}`);
+    t.throws(() => new HttpFetcher({ timeouts: { headersMs: bad } }), ConfigError, `headersMs ${bad}`);
+  }
+  for (const bad of [0, -5, Number.NaN, Infinity, 2 ** 41]) {
+    t.throws(() => new HttpFetcher({ timeouts: { minBytesPerSecond: bad } }), { name: 'ConfigError', message: /timeouts\.minBytesPerSecond/ }, `minBytesPerSecond ${bad}`);
+  }
+  t.throws(() => new HttpFetcher({ timeouts: { requestMs: '1000' as unknown as number } }), /timeouts\.requestMs/, 'a string is not a number');
+  make({ timeouts: { requestMs: 2 ** 31 - 1, minBytesPerSecond: 1 } }); // the largest values are accepted
+});
+
+// Issue 8: a 206 with `Content-Encoding: gzip` (a misconfigured server or CDN) was cached as the object's bytes.
+t.test('Accept-Encoding: identity on every request; an encoded body is refused with a typed error, never cached', async (t) => {
+  const f = make({ headers: { 'Accept-Encoding': 'gzip, br' } }); // even where the caller's headers ask for gzip
+  const meta = await f.stat(url);
+  t.same(Buffer.from(await f.fetch(url, { start: 0, end: 10 }, { expect: meta })), bytes.subarray(0, 10));
+  t.same(origin.requests.map((r) => r.acceptEncoding), ['identity', 'identity'], 'HEAD and GET both ask for identity');
+
+  origin.behaviour.contentEncoding = 'gzip';
+  const err = await f.fetch(url, { start: 1000, end: 5000 }, { expect: meta }).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof UnexpectedEncodingError, 'a gzip 206 is an UnexpectedEncodingError');
+  t.ok(err instanceof OriginError, 'which is an OriginError');
+  const e = err as UnexpectedEncodingError;
+  t.equal(e.code, 'ERR_RANGECACHE_ENCODING');
+  t.equal(e.encoding, 'gzip');
+  t.equal(e.status, 206);
+  t.equal(e.path, url);
+  t.equal(e.backend, 'http');
+  t.match(e.message, /gzip/);
+  t.equal(origin.requests.filter((r) => r.method === 'GET').length, 2, 'not retried: the origin will say the same again');
+  await t.rejects(f.stat(url), UnexpectedEncodingError, 'a HEAD that says gzip is refused too (its length is not the object\'s)');
+  origin.behaviour.refuseHead = 403;
+  await t.rejects(f.stat(url), UnexpectedEncodingError, 'and so is the GET bytes=0-0 fallback');
+  origin.behaviour.refuseHead = undefined;
+
+  const store = new MemoryStore();
+  const reader = new AsyncCachingReader({ fetcher: f, store, blockSize: 4096 });
+  origin.behaviour.contentEncoding = undefined;
+  await reader.stat(url); // metadata from a clean HEAD; the data requests then come back gzipped
+  origin.behaviour.contentEncoding = 'gzip';
+  await t.rejects(reader.readRange(url, 0, 20_000), UnexpectedEncodingError, 'the reader passes the error on');
+  origin.behaviour.contentEncoding = undefined;
+  const atClean = origin.requests.length;
+  t.same(Buffer.from(await reader.readRange(url, 0, 20_000)), bytes.subarray(0, 20_000), 'then the right bytes');
+  t.ok(origin.requests.length > atClean, 'fetched again: nothing of the encoded body was cached');
+  await reader.close();
+});
+
+// Issue 8: versions that cannot tell two contents apart are marked, so that the reader never splices cached and fresh
+// bytes of them and caps their TTL.
+t.test('weakVersion classifies each validator configuration of a real origin', async (t) => {
+  const cases: [string, Partial<typeof origin.behaviour>, RegExp, boolean][] = [
+    ['strong ETag (content hash)', { etag: 'strong' }, /^etag:"[0-9a-f]{16}-\d+"$/, false],
+    ['weak W/ ETag', { etag: 'weak' }, /^etag:W\//, true],
+    ['nginx "<hex mtime>-<hex size>" ETag', { etag: 'nginx' }, /^etag:"[0-9a-f]+-30d40"$/, true],
+    ['Last-Modified only', { etag: 'none', lastModified: true }, /^lm:/, true],
+    ['no validators (size only)', { etag: 'none', lastModified: false }, /^size:200000$/, true],
+  ];
+  for (const [label, behaviour, version, weak] of cases) {
+    for (const refuseHead of [undefined, 403]) {
+      origin.reset();
+      Object.assign(origin.behaviour, behaviour, { refuseHead });
+      const f = make();
+      const meta = await f.stat(url);
+      const via = refuseHead === undefined ? 'HEAD' : 'GET bytes=0-0';
+      t.match(meta.version, version, `${label} via ${via}: version ${meta.version}`);
+      t.equal(meta.weakVersion, weak, `${label} via ${via}: weakVersion ${String(weak)}`);
+      t.same(Buffer.from(await f.fetch(url, { start: 199_000, end: 200_000 }, { expect: meta })), bytes.subarray(199_000, 200_000), `${label}: bytes`);
+    }
+  }
+  // A strong ETag of the same shape whose second part is not the size is not taken for nginx's.
+  origin.reset();
+  origin.put('tiny.bin', pseudoRandomBytes(0x2a, 'tiny'));
+  origin.behaviour.etag = 'nginx';
+  t.equal((await make().stat(origin.url('tiny.bin'))).weakVersion, true, 'nginx ETag of a 42-byte object: "…-2a"');
+  origin.behaviour.etag = 'strong';
+  t.equal((await make().stat(origin.url('tiny.bin'))).weakVersion, false, 'a content-hash ETag "<hex>-<n>" with n ≠ the size in hex');
+});
+
+// Issue 8: an origin trickling one byte at a time kept a read pending forever (undici's bodyTimeout measures pauses).
+t.test('every request has a deadline that grows with its length: a trickle fails typed, a slow healthy read succeeds', async (t) => {
+  const small = pseudoRandomBytes(65_536, 'trickle');
+  origin.put('trickle.bin', small);
+  const u = origin.url('trickle.bin');
+  const f = make({ retry: { retries: 1, minDelayMs: 1, maxDelayMs: 5 }, timeouts: { requestMs: 500, minBytesPerSecond: 32_768 } });
+  const meta = await f.stat(u);
+  origin.behaviour.trickleMs = 20; // one byte every 20 ms: 64 KiB would take 22 minutes
+  const t0 = Date.now();
+  const outcome = await Promise.race([
+    f.fetch(u, { start: 0, end: 65_536 }, { expect: meta }).then(() => 'resolved', (e: unknown) => e),
+    new Promise((r) => setTimeout(() => r('still pending after 60 s'), 60_000).unref()),
+  ]);
+  const ms = Date.now() - t0;
+  t.ok(outcome instanceof OriginTimeoutError, `rejected with an OriginTimeoutError (got ${String(outcome)})`);
+  t.ok(outcome instanceof OriginError, 'an OriginError');
+  const e = outcome as OriginTimeoutError;
+  t.equal(e.code, 'ERR_RANGECACHE_ORIGIN_TIMEOUT');
+  t.equal(e.timeoutMs, 500 + 2000, 'deadline = requestMs + 64 KiB at 32 KiB/s');
+  t.equal(e.path, u);
+  t.equal(e.backend, 'http');
+  t.ok(ms >= 2 * 2500 - 100 && ms < 30_000, `two attempts of 2.5 s each, then gave up: ${ms} ms`);
+  const gets = origin.requests.filter((r) => r.method === 'GET');
+  t.equal(gets.length, 2, 'retried once, as the retry policy allows, and no more');
+  t.ok(gets.every((r) => r.bytes < 65_536), `each request was aborted early (${gets.map((r) => r.bytes).join(', ')} bytes sent)`);
+
+  // Healthy but slower than requestMs alone: 1 MiB at about 800 KiB/s takes over a second; its deadline is 32.5 s.
+  const big = pseudoRandomBytes(1 << 20, 'trickle-big');
+  origin.put('big.bin', big);
+  const bu = origin.url('big.bin');
+  origin.behaviour.trickleMs = 0;
+  const bigMeta = await f.stat(bu);
+  Object.assign(origin.behaviour, { trickleMs: 20, trickleBytes: 16_384 });
+  const t1 = Date.now();
+  t.same(Buffer.from(await f.fetch(bu, { start: 0, end: 1 << 20 }, { expect: bigMeta })), big, 'a large read at a healthy rate completes');
+  t.ok(Date.now() - t1 > 500, `and it took longer than requestMs alone would allow (${Date.now() - t1} ms)`);
+  Object.assign(origin.behaviour, { trickleMs: 0, trickleBytes: 1 });
+  t.same(Buffer.from(await f.fetch(bu, { start: 0, end: 1 << 20 }, { expect: bigMeta })), big, 'and at full speed');
+});
+
+t.test('abort still wins over the deadline, and a caller abort is not a timeout', async (t) => {
+  origin.put('slow.bin', pseudoRandomBytes(4096, 'slow'));
+  const u = origin.url('slow.bin');
+  const f = make({ timeouts: { requestMs: 60_000 } });
+  const meta = await f.stat(u);
+  origin.behaviour.trickleMs = 50;
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 200);
+  const err = await f.fetch(u, { start: 0, end: 4096 }, { expect: meta, signal: ac.signal }).then(() => null, (e: unknown) => e);
+  t.equal((err as Error | null)?.name, 'AbortError', 'an AbortError');
+  t.notOk(err instanceof OriginTimeoutError);
+  t.equal(origin.requests.filter((r) => r.method === 'GET').length, 1, 'not retried');
 });
 

@@ -11,5 +11,5 @@
  * @packageDocumentation
  */
 export { S3Fetcher } from './s3-fetcher.js';
-export type { S3FetcherOptions } from './s3-fetcher.js';
+export type { S3FetcherOptions, S3Timeouts } from './s3-fetcher.js';
 export { parseS3Url } from './s3-url.js';

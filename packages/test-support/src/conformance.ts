@@ -4,7 +4,7 @@
  */
 import type { Test } from 'tap';
 import { AsyncCachingReader, InvalidRangeError, MemoryStore, ObjectNotFoundError, VersionChangedError } from '@rangecache/core';
-import type { CacheStore, Fetcher, ObjectMeta } from '@rangecache/core';
+import type { ByteRange, CacheStore, Fetcher, ObjectMeta } from '@rangecache/core';
 import { pseudoRandomBytes } from './data.js';
 
 export interface ConformanceHarness {
@@ -19,6 +19,11 @@ export interface ConformanceHarness {
   failNext?(n: number): void;
   /** A store for the end-to-end part (cold then warm); a new MemoryStore when absent. */
   store?(): CacheStore;
+  /**
+   * The backend's fetcher itself, when `fetcher` wraps it (e.g. in a CountingFetcher, which reads the range too):
+   * the range checks call it directly, so that they see how often the backend reads the range.
+   */
+  unwrapped?: Fetcher;
 }
 
 const B = 65536;
@@ -83,6 +88,40 @@ export function fetcherConformance(t: Test, h: ConformanceHarness): void {
     t.not(meta2.version, meta1.version, 'a new version');
     await t.rejects(h.fetcher.fetch(path, { start: 0, end: 100 }, { expect: meta1 }), VersionChangedError, 'old version refused');
     t.same(Buffer.from(await reader.readRange(path, 0, 50_000)), v2, 'the reader refreshes and reads only the new version');
+  });
+
+  t.test('the fetcher refuses a bad range on its own, before any request, and reads the range once', async (t) => {
+    const f = h.unwrapped ?? h.fetcher;
+    const bytes = pseudoRandomBytes(10_000, 'bad-range');
+    const path = await h.put('bad-range.bin', bytes);
+    const meta = await f.stat(path);
+    const before = h.originGets();
+    const bad: [unknown, unknown][] = [
+      [-1, 10], [-65536, 4096], [10, 5], [5, 5], [0, 10_001], [9_999, 20_000], [0.5, 10], [0, 10.5], [Number.NaN, 10], [0, Infinity],
+      ['0', 10], [0, null], [2 ** 53, 2 ** 53 + 2],
+    ];
+    for (const [start, end] of bad) {
+      const err = await f.fetch(path, { start, end } as ByteRange, { expect: meta }).then(() => null, (e: unknown) => e);
+      t.ok(err instanceof InvalidRangeError, `[${String(start)}, ${String(end)}) is an InvalidRangeError`);
+      t.equal((err as InvalidRangeError | null)?.path, path, 'naming the path');
+      t.equal((err as InvalidRangeError | null)?.backend, f.backend, 'and the backend');
+    }
+    t.equal(h.originGets(), before, 'none of them reached the origin');
+
+    // A getter that answers differently the second time: the first answer is the range, whatever comes later.
+    let reads = 0;
+    const shifty = { get start() { return reads++ === 0 ? 4096 : -65536; }, end: 8192 };
+    t.same(Buffer.from(await f.fetch(path, shifty, { expect: meta })), bytes.subarray(4096, 8192), 'a valid first answer is used');
+    t.equal(reads, 1, 'start was read once');
+    let reads2 = 0;
+    const shifty2 = { get start() { return reads2++ === 0 ? -65536 : 0; }, end: 4096 };
+    await t.rejects(f.fetch(path, shifty2, { expect: meta }), InvalidRangeError, 'an invalid first answer is refused');
+    // The caller reuses its range object right after the call: the fetch serves the range as it was.
+    const reused = { start: 65, end: 4161 };
+    const pending = f.fetch(path, reused, { expect: meta });
+    reused.start = -65536;
+    reused.end = 100;
+    t.same(Buffer.from(await pending), bytes.subarray(65, 4161), 'changing the range object after the call changes nothing');
   });
 
   t.test('abort', async (t) => {

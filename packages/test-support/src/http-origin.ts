@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault = number | 'reset' | 'truncate';
@@ -14,6 +15,8 @@ export interface OriginRequest {
   path: string;
   range: string | undefined;
   ifMatch: string | undefined;
+  /** The request's `Accept-Encoding` header. */
+  acceptEncoding: string | undefined;
   status: number;
   bytes: number;
 }
@@ -23,8 +26,12 @@ export interface HttpOriginBehaviour {
   ignoreRange: boolean;
   /** Answer HEAD with this status (e.g. 403 like a presigned GET URL, or 405). */
   refuseHead: number | undefined;
-  /** Which validators to send. */
-  etag: 'strong' | 'weak' | 'none';
+  /**
+   * Which ETag to send: a content hash (`strong`), the same as a weak `W/` ETag (`weak`), nginx's
+   * `"<hex mtime seconds>-<hex size>"` (`nginx`: second resolution, so it cannot tell two same-size versions of
+   * one second apart), or none.
+   */
+  etag: 'strong' | 'weak' | 'nginx' | 'none';
   lastModified: boolean;
   /** Ignore If-Match (like s3rver) instead of answering 412. */
   ignoreIfMatch: boolean;
@@ -32,7 +39,21 @@ export interface HttpOriginBehaviour {
   requireHeader: [string, string] | undefined;
   /** Delay before the headers of every response, ms. */
   delayMs: number;
+  /**
+   * Like a misconfigured server or CDN: compress 200/206 bodies (the range's bytes) with this encoding and say so
+   * in `Content-Encoding`, whatever the request's `Accept-Encoding`. Only `gzip`.
+   */
+  contentEncoding: 'gzip' | undefined;
+  /** A slow origin: GET bodies are sent `trickleBytes` bytes every `trickleMs` ms (0: at full speed). */
+  trickleMs: number;
+  /** Bytes per `trickleMs` tick. Default 1. */
+  trickleBytes: number;
 }
+
+const DEFAULT_BEHAVIOUR: HttpOriginBehaviour = {
+  ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0,
+  contentEncoding: undefined, trickleMs: 0, trickleBytes: 1,
+};
 
 export interface HttpOrigin {
   readonly baseUrl: string;
@@ -62,22 +83,36 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   const faults: Fault[] = [];
   const sockets = new Set<Socket>();
   let generation = 0;
-  const behaviour: HttpOriginBehaviour = {
-    ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0,
-  };
+  const behaviour: HttpOriginBehaviour = { ...DEFAULT_BEHAVIOUR };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));
     const record: OriginRequest = {
-      method: req.method ?? '', path, range: req.headers.range, ifMatch: req.headers['if-match'] as string | undefined, status: 0, bytes: 0,
+      method: req.method ?? '', path, range: req.headers.range, ifMatch: req.headers['if-match'] as string | undefined,
+      acceptEncoding: req.headers['accept-encoding'], status: 0, bytes: 0,
     };
     requests.push(record);
     const send = (status: number, headers: Record<string, string>, body?: Buffer): void => {
       record.status = status;
       const withBody = body !== undefined && req.method !== 'HEAD';
-      record.bytes = withBody ? body.byteLength : 0;
       res.writeHead(status, { ...headers, 'content-length': String(body?.byteLength ?? 0) });
-      res.end(withBody ? body : undefined);
+      if (!withBody || behaviour.trickleMs <= 0 || req.method !== 'GET') {
+        record.bytes = withBody ? body.byteLength : 0;
+        res.end(withBody ? body : undefined);
+        return;
+      }
+      // Trickle: a few bytes per tick, until done or the client goes away.
+      const step = Math.max(1, behaviour.trickleBytes);
+      let sent = 0;
+      const tick = (): void => {
+        if (res.destroyed || req.socket.destroyed) return;
+        const piece = body.subarray(sent, sent + step);
+        sent += piece.byteLength;
+        record.bytes = sent;
+        if (sent >= body.byteLength) res.end(piece);
+        else res.write(piece, () => { setTimeout(tick, behaviour.trickleMs); });
+      };
+      tick();
     };
     if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
     const fault = faults.shift();
@@ -95,11 +130,15 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
     if (obj === undefined) return send(404, {}, Buffer.from('not found'));
     const size = obj.bytes.byteLength;
     const validators: Record<string, string> = { 'accept-ranges': 'bytes' };
+    // nginx: `"%xT-%xO"`, the mtime in seconds and the size, both in hex.
+    const nginxEtag = `"${(Date.parse(obj.lastModified) / 1000).toString(16)}-${size.toString(16)}"`;
     if (behaviour.etag === 'strong') validators['etag'] = obj.etag;
     if (behaviour.etag === 'weak') validators['etag'] = `W/${obj.etag}`;
+    if (behaviour.etag === 'nginx') validators['etag'] = nginxEtag;
     if (behaviour.lastModified) validators['last-modified'] = obj.lastModified;
     const ifMatch = req.headers['if-match'];
-    if (ifMatch !== undefined && !behaviour.ignoreIfMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(obj.etag)) {
+    const matches = behaviour.etag === 'nginx' ? nginxEtag : obj.etag;
+    if (ifMatch !== undefined && !behaviour.ignoreIfMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(matches)) {
       return send(412, {}, Buffer.from('precondition failed'));
     }
     const range = behaviour.ignoreRange ? undefined : parseRange(req.headers.range, size);
@@ -111,6 +150,10 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
       status = 206;
       body = obj.bytes.subarray(range.start, range.end);
       Object.assign(headers, { 'content-range': `bytes ${range.start}-${range.end - 1}/${size}` });
+    }
+    if (behaviour.contentEncoding === 'gzip') {
+      body = gzipSync(body);
+      Object.assign(headers, { 'content-encoding': 'gzip' });
     }
     if (fault === 'truncate' && req.method === 'GET') {
       record.status = status;
@@ -150,7 +193,7 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
     reset() {
       requests.length = 0;
       faults.length = 0;
-      Object.assign(behaviour, { ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0 });
+      Object.assign(behaviour, DEFAULT_BEHAVIOUR);
     },
     async stop() {
       for (const s of sockets) s.destroy();
