@@ -38,8 +38,10 @@ export class IntegrityStore implements CacheStore {
     return this.inner.coordinator;
   }
 
-  async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    const values = await this.inner.getMany(keys);
+  async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
+    // Stored values carry their tag, so the inner store should expect that much more of each known length.
+    const expected = options?.expectedBytes;
+    const values = await this.inner.getMany(keys, expected ? { expectedBytes: expected.map((n) => (n > 0 ? n + TAG : 0)) } : undefined);
     const forged: string[] = [];
     const out = values.map((v, i) => {
       if (v === null) return null;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ClaimResult, FetchCoordinator } from './coordinator.js';
+import { StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 import type { RedisClient } from './redis-store.js';
+import { withResponsiveTimeout } from './responsive-timeout.js';
 
 /** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
 const LEASE_SUFFIX = ':lease';
@@ -42,26 +44,62 @@ export function channelOf(key: string): string {
   return `rangecache:v1:${ns}:released`;
 }
 
+/** Options of a {@link RedisCoordinator}. */
+export interface RedisCoordinatorOptions {
+  /**
+   * The base deadline of the subscriber connection, in ms: connecting (TCP, `AUTH`, `SELECT`, client info) gets
+   * twice this, each `SUBSCRIBE` once. Default 250 (a {@link RedisStore} passes its `commandTimeoutMs`).
+   */
+  commandTimeoutMs?: number;
+}
+
+/** After the subscriber failed, claims fail at once for this long (doubling per failure up to the max). */
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 10_000;
+/** How long close() waits for the subscriber's disconnect (which does not need Redis to answer). */
+const CLOSE_WAIT_MS = 1000;
+
+/** The pub/sub connection, from the moment it starts connecting. */
+interface Subscriber {
+  client: RedisClient;
+  /** Resolves when connected; rejects on a failure, the deadline, or abandonment. */
+  ready: Promise<RedisClient>;
+  /** Stops it for good (idempotent): disconnects, even mid-connect; resolves when that is done. */
+  abandon(reason: Error): Promise<void>;
+}
+
 /**
  * {@link FetchCoordinator} on Redis: leases are `SET … NX PX` taken by a Lua script that first checks whether
  * the value has landed (so a piece written between a reader's lookup and its claim is not fetched twice), and
  * waiters are woken by `PUBLISH` on a per-namespace channel, received on a second connection this coordinator
  * opens (`client.duplicate()`) the first time it is needed. It never polls.
+ *
+ * Every Redis interaction has a deadline: scripts go through `timed` (the store's), the subscriber's connect and
+ * `SUBSCRIBE` have their own (see {@link RedisCoordinatorOptions}). When the subscriber cannot connect or
+ * subscribe in time (a stalled Redis, a wrong password), it is disconnected, claims reject at once for a short
+ * back-off (1 s, doubling up to 10 s), so readers fetch directly, and a claim after that tries again.
  */
 export class RedisCoordinator implements FetchCoordinator {
   readonly owner = randomUUID();
   #client: RedisClient;
-  #subscriber: RedisClient | undefined;
-  #connecting: Promise<RedisClient> | undefined;
+  #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
   #waiters = new Map<string, Set<() => void>>();
   #timed: <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+  #timeoutMs: number;
+  #failures = 0;
+  #retryAt = 0;
+  /** On the shared client only while a subscriber exists: its owner closing the client closes the subscriber. */
+  #onClientEnd = (): void => void this.close();
 
-  constructor(client: RedisClient, timed: <T>(operation: string, call: () => Promise<T>) => Promise<T>) {
+  /**
+   * @param client the connected client the leases are taken on (the subscriber is its duplicate).
+   * @param timed runs one Redis call under a deadline, rejecting with a typed error (a store's own policy).
+   */
+  constructor(client: RedisClient, timed: <T>(operation: string, call: () => Promise<T>) => Promise<T>, options: RedisCoordinatorOptions = {}) {
     this.#client = client;
     this.#timed = timed;
-    // When its owner closes the client (quit/disconnect), the subscriber goes too, instead of reconnecting forever.
-    client.on('end', () => void this.close());
+    this.#timeoutMs = options.commandTimeoutMs ?? 250;
   }
 
   async claim(keys: readonly string[], ttlMs: number): Promise<ClaimResult[]> {
@@ -71,7 +109,7 @@ export class RedisCoordinator implements FetchCoordinator {
     const codes = await this.#timed('EVAL claim', () =>
       this.#client.eval(CLAIM_SCRIPT, { keys: [...keys], arguments: [this.owner, String(Math.max(1, Math.round(ttlMs)))] }),
     );
-    if (!Array.isArray(codes) || codes.length !== keys.length) throw new Error('lease claim returned an unexpected reply');
+    if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
     return codes.map((c) => (c === 2 ? 'landed' : c === 1 ? 'claimed' : 'busy'));
   }
 
@@ -117,45 +155,103 @@ export class RedisCoordinator implements FetchCoordinator {
     });
   }
 
+  /**
+   * Disconnects the subscriber (also one still connecting) without waiting for Redis, and stops listening to the
+   * shared client. Finishes within about a second even when Redis is stalled. A later claim opens a new one.
+   */
   async close(): Promise<void> {
-    const sub = this.#subscriber ?? (await this.#connecting?.catch(() => undefined));
-    this.#subscriber = undefined;
-    this.#connecting = undefined;
-    this.#channels.clear();
-    if (sub?.isOpen) await sub.disconnect().catch(() => {});
+    const sub = this.#sub;
+    if (!sub) return;
+    this.#drop(sub, new StoreUnavailableError('SUBSCRIBE', 'the coordinator was closed'), false);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([sub.abandon(new Error('closed')), new Promise<void>((r) => { timer = setTimeout(r, CLOSE_WAIT_MS); timer.unref(); })]);
+    clearTimeout(timer);
   }
 
   #listen(channel: string): Promise<void> {
-    let listening = this.#channels.get(channel);
-    if (listening === undefined) {
-      listening = this.#subscriberClient()
-        .then((sub) => sub.subscribe(channel, (message: string) => this.#onRelease(message)))
-        .catch((e: unknown) => {
-          this.#channels.delete(channel); // try again next time
-          throw e;
-        });
-      this.#channels.set(channel, listening);
+    const listening = this.#channels.get(channel);
+    if (listening !== undefined) return listening;
+    let sub: Subscriber;
+    try {
+      sub = this.#subscriber();
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return listening;
+    const ms = this.#timeoutMs;
+    const p: Promise<void> = sub.ready
+      .then((client) => withResponsiveTimeout(client.subscribe(channel, (message: string) => this.#onRelease(message)), ms,
+        () => new StoreTimeoutError('SUBSCRIBE', ms)))
+      .catch((e: unknown) => {
+        if (this.#channels.get(channel) === p) this.#channels.delete(channel);
+        // A SUBSCRIBE that failed or timed out leaves the connection in an unknown state: start over later.
+        const err = StoreError.from('SUBSCRIBE', e);
+        this.#drop(sub, err, true);
+        throw err;
+      });
+    this.#channels.set(channel, p);
+    return p;
   }
 
-  #subscriberClient(): Promise<RedisClient> {
-    if (this.#subscriber) return Promise.resolve(this.#subscriber);
-    if (!this.#connecting) {
-      const sub = this.#client.duplicate();
-      sub.on('error', () => {}); // failures surface as failed claims, which fall back to fetching directly
-      this.#connecting = sub.connect().then(() => {
-        sub.unref(); // a listener the caller never asked for must not keep the process alive
-        this.#subscriber = sub;
-        // After a reconnect node-redis resubscribes by itself; wake everyone, since releases may have been missed.
-        sub.on('ready', () => this.#wakeAll());
-        return sub;
-      }, (e: unknown) => {
-        this.#connecting = undefined;
-        throw e;
-      });
+  /** The current subscriber, or a new one now connecting; throws during the back-off after a failure. */
+  #subscriber(): Subscriber {
+    if (this.#sub) return this.#sub;
+    // A duplicate of a client that is down or closed would connect on its own and outlive it.
+    if (!this.#client.isReady) throw new StoreUnavailableError('subscriber connect');
+    const wait = this.#retryAt - performance.now();
+    if (wait > 0) {
+      throw new StoreUnavailableError('SUBSCRIBE', `the release subscriber failed recently; next attempt in ${Math.ceil(wait)} ms`);
     }
-    return this.#connecting;
+    const client = this.#client.duplicate();
+    client.on('error', () => {}); // failures surface as failed claims, which fall back to fetching directly
+    client.unref(); // a listener the caller never asked for must not keep the process alive
+    let abandoned = false;
+    let disconnected: Promise<void> | undefined;
+    let rejectAbandoned: (e: Error) => void = () => {};
+    const abandonedP = new Promise<never>((_, reject) => { rejectAbandoned = reject; });
+    abandonedP.catch(() => {});
+    // A disconnect() during the TCP handshake does not stop node-redis from then sending its handshake commands
+    // and waiting on them; flushing them (a second disconnect(), whose socket part throws) ends that attempt.
+    client.on('connect', () => { if (abandoned) setImmediate(() => void client.disconnect().catch(() => {})); });
+    const ms = 2 * this.#timeoutMs;
+    const connected = client.connect().then(() => {
+      if (abandoned || !client.isReady) throw new StoreUnavailableError('subscriber connect', 'the subscriber was closed while connecting');
+      return client;
+    });
+    const sub: Subscriber = {
+      client,
+      ready: withResponsiveTimeout(Promise.race([connected, abandonedP]), ms, () => new StoreTimeoutError('subscriber connect', ms))
+        .catch((e: unknown) => { throw StoreError.from('subscriber connect', e); }),
+      abandon: (reason) => {
+        if (!abandoned) {
+          abandoned = true;
+          rejectAbandoned(reason);
+          disconnected = client.isOpen ? client.disconnect().catch(() => {}) : Promise.resolve();
+        }
+        return disconnected!;
+      },
+    };
+    sub.ready.then(() => {
+      this.#failures = 0;
+      // After a reconnect node-redis resubscribes by itself; wake everyone, since releases may have been missed.
+      client.on('ready', () => this.#wakeAll());
+    }, (e: unknown) => this.#drop(sub, StoreError.from('subscriber connect', e), true));
+    this.#sub = sub;
+    this.#client.on('end', this.#onClientEnd);
+    return sub;
+  }
+
+  /** Forgets `sub` (if still current), disconnects it, and wakes every waiter, since its releases will not come. */
+  #drop(sub: Subscriber, reason: Error, failed: boolean): void {
+    if (this.#sub !== sub) return;
+    this.#sub = undefined;
+    this.#channels.clear();
+    this.#client.off('end', this.#onClientEnd);
+    if (failed) {
+      this.#failures++;
+      this.#retryAt = performance.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.#failures - 1));
+    }
+    void sub.abandon(reason);
+    this.#wakeAll();
   }
 
   #onRelease(message: string): void {

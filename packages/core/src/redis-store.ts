@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { escapeGlob } from './keys.js';
 import { RELEASE_SCRIPT, RedisCoordinator, channelOf } from './redis-coordinator.js';
-import { responsiveTimeout } from './responsive-timeout.js';
+import { withResponsiveTimeout } from './responsive-timeout.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
 /** A connected node-redis v4 client, as returned by `createClient()` after `await client.connect()`. */
@@ -14,34 +14,94 @@ export interface RedisStoreOptions {
   /** A connected node-redis v4 client. The store never connects, quits or reconfigures it: its owner does. */
   client: RedisClient;
   /**
-   * How long one store operation may take before it counts as failed (the reader then goes to the origin); for
-   * a large batch, how long each part may take after the previous one. Time this process spends blocked does not
-   * count. Default 250 ms.
+   * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
+   * it counts as failed and the reader goes to the origin. A call that moves bytes gets `timeoutPerMiBMs` more
+   * per MiB (see {@link RedisStore}). Time this process spends blocked does not count. It also bounds the
+   * coordinator's subscriber: connecting gets twice this, `SUBSCRIBE` once. Default 250; at most 600 000.
    */
   commandTimeoutMs?: number;
+  /**
+   * The time allowance per MiB a call moves, in ms, in either direction (values written, or values expected
+   * back from a read whose caller passed `expectedBytes`), added to `commandTimeoutMs`. It sets the slowest
+   * transfer rate that is still healthy: the default 100 ms per MiB is 10 MiB/s. `0` gives every call the base
+   * budget only. At most 60 000.
+   */
+  timeoutPerMiBMs?: number;
 }
 
-/** Keys per MGET: bounds one reply (64 blocks) and so the work one timeout period has to cover. */
+const MiB = 1024 * 1024;
+/** Keys per MGET part: bounds a part where value sizes are unknown. */
 const KEYS_PER_MGET = 64;
+/** Expected value bytes per MGET part: bounds one reply (Redis builds it whole before sending it). */
+const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
-const BYTES_PER_MULTI = 32 * 1024 * 1024;
+const BYTES_PER_MULTI = 32 * MiB;
+const MAX_COMMAND_TIMEOUT_MS = 600_000;
+const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
-/** The client is not connected (it is reconnecting, or was closed): the operation was not attempted. */
-export class StoreUnavailableError extends Error {
-  readonly code = 'ERR_RANGECACHE_STORE_UNAVAILABLE';
-  constructor(operation: string) {
-    super(`redis ${operation} not sent: the client is not ready (disconnected or reconnecting)`);
-    this.name = 'StoreUnavailableError';
+/**
+ * Base of the errors a {@link RedisStore} and its coordinator throw: `code` tells them apart, `operation` names
+ * the Redis call, and `cause` holds the node-redis error where there was one (`ERR_RANGECACHE_STORE`: Redis or
+ * the connection failed the call, e.g. a reset connection, `OOM`, `WRONGPASS`).
+ *
+ * @example
+ * ```ts
+ * try { await store.deleteByPrefix(prefix); }
+ * catch (e) { if (e instanceof StoreError) console.error(e.code, e.operation, e.cause); }
+ * ```
+ */
+export class StoreError extends Error {
+  /** `ERR_RANGECACHE_STORE`, `ERR_RANGECACHE_STORE_TIMEOUT` or `ERR_RANGECACHE_STORE_UNAVAILABLE`. */
+  readonly code: string;
+  /** The Redis call that failed, e.g. `MGET`, `MULTI/EXEC`, `SCAN`, `subscriber connect`. */
+  readonly operation: string;
+  constructor(operation: string, message: string, options: { code?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code ?? 'ERR_RANGECACHE_STORE';
+    this.operation = operation;
+  }
+
+  /** `e` as a StoreError: itself if it is one, else a StoreError with `e` as its `cause`. */
+  static from(operation: string, e: unknown): StoreError {
+    if (e instanceof StoreError) return e;
+    return new StoreError(operation, `redis ${operation} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
-/** A Redis command did not answer within `commandTimeoutMs`. */
-export class StoreTimeoutError extends Error {
-  readonly code = 'ERR_RANGECACHE_STORE_TIMEOUT';
-  constructor(operation: string, ms: number) {
-    super(`redis ${operation} did not answer within ${ms} ms`);
-    this.name = 'StoreTimeoutError';
+/** The client is not connected (it is reconnecting, or was closed), or a connection this store needs is not usable: the operation was not attempted. */
+export class StoreUnavailableError extends StoreError {
+  declare readonly code: 'ERR_RANGECACHE_STORE_UNAVAILABLE';
+  constructor(operation: string, reason = 'the client is not ready (disconnected or reconnecting)') {
+    super(operation, `redis ${operation} not sent: ${reason}`, { code: 'ERR_RANGECACHE_STORE_UNAVAILABLE' });
   }
+}
+
+/**
+ * A Redis call did not answer within its budget (`commandTimeoutMs`, plus `timeoutPerMiBMs` per MiB it moves).
+ *
+ * The command may still be running: node-redis keeps it, and the value Buffers of a write, until Redis answers or
+ * the connection fails. `settled`, where present, resolves (never rejects) once every command of the timed-out
+ * call has settled, so a caller that bounds its pending write bytes can keep counting them until then. It may
+ * stay pending as long as Redis stays stalled.
+ */
+export class StoreTimeoutError extends StoreError {
+  declare readonly code: 'ERR_RANGECACHE_STORE_TIMEOUT';
+  /** The budget that ran out, in ms. */
+  readonly ms: number;
+  /** Resolves once the underlying command(s) settled (answered or failed); never rejects. */
+  readonly settled: Promise<void> | undefined;
+  constructor(operation: string, ms: number, settled?: Promise<void>) {
+    super(operation, `redis ${operation} did not answer within ${Math.round(ms)} ms`, { code: 'ERR_RANGECACHE_STORE_TIMEOUT' });
+    this.ms = ms;
+    this.settled = settled;
+  }
+}
+
+/** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
+interface Part<T> {
+  send: () => Promise<T>;
+  bytes: number;
 }
 
 /**
@@ -49,10 +109,16 @@ export class StoreTimeoutError extends Error {
  *
  * Lookups of a batch are one `MGET` (values come back as Buffers, never as strings, so binary data survives),
  * writes of a batch are one `MULTI … EXEC` of `SET key value PX ttl`, and `deleteByPrefix` walks the keyspace
- * with `SCAN MATCH` (never `KEYS`) and removes with `UNLINK`. Very large batches are split (64 keys per MGET,
- * 32 MiB per MULTI) and sent two parts at a time: Redis builds every reply of a pipeline before the first one
- * leaves, so sending 1 GiB of MGETs at once would delay the first byte by the whole batch (measured: 900 ms).
- * The timeout bounds progress: each part must answer within `commandTimeoutMs` of the one before it.
+ * with `SCAN MATCH` (never `KEYS`) and removes with `UNLINK`. Very large batches are split (64 keys or 16 MiB of
+ * expected values per MGET, 32 MiB per MULTI) and sent two parts at a time: Redis builds every reply of a
+ * pipeline before the first one leaves, so sending 1 GiB of MGETs at once would delay the first byte by the
+ * whole batch (measured: 900 ms).
+ *
+ * Timeouts measure failure, not size: each part must answer within `commandTimeoutMs + timeoutPerMiBMs × MiB`
+ * (the MiB it writes, or the MiB its caller said to expect back) of the part before it (of the call, for the
+ * first), not counting time this process spent blocked. A stalled Redis fails a small call after about
+ * `commandTimeoutMs`; a healthy one moving 32 MiB at 10 MiB/s or faster never fails. Every Redis call this store
+ * and its coordinator make has such a deadline, and every failure is a {@link StoreError}.
  *
  * Operations fail at once while the client is not ready (reconnecting), and the reader then goes to the origin.
  * Create the client with `disableOfflineQueue: true` so that nothing else queues behind a lost connection.
@@ -67,7 +133,10 @@ export class StoreTimeoutError extends Error {
  */
 export class RedisStore implements CacheStore {
   readonly client: RedisClient;
+  /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
+  /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
+  readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
   readonly coordinator: FetchCoordinator;
   #coordinator: RedisCoordinator;
@@ -79,43 +148,69 @@ export class RedisStore implements CacheStore {
     if (typeof (options.client as { mGet?: unknown }).mGet !== 'function') {
       throw new ConfigError('RedisStore: options.client is not a node-redis v4 client (it has no mGet method)');
     }
-    const timeout = options.commandTimeoutMs ?? 250;
-    if (!(Number.isFinite(timeout) && timeout > 0)) {
-      throw new ConfigError(`RedisStore: commandTimeoutMs must be a positive number, got ${String(options.commandTimeoutMs)}`);
-    }
     this.client = options.client;
-    this.commandTimeoutMs = timeout;
-    this.#coordinator = new RedisCoordinator(this.client, async (operation, call) => (await this.#windowed(operation, [call]))[0]!);
+    this.commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs, 250, false, MAX_COMMAND_TIMEOUT_MS);
+    this.timeoutPerMiBMs = durationOption('timeoutPerMiBMs', options.timeoutPerMiBMs, 100, true, MAX_TIMEOUT_PER_MIB_MS);
+    this.#coordinator = new RedisCoordinator(
+      this.client,
+      async (operation, call) => (await this.#windowed(operation, [{ send: call, bytes: 0 }]))[0]!,
+      { commandTimeoutMs: this.commandTimeoutMs },
+    );
     this.coordinator = this.#coordinator;
   }
 
-  /** Closes the connection this store opened itself (the coordinator's subscriber). The client stays yours. */
+  /**
+   * Closes the connection this store opened itself (the coordinator's subscriber), without waiting for a stalled
+   * Redis. The client stays yours.
+   */
   async close(): Promise<void> {
     await this.coordinator.close();
   }
 
-  async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
+  /**
+   * The values of `keys` (Buffers), `null` where missing. `options.expectedBytes[i]` is the length the caller
+   * expects for `keys[i]` (0 or absent: unknown); it sizes the time budget and the split into MGET parts.
+   */
+  async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
     if (keys.length === 0) return [];
-    const parts: string[][] = [];
-    for (let i = 0; i < keys.length; i += KEYS_PER_MGET) parts.push(keys.slice(i, i + KEYS_PER_MGET));
+    const expected = options?.expectedBytes;
+    const parts: Part<(Buffer | null)[]>[] = [];
+    let part: string[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      const list = part;
+      parts.push({ send: () => this.client.mGet(commandOptions({ returnBuffers: true }), list), bytes });
+      part = [];
+      bytes = 0;
+    };
+    for (let i = 0; i < keys.length; i++) {
+      const e = expected?.[i];
+      const size = typeof e === 'number' && Number.isFinite(e) && e > 0 ? e : 0;
+      if (part.length >= KEYS_PER_MGET || (part.length > 0 && bytes + size > BYTES_PER_MGET)) flush();
+      part.push(keys[i]!);
+      bytes += size;
+    }
+    flush();
     // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
-    const replies = await this.#windowed('MGET', parts.map((part) => () => this.client.mGet(commandOptions({ returnBuffers: true }), part)));
+    const replies = await this.#windowed('MGET', parts);
     return replies.flat();
   }
 
   async setMany(entries: readonly StoreEntry[], options: { releaseLeases?: readonly string[] } = {}): Promise<void> {
     if (entries.length === 0) return;
-    const multis: ReturnType<RedisClient['multi']>[] = [];
+    const parts: Part<unknown>[] = [];
     let multi = this.client.multi();
     let bytes = 0;
     let queued = 0;
+    const flush = (): void => {
+      const m = multi;
+      parts.push({ send: () => m.exec(), bytes });
+      multi = this.client.multi();
+      bytes = 0;
+      queued = 0;
+    };
     for (const { key, value, ttlMs } of entries) {
-      if (queued > 0 && bytes + value.byteLength > BYTES_PER_MULTI) {
-        multis.push(multi);
-        multi = this.client.multi();
-        bytes = 0;
-        queued = 0;
-      }
+      if (queued > 0 && bytes + value.byteLength > BYTES_PER_MULTI) flush();
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (ttlMs === null) multi.set(key, buf);
       else multi.set(key, buf, { PX: Math.max(1, Math.round(ttlMs)) });
@@ -131,59 +226,93 @@ export class RedisStore implements CacheStore {
       else byChannel.set(c, [key]);
     }
     for (const [channel, keys] of byChannel) multi.eval(RELEASE_SCRIPT, { keys, arguments: [this.#coordinator.owner, channel] });
-    multis.push(multi);
-    await this.#windowed('MULTI/EXEC', multis.map((m) => () => m.exec()));
+    flush();
+    await this.#windowed('MULTI/EXEC', parts);
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#windowed('UNLINK', [() => this.client.unlink([...keys])]);
+    await this.#windowed('UNLINK', [{ send: () => this.client.unlink([...keys]), bytes: 0 }]);
   }
 
+  /**
+   * Deletes every key starting with `prefix` (glob characters in it are literal) and returns how many went. Each
+   * `SCAN` and `UNLINK` has its own deadline; if one fails, this rejects with a {@link StoreError} (keys deleted
+   * before that stay deleted), so an invalidation never pretends to have succeeded.
+   */
   async deleteByPrefix(prefix: string): Promise<number> {
+    const match = `${escapeGlob(prefix)}*`;
     let deleted = 0;
     let batch: string[] = [];
-    for await (const key of this.client.scanIterator({ MATCH: `${escapeGlob(prefix)}*`, COUNT: 1000 })) {
-      batch.push(key);
-      if (batch.length >= 500) {
-        deleted += await this.client.unlink(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) deleted += await this.client.unlink(batch);
+    const unlink = async (): Promise<void> => {
+      const keys = batch;
+      batch = [];
+      deleted += (await this.#windowed('UNLINK', [{ send: () => this.client.unlink(keys), bytes: 0 }]))[0]!;
+    };
+    let cursor = 0;
+    do {
+      const at = cursor;
+      const [reply] = await this.#windowed('SCAN', [{ send: () => this.client.scan(at, { MATCH: match, COUNT: 1000 }), bytes: 0 }]);
+      cursor = reply!.cursor;
+      for (const key of reply!.keys) batch.push(String(key));
+      if (batch.length >= 500) await unlink();
+    } while (cursor !== 0);
+    if (batch.length > 0) await unlink();
     return deleted;
+  }
+
+  /** The time budget, in ms, of a call that moves `bytes` of values. */
+  #budget(bytes: number): number {
+    return this.commandTimeoutMs + (this.timeoutPerMiBMs * bytes) / MiB;
   }
 
   /**
    * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
-   * `commandTimeoutMs` of the one before it (of the call, for the first), not counting time this process spent
-   * blocked: a stalled server fails fast, while a big batch still has time to stream.
+   * its part's budget of the one before it (of the call, for the first), not counting time this process spent
+   * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
+   * a timeout carries `settled`, covering every part that was sent.
    */
-  async #windowed<T>(operation: string, parts: (() => Promise<T>)[]): Promise<T[]> {
+  async #windowed<T>(operation: string, parts: readonly Part<T>[]): Promise<T[]> {
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
     // failing now sends the read to the origin at once.
     if (!this.client.isReady) throw new StoreUnavailableError(operation);
+    const sent: Promise<T>[] = [];
     const inFlight: Promise<T>[] = [];
     let next = 0;
     const send = (): void => {
-      const reply = parts[next++]!();
+      let reply: Promise<T>;
+      try {
+        reply = parts[next++]!.send();
+      } catch (e) {
+        reply = Promise.reject(e);
+      }
       reply.catch(() => {}); // a late failure after a timeout must not be unhandled
+      sent.push(reply);
       inFlight.push(reply);
     };
     while (next < parts.length && inFlight.length < 2) send();
     const out: T[] = [];
+    let waitingFor = 0;
     while (inFlight.length > 0) {
-      let cancel = (): void => {};
-      const timeout = new Promise<never>((_, reject) => {
-        cancel = responsiveTimeout(this.commandTimeoutMs, () => reject(new StoreTimeoutError(operation, this.commandTimeoutMs)));
-      });
+      const ms = this.#budget(parts[waitingFor]!.bytes);
+      const reply = inFlight.shift()!;
       try {
-        out.push(await Promise.race([inFlight.shift()!, timeout]));
-      } finally {
-        cancel();
+        out.push(await withResponsiveTimeout(reply, ms, () =>
+          new StoreTimeoutError(operation, ms, Promise.allSettled(sent).then(() => undefined))));
+      } catch (e) {
+        throw StoreError.from(operation, e);
       }
+      waitingFor++;
       if (next < parts.length) send();
     }
     return out;
   }
+}
+
+function durationOption(name: string, value: unknown, fallback: number, zeroOk: boolean, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0) || value > max) {
+    throw new ConfigError(`RedisStore: ${name} must be a number ${zeroOk ? '>= 0' : '> 0'} and <= ${max} (ms), got ${String(value)}`);
+  }
+  return value;
 }

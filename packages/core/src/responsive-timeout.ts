@@ -36,3 +36,21 @@ export function responsiveTimeout(ms: number, onTimeout: () => void): () => void
     clearTimeout(timer);
   };
 }
+
+/**
+ * Settles like `work`, or rejects with `timeoutError()` once `ms` of {@link responsiveTimeout} time has passed
+ * without `work` settling. `work` itself is not cancelled (a late rejection of it is swallowed): the caller
+ * decides what to do with whatever is still running.
+ *
+ * @example
+ * ```ts
+ * await withResponsiveTimeout(client.connect(), 500, () => new Error('connect did not finish within 500 ms'));
+ * ```
+ */
+export function withResponsiveTimeout<T>(work: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  work.catch(() => {}); // a rejection after the deadline must not be unhandled
+  return new Promise<T>((resolve, reject) => {
+    const cancel = responsiveTimeout(ms, () => reject(timeoutError()));
+    work.then((v) => { cancel(); resolve(v); }, (e: unknown) => { cancel(); reject(e); });
+  });
+}

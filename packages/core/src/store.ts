@@ -23,8 +23,12 @@ export interface CacheStore {
   /**
    * The values of `keys`, in order; `null` where a key is missing. One round trip. The returned arrays belong
    * to the caller (it may hand them to a user who changes them), so a store must not return its own storage.
+   *
+   * `options.expectedBytes[i]`, where given and > 0, is the length the caller expects for `keys[i]`. It is only
+   * a hint (the caller still checks lengths): a networked store sizes its time budget and its batching by it,
+   * so that a big read of a healthy store is not mistaken for a stalled one. Stores may ignore it.
    */
-  getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]>;
+  getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]>;
   /**
    * Writes all entries, each with its own TTL. One round trip. The values must not be changed until it settles.
    * A store with a `coordinator` also releases this caller's leases on `options.releaseLeases` once the values are
