@@ -17,6 +17,7 @@ export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.j
 export type { CacheStore, StoreEntry } from './store.js';
 export type { ClaimResult, FetchCoordinator } from './coordinator.js';
 export { RedisCoordinator } from './redis-coordinator.js';
+export type { RedisCoordinatorOptions } from './redis-coordinator.js';
 export { FileFetcher } from './file-fetcher.js';
 export { FetcherRouter } from './router.js';
 export { readExact } from './read-exact.js';
@@ -27,7 +28,7 @@ export { MemoryStore } from './memory-store.js';
 export { IntegrityStore } from './integrity-store.js';
 export type { IntegrityOptions } from './integrity-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
-export { RedisStore, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
+export { RedisStore, StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 export type { RedisClient, RedisStoreOptions } from './redis-store.js';
 export { blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';
