@@ -48,3 +48,4 @@ export {
 export type { RangecacheErrorOptions } from './errors.js';
 export { checkFetchRange } from './ranges.js';
 export { OriginTimeoutError, UnexpectedEncodingError } from './errors.js';
+export { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';

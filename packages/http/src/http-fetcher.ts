@@ -1,21 +1,23 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import {
+  abortError,
   AccessDeniedError,
+  checkFetchRange,
   ConfigError,
+  Deadline,
+  deadlineMs,
   InvalidRangeError,
+  MAX_TIMER_MS,
   ObjectNotFoundError,
+  offsetInContentRange,
   OriginError,
   OriginTimeoutError,
-  UnexpectedEncodingError,
-  VersionChangedError,
-  abortError,
-  checkFetchRange,
-  offsetInContentRange,
   parseContentRange,
   readExact,
+  UnexpectedEncodingError,
+  VersionChangedError,
 } from '@rangecache/core';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
-import { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
 /**

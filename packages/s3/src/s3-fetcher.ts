@@ -1,20 +1,22 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import {
+  abortError,
   AccessDeniedError,
+  checkFetchRange,
   ConfigError,
+  Deadline,
+  deadlineMs,
   InvalidRangeError,
+  MAX_TIMER_MS,
   ObjectNotFoundError,
+  offsetInContentRange,
   OriginError,
   OriginTimeoutError,
-  VersionChangedError,
-  abortError,
-  checkFetchRange,
-  offsetInContentRange,
   parseContentRange,
   readExact,
+  VersionChangedError,
 } from '@rangecache/core';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
-import { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';
 import { parseS3Url } from './s3-url.js';
 
 /**

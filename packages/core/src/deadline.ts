@@ -1,7 +1,17 @@
+/** Whole-request deadlines for origin requests, shared by the HTTP and S3 fetchers. */
+
 /**
  * The deadline of one origin request: an AbortSignal that fires when the caller's signal does or when `ms` have
  * passed, whichever comes first, and that tells the two apart. Call `dispose()` when the request is over (it
  * clears the timer and the listener on the caller's signal, so a long-lived caller signal collects nothing).
+ *
+ * @example
+ * ```ts
+ * const deadline = new Deadline(deadlineMs(30_000, 65_536, length), callerSignal);
+ * try { return await request(url, { signal: deadline.signal }); }
+ * catch (e) { if (deadline.expired) throw new OriginTimeoutError(...); throw e; }
+ * finally { deadline.dispose(); }
+ * ```
  */
 export class Deadline {
   readonly signal: AbortSignal;
