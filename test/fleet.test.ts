@@ -44,7 +44,9 @@ t.test('8 processes cold-reading the same 32 MiB make the origin serve it about 
     for (const r of results) t.equal(r.sha256, expected, 'byte-exact');
     const amplification = origin.bodyBytes('GET') / (32 * MiB);
     if (leaseMs !== null) {
-      t.ok(amplification <= 1.05, `with leases: origin served ${amplification.toFixed(3)} x the object (<= 1.05)`);
+      const sum = (k: string): number => results.reduce((n, r) => n + (r.stats[k] ?? 0), 0);
+      const why = ['misses', 'fleetWaits', 'fleetFallbacks', 'storeErrors', 'storeSkipped', 'writeErrors', 'writesDropped'].map((k) => `${k} ${sum(k)}`).join(', ');
+      t.ok(amplification <= 1.05, `with leases: origin served ${amplification.toFixed(3)} x the object (<= 1.05); fleet totals: ${why}`);
       t.ok(results.reduce((n, r) => n + r.stats['fleetWaits']!, 0) > 0, 'instances received blocks that others fetched');
     } else {
       // The control: the same fleet without leases, to show the test would catch their absence.

@@ -743,11 +743,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     let values: (Uint8Array | null)[] = [];
     if (lookups.length > 0) {
       try {
-        values = await this.#safely(async () => {
-          const v = await this.store.getMany(lookups.map((p) => p.key));
-          if (v.length !== lookups.length) throw new Error('store returned the wrong number of values');
-          return v;
-        }, 'getMany');
+        values = await this.#safely(() => this.#lookup(lookups), 'getMany');
       } catch {
         values = lookups.map(() => null); // all misses: the reads go on to the origin
       }
@@ -989,7 +985,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     signal.throwIfAborted();
     let values: (Uint8Array | null)[];
     try {
-      values = await this.#safely(() => this.store.getMany(pieces.map((p) => p.key)), 'getMany');
+      values = await this.#safely(() => this.#lookup(pieces), 'getMany');
     } catch {
       return pieces;
     }
@@ -1007,6 +1003,13 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     });
     this.#deleteCorrupt(corrupt);
     return rest;
+  }
+
+  /** The stored values of `pieces`, in order; a store that answers with another count has failed. */
+  async #lookup(pieces: readonly Piece[]): Promise<(Uint8Array | null)[]> {
+    const values = await this.store.getMany(pieces.map((p) => p.key), { expectedBytes: pieces.map((p) => p.range.end - p.range.start) });
+    if (!Array.isArray(values) || values.length !== pieces.length) throw new Error('store returned the wrong number of values');
+    return values;
   }
 
   /** Takes the flight of `p` out of the in-flight map (if it is still the one there): new reads go to the store. */
