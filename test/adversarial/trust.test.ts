@@ -6,7 +6,7 @@ import { getEventListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { open as openFile, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { AsyncCachingReader, FileFetcher, MemoryStore, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore, RedisStore, blockKey, versionPrefix } from '@rangecache/core';
 import type { CacheStore, RedisClient } from '@rangecache/core';
 import { HttpFetcher } from '@rangecache/http';
 import { pseudoRandomBytes, startHttpOrigin, startRedis, tempDir } from '@rangecache/test-support';
@@ -572,6 +572,44 @@ t.test('2a. a stalled Redis (SIGSTOP) never hangs a cold read with leases, close
   } catch (e) {
     t.fail(errText(e));
   }
+});
+
+t.test('5g. writes that timed out on a stalled Redis stay counted against maxPendingWriteBytes until Redis answers them', async (t) => {
+  const [redis, dir] = await Promise.all([startRedis({ ownProcess: true }), tempDir('rc-adv-pending-')]);
+  t.teardown(async () => { redis.signal('SIGCONT'); await redis.stop(); await dir.remove(); });
+  const file = await dir.file('pending.bin', 8 * B, 'pending');
+  const client = asClient(await redis.client());
+  const store = new RedisStore({ client, commandTimeoutMs: 200, timeoutPerMiBMs: 0 });
+  const options = { store, blockSize: B, leaseMs: null, namespace: 'pending', circuitBreaker: false as const, maxPendingWriteBytes: 3 * B };
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), ...options });
+  await reader.stat(file.path);
+  await reader.flush();
+  redis.signal('SIGSTOP');
+  // Each write times out (the client still holds its bytes in its queue): after three of them, the budget is full.
+  for (const i of [0, 2, 4, 6, 1]) { // not a sequential scan: no read-ahead
+    t.ok(same(await deadline(reader.readRange(file.path, i * B, (i + 1) * B), D, `read ${i}`), file.bytes.subarray(i * B, (i + 1) * B)), `block ${i} is right`);
+    await deadline(reader.flush(), D, `flush ${i}`);
+  }
+  const stalled = reader.stats();
+  t.equal(stalled.writeErrors, 3, `three writes timed out: ${JSON.stringify(stalled)}`);
+  t.equal(stalled.writesDropped, 2, 'the next two were dropped: the timed-out ones still hold their bytes');
+  redis.signal('SIGCONT');
+  // Redis answers the queued writes; their bytes are released and writing works again.
+  const prefix = versionPrefix('pending', file.path, (await reader.stat(file.path)).version);
+  const keys = [0, 2, 4].map((i) => blockKey(prefix, B, i));
+  let landed = 0;
+  for (let tries = 0; tries < 100 && landed < 3; tries++) {
+    await sleep(50);
+    landed = await client.exists(keys);
+  }
+  t.equal(landed, 3, 'the three timed-out writes landed once Redis answered');
+  await reader.readRange(file.path, 3 * B, 4 * B);
+  await reader.flush();
+  const after = reader.stats();
+  t.equal(after.writesDropped, stalled.writesDropped, 'a write after Redis came back was not dropped: the held bytes were released');
+  t.equal(after.writeErrors, stalled.writeErrors, 'and it succeeded');
+  await reader.close();
+  await store.close();
 });
 
 t.test('2b. invalidate() with Redis down throws a typed error, not a raw node-redis error', async (t) => {
