@@ -158,8 +158,8 @@ export interface ReaderEvents {
   /**
    * The first object of an origin (scheme, host and port; the backend for other paths) whose version cannot tell
    * two contents apart: no ETag and no Last-Modified, a weak or second-resolution ETag. Its cached bytes then
-   * live no longer than its metadata (`metaTtl`), no read mixes cached and fresh bytes of it, and no fleet lease
-   * is taken for it. Emitted once per origin.
+   * live no longer than its metadata (`metaTtl`), and no read mixes bytes found in the cache with bytes fetched
+   * for it. Emitted once per origin.
    */
   weakVersion: [path: string, version: string];
 }
@@ -175,6 +175,8 @@ interface Piece {
   consumers: number;
   /** Only read-ahead wants it: fetched as a request of its own, in parallel with its neighbours. */
   ahead: boolean;
+  /** Its cached value was refused (a weak-version read that must not mix cached and fetched bytes): fetch it. */
+  refetch?: boolean;
 }
 
 interface ObjectRef {
@@ -809,6 +811,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         for (const p of pieces) {
           if (p.value) {
             p.value = undefined;
+            p.refetch = true;
             changed = true;
           }
         }
@@ -914,13 +917,13 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       promise.catch(() => this.#forgetFlight(p));
     }
     const coordinator = this.leaseMs === null ? undefined : this.store.coordinator;
-    // Weak versions take no lease: bytes another instance fetched could be of another content under the same version.
-    const leased = coordinator ? fresh.filter((p) => !p.object.meta.weakVersion) : [];
-    const alone = coordinator ? fresh.filter((p) => p.object.meta.weakVersion) : fresh;
+    // Pieces whose cached value a weak-version read refused must come from the origin, not from the store again.
+    const leased = coordinator ? fresh.filter((p) => !p.refetch) : [];
+    const direct = coordinator ? fresh.filter((p) => p.refetch) : fresh;
     const signal = task.controller.signal;
     const work = Promise.all([
       leased.length > 0 ? this.#coordinated(leased, coordinator!, this.leaseMs!, signal) : undefined,
-      alone.length > 0 ? this.#fetchPieces(alone, signal) : undefined,
+      direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
     ]);
     this.#track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
   }
