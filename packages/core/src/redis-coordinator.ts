@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimResult, FetchCoordinator } from './coordinator.js';
+import { commandOptions } from 'redis';
+import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import { StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 import type { RedisClient } from './redis-store.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
@@ -26,8 +27,50 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Like CLAIM_SCRIPT, but a landed value comes back itself (a
+// bulk reply, read as a Buffer), so a cold read's lookup and claim are one round trip.
+const LOOKUP_CLAIM_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value then
+    out[i] = value
+  elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
+    out[i] = 1
+  else
+    local w = key .. '${WAITERS_SUFFIX}'
+    redis.call('INCR', w)
+    redis.call('PEXPIRE', w, ARGV[2])
+    out[i] = 0
+  end
+end
+return out`;
+
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 1 = this owner's lease now lives ARGV[2] ms more
+// (and its waiter count at least as long, so that its release is still published), 0 = not this owner's lease.
+const EXTEND_SCRIPT = `
+local out = {}
+local ms = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local lease = key .. '${LEASE_SUFFIX}'
+  if redis.call('GET', lease) == ARGV[1] then
+    redis.call('PEXPIRE', lease, ms)
+    local w = key .. '${WAITERS_SUFFIX}'
+    local left = redis.call('PTTL', w)
+    if left >= 0 and left < ms then redis.call('PEXPIRE', w, ms) end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out`;
+
+/** Keys per release message: bounds what one PUBLISH carries (and each subscriber parses). */
+export const KEYS_PER_RELEASE_MESSAGE = 256;
+
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters of
-// the keys that have some (an uncontended release publishes nothing).
+// the keys that have some (an uncontended release publishes nothing), in messages of at most
+// KEYS_PER_RELEASE_MESSAGE keys ('\n'-separated; data keys are percent-encoded, so they hold no newline).
 export const RELEASE_SCRIPT = `
 local waited = {}
 for _, key in ipairs(KEYS) do
@@ -35,7 +78,9 @@ for _, key in ipairs(KEYS) do
   if redis.call('GET', lease) == ARGV[1] then redis.call('DEL', lease) end
   if redis.call('DEL', key .. '${WAITERS_SUFFIX}') == 1 then waited[#waited + 1] = key end
 end
-if #waited > 0 then redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n')) end
+for first = 1, #waited, ${KEYS_PER_RELEASE_MESSAGE} do
+  redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n', first, math.min(#waited, first + ${KEYS_PER_RELEASE_MESSAGE} - 1)))
+end
 return #waited`;
 
 /** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v1:<ns>:…`). */
@@ -51,6 +96,46 @@ export interface RedisCoordinatorOptions {
    * twice this, each `SUBSCRIBE` once. Default 250 (a {@link RedisStore} passes its `commandTimeoutMs`).
    */
   commandTimeoutMs?: number;
+  /**
+   * Sends several calls of one operation with their own budgets (`bytes` each), returning their replies in order:
+   * a {@link RedisStore} passes the one its MGETs use (two in flight, each reply within its part's budget of the
+   * one before it). Without it, the parts go one after another through `timed`.
+   */
+  timedParts?: TimedParts;
+}
+
+/** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */
+export type TimedParts = <T>(operation: string, parts: readonly { send: () => Promise<T>; bytes: number }[]) => Promise<T[]>;
+
+/**
+ * lookupAndClaim parts: at most this many expected value bytes (one reply, which Redis builds whole, and a budget
+ * that still detects a stall in base + 16 × timeoutPerMiBMs), at most this many keys of unknown size (as the
+ * store's MGET parts), and at most this many keys in all (bounds one script's run).
+ */
+const BYTES_PER_LOOKUP = 16 * 1024 * 1024;
+const UNSIZED_KEYS_PER_LOOKUP = 64;
+const KEYS_PER_LOOKUP = 1024;
+
+/**
+ * Runs one Redis call under a deadline (a store's own policy), rejecting with a typed {@link StoreError}. `bytes`
+ * is how many value bytes the call may move, which the budget may grow with (a {@link RedisStore} gives
+ * `commandTimeoutMs + timeoutPerMiBMs` per MiB); callers that pass nothing move (almost) no bytes.
+ */
+export type TimedCall = <T>(operation: string, call: () => Promise<T>, bytes?: number) => Promise<T>;
+
+/**
+ * Keys this coordinator remembers as "busy when last checked" (to report their releases to a wait that starts
+ * after the release message came): the oldest are forgotten past this many.
+ */
+const MAX_WATCHED = 65_536;
+
+/** One pending waitForRelease. */
+interface Waiter {
+  readonly keys: readonly string[];
+  /** Keys of `keys` whose release has been seen for this wait. */
+  readonly hits: Set<string>;
+  /** Resolves the wait with `hits` (in a microtask, so that release messages parsed together wake it once). */
+  wake(): void;
 }
 
 /** After the subscriber failed, claims fail at once for this long (doubling per failure up to the max). */
@@ -84,8 +169,16 @@ export class RedisCoordinator implements FetchCoordinator {
   #client: RedisClient;
   #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
-  #waiters = new Map<string, Set<() => void>>();
-  #timed: <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+  #waiters = new Map<string, Set<Waiter>>();
+  /**
+   * Keys a claim or lookupAndClaim of this coordinator found busy (so Redis counts this process as a waiter), each
+   * with whether a release of it has been seen since: a waitForRelease that starts after the release message
+   * arrived still learns of it at once. Set before each check's script is sent; dropped when a check finds the
+   * key not busy; the oldest forgotten past MAX_WATCHED.
+   */
+  #watched = new Map<string, boolean>();
+  #timed: TimedCall;
+  #timedParts: TimedParts;
   #timeoutMs: number;
   #failures = 0;
   #retryAt = 0;
@@ -94,11 +187,17 @@ export class RedisCoordinator implements FetchCoordinator {
 
   /**
    * @param client the connected client the leases are taken on (the subscriber is its duplicate).
-   * @param timed runs one Redis call under a deadline, rejecting with a typed error (a store's own policy).
+   * @param timed runs one Redis call under a deadline, rejecting with a typed error (a store's own policy); its
+   * optional third argument is the value bytes the call may move (see {@link TimedCall}).
    */
-  constructor(client: RedisClient, timed: <T>(operation: string, call: () => Promise<T>) => Promise<T>, options: RedisCoordinatorOptions = {}) {
+  constructor(client: RedisClient, timed: TimedCall, options: RedisCoordinatorOptions = {}) {
     this.#client = client;
     this.#timed = timed;
+    this.#timedParts = options.timedParts ?? (async (operation, parts) => {
+      const out = [];
+      for (const p of parts) out.push(await timed(operation, p.send, p.bytes));
+      return out;
+    });
     this.#timeoutMs = options.commandTimeoutMs ?? 250;
   }
 
@@ -106,11 +205,75 @@ export class RedisCoordinator implements FetchCoordinator {
     if (keys.length === 0) return [];
     // Listen before claiming: a release published after the claim's check must not be missed.
     await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c)));
+    this.#watch(keys);
     const codes = await this.#timed('EVAL claim', () =>
-      this.#client.eval(CLAIM_SCRIPT, { keys: [...keys], arguments: [this.owner, String(Math.max(1, Math.round(ttlMs)))] }),
+      this.#client.eval(CLAIM_SCRIPT, { keys: [...keys], arguments: [this.owner, leaseArg(ttlMs)] }),
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
-    return codes.map((c) => (c === 2 ? 'landed' : c === 1 ? 'claimed' : 'busy'));
+    const out = codes.map((c): ClaimResult => (c === 2 ? 'landed' : c === 1 ? 'claimed' : 'busy'));
+    this.#unwatch(keys, out);
+    return out;
+  }
+
+  /**
+   * `EVAL` (binary-safe: values come back as Buffers): per key its value, else `claimed` (`SET key:lease owner NX
+   * PX ttlMs`), else `busy` (counted as a waiter). Listens on the release channel first, as `claim` does.
+   *
+   * One script per part of at most 16 MiB of expected values (64 keys where sizes are unknown, 1024 in all); two
+   * parts go out together, so a batch of up to 32 MiB expected is one round trip. Each part's budget is the
+   * store's for the bytes it expects (`commandTimeoutMs + timeoutPerMiBMs` per MiB), counted from the reply
+   * before it: a big warm batch has time to stream, a stalled Redis fails the call within one part's budget.
+   */
+  async lookupAndClaim(keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> {
+    if (keys.length === 0) return [];
+    const lease = leaseArg(ttlMs);
+    await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c)));
+    const expected = options?.expectedBytes;
+    const parts: { send: () => Promise<unknown>; bytes: number }[] = [];
+    let part: string[] = [];
+    let bytes = 0;
+    let unsized = 0;
+    const flush = (): void => {
+      const list = part;
+      parts.push({ send: () => this.#client.eval(commandOptions({ returnBuffers: true }), LOOKUP_CLAIM_SCRIPT, { keys: list, arguments: [this.owner, lease] }), bytes });
+      part = [];
+      bytes = 0;
+      unsized = 0;
+    };
+    for (let i = 0; i < keys.length; i++) {
+      const e = expected?.[i];
+      const size = typeof e === 'number' && Number.isFinite(e) && e > 0 ? e : 0;
+      if (part.length > 0 && (part.length >= KEYS_PER_LOOKUP || bytes + size > BYTES_PER_LOOKUP || (size === 0 && unsized >= UNSIZED_KEYS_PER_LOOKUP))) flush();
+      part.push(keys[i]!);
+      bytes += size;
+      if (size === 0) unsized++;
+    }
+    flush();
+    this.#watch(keys);
+    const replies = await this.#timedParts('EVAL lookupAndClaim', parts);
+    const reply = replies.flatMap((r) => (Array.isArray(r) ? r : [undefined]));
+    if (replies.length !== parts.length || reply.length !== keys.length) {
+      throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
+    }
+    const out = reply.map((r: unknown): LookupClaimResult => {
+      // Buffer is a Uint8Array: handed on as-is, without a copy.
+      if (Buffer.isBuffer(r)) return r;
+      if (r === 1) return 'claimed';
+      if (r === 0) return 'busy';
+      throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
+    });
+    this.#unwatch(keys, out);
+    return out;
+  }
+
+  /** One `EVAL`: extends this owner's leases on `keys` to `ttlMs` (and their waiter counts with them). */
+  async extend(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const codes = await this.#timed('EVAL extend', () =>
+      this.#client.eval(EXTEND_SCRIPT, { keys: [...keys], arguments: [this.owner, leaseArg(ttlMs)] }),
+    );
+    if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
+    return codes.map((c) => c === 1);
   }
 
   async release(keys: readonly string[]): Promise<void> {
@@ -126,31 +289,55 @@ export class RedisCoordinator implements FetchCoordinator {
       this.#timed('EVAL release', () => this.#client.eval(RELEASE_SCRIPT, { keys: list, arguments: [this.owner, channel] }))));
   }
 
-  waitForRelease(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /**
+   * Resolves with the keys of `keys` whose release woke it (see {@link FetchCoordinator.waitForRelease}): at once
+   * if some were released since this coordinator last found them busy, else on the first release message naming
+   * any of them (every key of that message, and of messages parsed with it, counts), `[]` on timeout or abort,
+   * all of `keys` when the release listener reconnected or failed.
+   */
+  waitForRelease(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<readonly string[]> {
+    const unique = [...new Set(keys)];
+    const already = unique.filter((k) => this.#watched.get(k) === true);
+    if (already.length > 0) return Promise.resolve(already);
+    if (unique.length === 0 || signal?.aborted) return Promise.resolve([]);
+    return new Promise<readonly string[]>((resolve) => {
       let done = false;
+      let scheduled = false;
       const finish = (): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
-        for (const k of keys) {
+        signal?.removeEventListener('abort', abort);
+        for (const k of unique) {
           const set = this.#waiters.get(k);
-          set?.delete(finish);
+          set?.delete(waiter);
           if (set?.size === 0) this.#waiters.delete(k);
         }
-        resolve();
+        resolve(unique.filter((k) => waiter.hits.has(k)));
       };
-      const timer = setTimeout(finish, timeoutMs);
+      const waiter: Waiter = {
+        keys: unique,
+        hits: new Set(),
+        wake: () => {
+          if (scheduled) return;
+          scheduled = true;
+          queueMicrotask(finish);
+        },
+      };
+      const abort = (): void => {
+        waiter.hits.clear();
+        finish();
+      };
+      const timer = setTimeout(abort, timeoutMs);
       timer.unref();
-      signal?.addEventListener('abort', finish, { once: true });
-      for (const k of keys) {
+      signal?.addEventListener('abort', abort, { once: true });
+      for (const k of unique) {
         let set = this.#waiters.get(k);
         if (!set) {
           set = new Set();
           this.#waiters.set(k, set);
         }
-        set.add(finish);
+        set.add(waiter);
       }
     });
   }
@@ -254,14 +441,49 @@ export class RedisCoordinator implements FetchCoordinator {
     this.#wakeAll();
   }
 
-  #onRelease(message: string): void {
-    for (const key of message.split('\n')) {
-      const set = this.#waiters.get(key);
-      if (set) for (const wake of [...set]) wake();
+  /** Before a check of `keys` is sent: from now on, a release of any of them is remembered. */
+  #watch(keys: readonly string[]): void {
+    for (const k of keys) {
+      this.#watched.delete(k); // re-inserted last: the map's order is the order of the checks
+      this.#watched.set(k, false);
     }
+    while (this.#watched.size > MAX_WATCHED) this.#watched.delete(this.#watched.keys().next().value!);
   }
 
-  #wakeAll(): void {
-    for (const set of [...this.#waiters.values()]) for (const wake of [...set]) wake();
+  /** After a check: only the keys it found busy stay watched (this process is their waiter in Redis). */
+  #unwatch(keys: readonly string[], results: readonly unknown[]): void {
+    keys.forEach((k, i) => { if (results[i] !== 'busy') this.#watched.delete(k); });
   }
+
+  /** One release message: every waiter on any of its keys is woken once, with all of them. */
+  #onRelease(message: string): void {
+    const woken = new Set<Waiter>();
+    for (const key of message.split('\n')) {
+      if (this.#watched.has(key)) this.#watched.set(key, true);
+      const set = this.#waiters.get(key);
+      if (!set) continue;
+      for (const w of set) {
+        w.hits.add(key);
+        woken.add(w);
+      }
+    }
+    for (const w of woken) w.wake();
+  }
+
+  /** Releases may have been missed (or will not come): every watched key counts as released, every waiter wakes. */
+  #wakeAll(): void {
+    for (const k of this.#watched.keys()) this.#watched.set(k, true);
+    const woken = new Set<Waiter>();
+    for (const set of this.#waiters.values()) for (const w of set) woken.add(w);
+    for (const w of woken) {
+      for (const k of w.keys) w.hits.add(k);
+      w.wake();
+    }
+  }
+}
+
+/** A lease duration as the scripts take it: whole ms, at least 1. */
+function leaseArg(ttlMs: number): string {
+  if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs)) throw new TypeError(`lease ttlMs must be a number of ms, got ${String(ttlMs)}`);
+  return String(Math.max(1, Math.round(Math.min(ttlMs, Number.MAX_SAFE_INTEGER))));
 }

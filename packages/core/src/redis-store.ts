@@ -153,8 +153,9 @@ export class RedisStore implements CacheStore {
     this.timeoutPerMiBMs = durationOption('timeoutPerMiBMs', options.timeoutPerMiBMs, 100, true, MAX_TIMEOUT_PER_MIB_MS);
     this.#coordinator = new RedisCoordinator(
       this.client,
-      async (operation, call) => (await this.#windowed(operation, [{ send: call, bytes: 0 }]))[0]!,
-      { commandTimeoutMs: this.commandTimeoutMs },
+      // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
+      async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
+      { commandTimeoutMs: this.commandTimeoutMs, timedParts: (operation, parts) => this.#windowed(operation, parts) },
     );
     this.coordinator = this.#coordinator;
   }

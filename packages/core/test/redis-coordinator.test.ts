@@ -1,0 +1,473 @@
+/**
+ * RedisCoordinator's cold-path and liveness API (issue 9) against real redis-server processes: lookupAndClaim (one
+ * EVAL, binary-safe values, leases, waiter counts, budgets that grow with the expected bytes), extend (a live
+ * holder keeps its lease, a dead one loses it), and waitForRelease naming the released keys (once per message,
+ * none lost between two waits, all of them on a reconnect).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import t from 'tap';
+import { createClient } from 'redis';
+import { RedisStore, StoreTimeoutError } from '@rangecache/core';
+import type { FetchCoordinator } from '@rangecache/core';
+import { commandCalls, startRedis } from '@rangecache/test-support';
+import type { TestRedisClient } from '@rangecache/test-support';
+
+const MiB = 1024 * 1024;
+// Timers of the stores are unref'd (they must not keep a process alive), so the test keeps itself alive.
+const keepAlive = setInterval(() => {}, 1000);
+t.teardown(() => clearInterval(keepAlive));
+
+const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
+const keys = (ns: string, n: number): string[] => Array.from({ length: n }, (_, i) => key(ns, i));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The lookupAndClaim of a RedisStore's coordinator (present on RedisCoordinator). */
+function lac(store: RedisStore): NonNullable<FetchCoordinator['lookupAndClaim']> {
+  const c = store.coordinator;
+  if (!c.lookupAndClaim) throw new Error('RedisCoordinator has no lookupAndClaim');
+  return c.lookupAndClaim.bind(c);
+}
+
+function extendOf(store: RedisStore): NonNullable<FetchCoordinator['extend']> {
+  const c = store.coordinator;
+  if (!c.extend) throw new Error('RedisCoordinator has no extend');
+  return c.extend.bind(c);
+}
+
+/** Rejects after `ms` (so a hang fails the test instead of stalling it); the timer does not keep the process alive. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+/** Polls `cond` every 50 ms until it holds or `ms` passed; returns whether it held. */
+async function eventually(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+}
+
+async function connectedStore(url: string, options: { timeoutPerMiBMs?: number } = {}): Promise<{ store: RedisStore; client: TestRedisClient }> {
+  const client = createClient({ url, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  return { store: new RedisStore({ client, ...options }), client };
+}
+
+/** A value of `size` bytes that holds every byte 0..255 and whose position shows (misplaced bytes would show). */
+function pattern(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i + seed * 31 + (i >> 8) * 7) & 0xff;
+  return b;
+}
+
+function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array;
+}
+
+function sameBytes(a: unknown, b: Uint8Array): boolean {
+  return isBytes(a) && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+/** Busy-looping child processes, so that a test competes for CPU like a loaded CI box. */
+function cpuHogs(n: number): { stop(): Promise<void> } {
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) children.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  const kill = (): void => { for (const c of children) c.kill('SIGKILL'); };
+  process.once('exit', kill);
+  return {
+    stop: async () => {
+      process.off('exit', kill);
+      await Promise.all(children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const exited = once(c, 'exit');
+        c.kill('SIGKILL');
+        await exited;
+      }));
+    },
+  };
+}
+
+/** A TCP proxy that moves at most `bytesPerSecond` each way: a slow but healthy link to Redis. */
+async function startSlowLink(target: number, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const pace = (from: Socket, to: Socket): void => {
+    let next = performance.now();
+    from.on('data', (chunk: Buffer) => {
+      to.write(chunk);
+      next = Math.max(next, performance.now()) + (chunk.byteLength / bytesPerSecond) * 1000;
+      const wait = next - performance.now();
+      if (wait >= 10) {
+        from.pause();
+        setTimeout(() => from.resume(), wait);
+      }
+    });
+  };
+  const server: Server = createServer((down) => {
+    const up = connect(target, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
+    }
+    pace(down, up);
+    pace(up, down);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+t.test('lookupAndClaim: byte-exact values, claimed (with a lease of ttlMs), busy (counted as a waiter), one EVAL', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+
+  const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); // 0x00..0xFF, invalid UTF-8 included
+  const big = pattern(300_000, 3);
+  const crlf = Buffer.from('\r\n$-1\r\n*3\r\n:1\r\n\xff\xfe', 'latin1'); // looks like RESP, must stay bytes
+  await a.store.setMany([
+    { key: key('lac', 'every'), value: every, ttlMs: 60_000 },
+    { key: key('lac', 'big'), value: big, ttlMs: 60_000 },
+    { key: key('lac', 'crlf'), value: crlf, ttlMs: 60_000 },
+    { key: key('lac', 'empty'), value: new Uint8Array(0), ttlMs: 60_000 },
+  ]);
+  await b.store.coordinator.claim([key('lac', 'held')], 30_000); // b holds a lease on 'held'
+
+  const ttlMs = 5000;
+  const ask = [key('lac', 'every'), key('lac', 'free'), key('lac', 'big'), key('lac', 'held'), key('lac', 'crlf'), key('lac', 'empty')];
+  await admin.configResetStat();
+  const r = await lac(a.store)(ask, ttlMs, { expectedBytes: [256, 256, big.byteLength, 256, crlf.byteLength, 0] });
+  const calls = await commandCalls(admin);
+  t.equal(calls['eval'], 1, 'one EVAL');
+  t.equal(calls['subscribe'], 1, 'the release channel was subscribed (once) before it');
+  t.equal(r.length, ask.length, 'one result per key');
+  t.ok(Buffer.isBuffer(r[0]), 'a present value comes back as a Buffer');
+  t.ok(sameBytes(r[0], every), 'every byte 0..255 is returned exactly');
+  t.equal(r[1], 'claimed', 'a free key is claimed');
+  t.ok(sameBytes(r[2], big), '300 kB value exact');
+  t.equal(r[3], 'busy', 'a key leased by another coordinator is busy');
+  t.ok(sameBytes(r[4], crlf), 'a value that looks like RESP is returned exactly');
+  t.ok(isBytes(r[5]) && r[5].byteLength === 0, 'an empty stored value is an empty Uint8Array, not a claim');
+
+  const lease = await admin.get(`${key('lac', 'free')}:lease`);
+  t.equal(lease, (a.store.coordinator as unknown as { owner: string }).owner, 'the lease holds this coordinator as owner');
+  const pttl = await admin.pTTL(`${key('lac', 'free')}:lease`);
+  t.ok(pttl > 0 && pttl <= ttlMs, `the lease's TTL is about ttlMs (${pttl} of ${ttlMs} ms)`);
+  t.ok(pttl > ttlMs - 3000, 'and was set from ttlMs, not some other duration');
+  t.equal(await admin.exists(`${key('lac', 'every')}:lease`), 0, 'a present value takes no lease');
+  t.equal(await admin.get(`${key('lac', 'held')}:waiters`), '1', 'busy counts this caller as a waiter');
+  t.ok((await admin.pTTL(`${key('lac', 'held')}:waiters`)) > 0, 'the waiter count expires');
+
+  // From b's side, a's fresh claim is busy, and the values are the same bytes.
+  const rb = await lac(b.store)(ask, ttlMs);
+  t.same(rb.map((v) => (isBytes(v) ? 'value' : v)), ['value', 'busy', 'value', 'busy', 'value', 'value'],
+    'the other coordinator: busy on what a claimed (and on its own lease too: a lease is taken once, by SET NX)');
+  t.same(await lac(a.store)([], ttlMs), [], 'no keys: no call');
+
+  // Releasing wakes b's wait on what a claimed: the usual cycle works with lookupAndClaim.
+  const wait = b.store.coordinator.waitForRelease([key('lac', 'free')], 20_000);
+  await a.store.setMany([{ key: key('lac', 'free'), value: every, ttlMs: 60_000 }], { releaseLeases: [key('lac', 'free')] });
+  t.same(await within(wait, 20_000, 'waitForRelease'), [key('lac', 'free')], 'the waiter is woken by the write-and-release');
+  const after = await lac(b.store)([key('lac', 'free')], ttlMs);
+  t.ok(sameBytes(after[0], every), 'and its next lookupAndClaim returns the landed value');
+});
+
+t.test('lookupAndClaim: 16 MiB with expectedBytes is not a failure over a slow link; without the per-MiB allowance it is', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const value = pattern(16 * MiB, 5);
+  await admin.set(key('slow', 0), value);
+  const link = await startSlowLink(redis.port, 32 * MiB); // 16 MiB takes >= 500 ms: twice the 250 ms base budget
+  t.teardown(() => link.close());
+  const linkUrl = `redis://127.0.0.1:${link.port}`;
+  const healthy = await connectedStore(linkUrl); // defaults: 250 ms + 100 ms per MiB
+  const fixed = await connectedStore(linkUrl, { timeoutPerMiBMs: 0 });
+  t.teardown(async () => {
+    for (const s of [healthy, fixed]) { await s.store.close(); await s.client.disconnect().catch(() => {}); }
+  });
+
+  const t0 = performance.now();
+  const [got] = await lac(healthy.store)([key('slow', 0)], 5000, { expectedBytes: [value.byteLength] });
+  const ms = performance.now() - t0;
+  t.ok(sameBytes(got, value), `16 MiB returned byte-exact through the slow link (${ms.toFixed(0)} ms)`);
+  t.ok(ms >= 400, `the link really is slow (${ms.toFixed(0)} ms, more than the 250 ms base budget)`);
+
+  // Deterministic contrast: the same healthy transfer cannot fit 250 ms at 32 MiB/s.
+  await lac(fixed.store)([key('slow', 'warm')], 5000); // subscriber connected first, so only the EVAL is timed
+  const e = await lac(fixed.store)([key('slow', 0)], 5000, { expectedBytes: [value.byteLength] }).then(() => undefined, (err: unknown) => err);
+  t.type(e, StoreTimeoutError, 'with timeoutPerMiBMs: 0 the same call is declared failed');
+  t.equal((e as StoreTimeoutError).operation, 'EVAL lookupAndClaim', 'and the error names the call');
+});
+
+t.test('lookupAndClaim: a 16 MiB value with expectedBytes succeeds on a CPU-loaded machine (default options)', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const { store, client } = await connectedStore(redis.url);
+  t.teardown(async () => { await store.close(); await client.disconnect(); });
+  const values = [pattern(16 * MiB, 7), pattern(16 * MiB, 8)];
+  await admin.set(key('load', 0), values[0]!);
+  await admin.set(key('load', 1), values[1]!);
+  await lac(store)([key('load', 'warm')], 5000); // subscriber up before the load starts
+  const hogs = cpuHogs(2);
+  t.teardown(() => hogs.stop());
+  await sleep(200);
+  for (let round = 0; round < 4; round++) {
+    const i = round % 2;
+    const t0 = performance.now();
+    const r = await within(lac(store)([key('load', i), key('load', `free${round}`)], 5000, { expectedBytes: [16 * MiB, 16 * MiB] }), 60_000, 'lookupAndClaim');
+    t.ok(sameBytes(r[0], values[i]!), `round ${round}: 16 MiB byte-exact (${(performance.now() - t0).toFixed(0)} ms)`);
+    t.equal(r[1], 'claimed', `round ${round}: the missing key in the same call is claimed`);
+  }
+  await hogs.stop();
+});
+
+t.test('lookupAndClaim: batches split at 16 MiB expected (two parts per round trip); a stalled Redis fails within one part\'s budget', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const { store, client } = await connectedStore(redis.url); // defaults: 250 ms + 100 ms per MiB
+  t.teardown(async () => { await store.close(); await client.disconnect().catch(() => {}); });
+  const n = 40;
+  const ks = keys('split', n);
+  const values = ks.map((_, i) => pattern(MiB, i));
+  for (let i = 0; i < n; i += 2) await admin.set(ks[i]!, values[i]!); // every other key present
+  await lac(store)([key('split', 'warm')], 5000); // subscriber up
+
+  await admin.configResetStat();
+  const r = await lac(store)(ks, 30_000, { expectedBytes: ks.map(() => MiB) });
+  t.equal((await commandCalls(admin))['eval'], 3, '40 MiB expected: three scripts of at most 16 MiB');
+  t.ok(r.every((v, i) => (i % 2 === 0 ? sameBytes(v, values[i]!) : v === 'claimed')), 'every value byte-exact, every missing key claimed, in order');
+
+  await admin.configResetStat();
+  const cold = keys('split-cold', 32);
+  t.same(new Set(await lac(store)(cold, 30_000, { expectedBytes: cold.map(() => MiB) })), new Set(['claimed']), 'a cold 32 MiB batch is claimed');
+  t.equal((await commandCalls(admin))['eval'], 2, 'in two scripts (the store sends two parts at once: one round trip)');
+  await admin.configResetStat();
+  const small = keys('split-small', 500);
+  t.same(new Set(await lac(store)(small, 30_000, { expectedBytes: small.map(() => 65536) })), new Set(['claimed']), '500 cold 64 KiB chunks are claimed');
+  t.equal((await commandCalls(admin))['eval'], 2, 'in two scripts (16 MiB each at most)');
+  await admin.configResetStat();
+  const unsized = keys('split-unsized', 100);
+  await lac(store)(unsized, 30_000);
+  t.equal((await commandCalls(admin))['eval'], 2, 'without sizes: 64 keys per script, as an MGET part');
+
+  // 64 MiB expected, all cold, on a stopped Redis: the first part's budget (250 + 16 × 100 ms) decides, not one
+  // budget for the whole batch (250 + 64 × 100 ms).
+  redis.signal('SIGSTOP');
+  try {
+    const stalled = Array.from({ length: 64 }, (_, i) => key('split', 100 + i)); // a channel already subscribed
+    const t0 = performance.now();
+    const e = await within(lac(store)(stalled, 30_000, { expectedBytes: stalled.map(() => MiB) }).then(() => undefined, (err: unknown) => err), 30_000, 'stalled lookupAndClaim');
+    const ms = performance.now() - t0;
+    t.type(e, StoreTimeoutError, `a stalled Redis fails the call (${ms.toFixed(0)} ms)`);
+    t.equal((e as StoreTimeoutError).operation, 'EVAL lookupAndClaim', 'the script timed out (not the subscriber)');
+    t.ok((e as StoreTimeoutError).ms <= 250 + 16 * 100, `its budget was one part's: ${(e as StoreTimeoutError).ms} ms`);
+    t.ok(ms < 6000, `before a single 64 MiB budget (6650 ms) would have run out: ${ms.toFixed(0)} ms`);
+  } finally {
+    redis.signal('SIGCONT');
+  }
+});
+
+t.test('extend: a live holder keeps its lease past its TTL; other owners get false; a lease no longer extended expires', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+
+  const leaseMs = 2000; // extended every ~667 ms: only a 2 s stall of this process could let it lapse
+  const [k0, k1, k2] = keys('ext', 3) as [string, string, string];
+  t.same(await lac(a.store)([k0, k1], leaseMs), ['claimed', 'claimed'], 'a claims k0 and k1');
+  t.same(await lac(b.store)([k0, k2], leaseMs), ['busy', 'claimed'], 'b waits on k0 and claims k2');
+
+  t.same(await extendOf(b.store)([k0, k1, k2, key('ext', 'none')], leaseMs), [false, false, true, false],
+    'b may extend only its own lease: not a\'s, not a missing one');
+  t.same(await extendOf(a.store)([], leaseMs), [], 'no keys: no call');
+
+  // a extends k0 every leaseMs/3 for more than twice its TTL; k1 it leaves alone.
+  const start = Date.now();
+  const results: boolean[] = [];
+  while (Date.now() - start < 2.5 * leaseMs) {
+    results.push(...(await extendOf(a.store)([k0], leaseMs)));
+    await sleep(leaseMs / 3);
+  }
+  t.ok(results.length >= 3 && results.every(Boolean), `each of ${results.length} extensions answered true`);
+  t.equal(await admin.get(`${k0}:lease`), (a.store.coordinator as unknown as { owner: string }).owner,
+    `k0's lease is alive ${Date.now() - start} ms after it was taken for ${leaseMs} ms`);
+  t.equal(await admin.exists(`${k1}:lease`), 0, 'k1, never extended, expired');
+  t.ok(await admin.exists(`${k0}:waiters`), 'k0\'s waiter count lives as long as the extended lease');
+
+  // b, waiting since before the original TTL ran out, is still woken by the release (its waiter count was kept).
+  const wait = b.store.coordinator.waitForRelease([k0], 20_000);
+  await a.store.coordinator.release([k0]);
+  t.same(await within(wait, 20_000, 'waitForRelease'), [k0], 'the release of an extended lease still wakes its old waiter');
+
+  // A dead holder: a takes k2's lease after b's lapses; b stops extending; the lease is gone within about a period.
+  const [again] = await lac(a.store)([key('ext', 'dead')], leaseMs);
+  t.equal(again, 'claimed');
+  t.same(await extendOf(a.store)([key('ext', 'dead')], leaseMs), [true]);
+  const gone = await eventually(async () => (await admin.exists(`${key('ext', 'dead')}:lease`)) === 0, 15_000);
+  t.ok(gone, 'a lease that is no longer extended expires');
+  t.same(await lac(b.store)([key('ext', 'dead')], leaseMs), ['claimed'], 'and another process can claim it');
+  t.same(await extendOf(a.store)([key('ext', 'dead')], leaseMs), [false], 'the old holder\'s extension now answers false');
+});
+
+t.test('waitForRelease names exactly the released keys; none is lost between two waits', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const ks = keys('wake', 5);
+  const [k0, k1, k2, k3, k4] = ks as [string, string, string, string, string];
+  t.same(await lac(a.store)(ks, 30_000), ks.map(() => 'claimed'));
+  t.same(await lac(b.store)(ks, 30_000), ks.map(() => 'busy'));
+
+  const first = b.store.coordinator.waitForRelease(ks, 20_000);
+  await a.store.coordinator.release([k1, k3]);
+  t.same(await within(first, 20_000, 'waitForRelease'), [k1, k3], 'a release of k1 and k3 wakes the waiter with exactly those');
+
+  // k2 is released while b is not waiting (it would be reading k1, k3): its next wait learns of it at once.
+  await a.store.coordinator.release([k2]);
+  await sleep(200); // the message has arrived
+  t.same(await within(b.store.coordinator.waitForRelease([k0, k2, k4], 20_000), 20_000, 'waitForRelease'), [k2],
+    'a release seen between two waits is reported by the next one');
+  // Checking k2 again (it is free now) clears that, so the next wait does not return at once.
+  t.same(await lac(b.store)([k2], 30_000), ['claimed']);
+  t.same(await b.store.coordinator.waitForRelease([k0, k2, k4], 300), [], 'a timeout resolves with no keys');
+
+  const controller = new AbortController();
+  const aborted = b.store.coordinator.waitForRelease([k0, k4], 20_000, controller.signal);
+  controller.abort();
+  t.same(await within(aborted, 5000, 'aborted wait'), [], 'an abort resolves with no keys');
+  t.same(await within(b.store.coordinator.waitForRelease([k0], 20_000, controller.signal), 5000, 'pre-aborted wait'), [],
+    'an already aborted signal resolves at once');
+
+  // Two waits on the same key (two readers sharing one store) are both woken.
+  const w1 = b.store.coordinator.waitForRelease([k0], 20_000);
+  const w2 = b.store.coordinator.waitForRelease([k0, k4], 20_000);
+  await a.store.coordinator.release([k0]);
+  t.same(await within(Promise.all([w1, w2]), 20_000, 'two waits'), [[k0], [k0]], 'every wait on the key is woken with it');
+
+  // Existing callers that ignore the value keep working (the type is a superset of void-returning use).
+  const ignored: Promise<unknown> = b.store.coordinator.waitForRelease([k4], 20_000);
+  await a.store.coordinator.release([k4]);
+  await within(ignored, 20_000, 'waitForRelease');
+  t.pass('a caller that ignores the value is woken as before');
+});
+
+t.test('a release of many keys is published in bounded messages and wakes a waiter once per message, not per key', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const n = 600;
+  const ks = keys('many', n);
+  t.same(new Set(await lac(a.store)(ks, 30_000)), new Set(['claimed']));
+  t.same(new Set(await lac(b.store)(ks, 30_000)), new Set(['busy']));
+
+  // A raw listener on the channel sees the messages themselves.
+  const spy = await redis.client();
+  const messages: string[] = [];
+  await spy.subscribe('rangecache:v1:many:released', (m) => messages.push(m));
+
+  let wakes = 0;
+  const seen = new Set<string>();
+  let pending = ks;
+  const deadline = Date.now() + 20_000;
+  const firstWait = b.store.coordinator.waitForRelease(pending, 20_000).then((r) => { wakes++; return r; });
+  await admin.configResetStat();
+  await a.store.coordinator.release(ks);
+  const calls = await commandCalls(admin);
+  t.equal(calls['eval'], 1, 'one EVAL releases all 600 keys');
+  for (let r = await firstWait; ; r = await b.store.coordinator.waitForRelease(pending, 5000)) {
+    for (const k of r) seen.add(k);
+    pending = pending.filter((k) => !seen.has(k));
+    if (pending.length === 0 || Date.now() > deadline) break;
+    wakes++;
+  }
+  t.equal(seen.size, n, 'every released key is reported');
+  t.ok(wakes <= Math.ceil(n / 256), `the waiter woke ${wakes} time(s) for ${n} keys (at most one per message)`);
+  t.ok(await eventually(async () => messages.length === Math.ceil(n / 256), 10_000), `published in ${messages.length} messages`);
+  t.ok(messages.every((m) => m.split('\n').length <= 256), 'no message names more than 256 keys');
+  t.same(new Set(messages.flatMap((m) => m.split('\n'))), new Set(ks), 'together they name every key once');
+  t.equal(messages.flatMap((m) => m.split('\n')).length, n, 'and no key twice');
+});
+
+t.test('a reconnect of the release listener wakes waiters with all their keys', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const ks = keys('reconnect', 3);
+  await lac(a.store)(ks, 30_000);
+  t.same(await lac(b.store)(ks, 30_000), ['busy', 'busy', 'busy']);
+  const wait = b.store.coordinator.waitForRelease(ks, 20_000);
+  await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']); // both subscribers drop and reconnect
+  t.same(await within(wait, 20_000, 'waitForRelease'), ks, 'all keys: releases may have been missed');
+});
+
+t.test('two coordinators race lookupAndClaim on the same 100 keys: each key is claimed by exactly one', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  // Warm both subscribers so that the calls below really run at the same time.
+  await lac(a.store)([key('race', 'warm-a')], 1000);
+  await lac(b.store)([key('race', 'warm-b')], 1000);
+
+  for (let round = 0; round < 5; round++) {
+    const ks = keys(`race${round}`, 100);
+    // Half the keys in reverse order on one side, so the two scripts meet in the middle.
+    const order = round % 2 === 0 ? ks : [...ks].reverse();
+    const present = ks.filter((_, i) => i % 10 === 0);
+    for (const k of present) await admin.set(k, pattern(1000, round));
+    const [ra, rbOrdered] = await Promise.all([lac(a.store)(ks, 30_000), lac(b.store)(order, 30_000)]);
+    const rb = ks.map((k) => rbOrdered[order.indexOf(k)]);
+    let both = 0;
+    let neither = 0;
+    let values = 0;
+    ks.forEach((k, i) => {
+      const x = ra[i];
+      const y = rb[i];
+      if (present.includes(k)) {
+        if (sameBytes(x, pattern(1000, round)) && sameBytes(y, pattern(1000, round))) values++;
+        return;
+      }
+      const claims = Number(x === 'claimed') + Number(y === 'claimed');
+      const busies = Number(x === 'busy') + Number(y === 'busy');
+      if (claims > 1) both++;
+      if (claims === 0 || busies !== 1) neither++;
+    });
+    t.equal(both, 0, `round ${round}: no key claimed by both`);
+    t.equal(neither, 0, `round ${round}: every missing key claimed by one and busy for the other`);
+    t.equal(values, present.length, `round ${round}: present keys are values for both`);
+    t.ok(ra.some((v) => v === 'claimed') || rb.some((v) => v === 'claimed'), `round ${round}: someone claimed`);
+  }
+});
