@@ -5,13 +5,22 @@
 // counted at the origin (its access log, or a counting proxy in front of s3rver); Redis calls by INFO commandstats.
 //
 //   pnpm bench [--quick] [--reps N] [--only W1,W2,W3,STREAM] [--origins plain,s3like,s3]
+//              [--shapes loop,whole,stream] [--fleet N] [--lease-ms MS|null] [--tag NAME]
 //
-// Writes bench/results/<timestamp>.json and .svg, and bench/results/latest.{json,svg}.
-import { spawn } from 'node:child_process';
+// W3 (fleet) runs in three read shapes, each alone (one process, cold) and as a fleet of 8 processes released
+// together: "loop" = WORKLOADS.md W3 (64 reads of 1 MiB of /data.bin), "whole" = one readRange(url, 0, size)
+// over a 64 MiB object (/w3.bin, the first 64 MiB of the dataset), "stream" = reader.stream(url) over it.
+//
+// Redis commands: INFO commandstats after a CONFIG RESETSTAT just before each run (server side: it also counts
+// the commands Lua scripts run and those queued in MULTI), and each worker's own count of the commands it wrote
+// (resp-counter.mjs: client side). Server total minus client total = commands run inside scripts.
+//
+// Writes bench/results/<timestamp>.{json,md,svg}, and bench/results/latest.{json,svg}.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, openSync, readFileSync, statSync, closeSync, writeFileSync, ftruncateSync, writeSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,6 +30,14 @@ import { renderChart } from './chart.mjs';
 import { DATASET_SHA256, DATASET_SIZE, EXPECTED, MiB, datasetBlock, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The commit the packages were built from, "+dirty" when the working tree differs from it under packages/.
+function gitDescribe() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: here, encoding: 'utf8' }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch { return 'unknown'; }
+}
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -28,6 +45,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     origins: { type: 'string' },
     'lease-ms': { type: 'string' },
+    shapes: { type: 'string' },
+    fleet: { type: 'string' },
     tag: { type: 'string' },
   },
 });
@@ -38,7 +57,13 @@ const reps = Number(args.reps ?? (quick ? 1 : 3));
 const only = new Set((args.only ?? 'W1,W2,W3,STREAM').split(','));
 const originNames = (args.origins ?? 'plain,s3like,s3').split(',');
 const counts = quick ? { W1: 32, W2: 64, W3: 8, fleet: 2, streamMiB: 128 } : { W1: 256, W2: 4096, W3: 64, fleet: 8, streamMiB: 1024 };
-const log = (...a) => console.error('[bench]', ...a);
+if (args.fleet) counts.fleet = Number(args.fleet);
+const shapes = (args.shapes ?? 'loop,whole,stream').split(',');
+// Quick mode (the test suite's smoke run) tries every shape on the plain origin and only the loop on s3like.
+const shapesFor = (originName) => (quick && !args.shapes && originName !== 'plain' ? ['loop'] : shapes);
+for (const sh of shapes) if (!['loop', 'whole', 'stream'].includes(sh)) throw new Error(`unknown W3 shape ${sh}`);
+const t0 = performance.now();
+const log = (...a) => console.error(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 
 // ------------------------------------------------------------------ dataset
 const dataDir = join(here, 'data');
@@ -51,6 +76,9 @@ if (!existsSync(dataFile) || statSync(dataFile).size !== DATASET_SIZE) {
   closeSync(fd);
 }
 const data = readFileSync(dataFile);
+// The W3 object of the "whole" and "stream" shapes: the first counts.W3 MiB of the dataset, as a file of its own.
+const objectFile = join(dataDir, `w3-object-${counts.W3}.bin`);
+if (!existsSync(objectFile) || statSync(objectFile).size !== counts.W3 * MiB) writeFileSync(objectFile, data.subarray(0, counts.W3 * MiB));
 const dataHash = createHash('sha256').update(data).digest('hex');
 if (dataHash !== DATASET_SHA256) throw new Error(`dataset hash ${dataHash} is not ${DATASET_SHA256}`);
 const streamFile = join(dataDir, `stream-${counts.streamMiB}.bin`);
@@ -74,27 +102,33 @@ const admin = await redis.client();
 const children = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
+// One s3like-origin.mjs process serves one file: /data.bin (W1, W2, W3 loop) and /w3.bin (W3 whole, stream) each
+// get one, with the same profile; origin requests and bytes are the sum of both access logs.
 async function startHttpOrigin(name, extra) {
-  const port = await freePort();
-  const logFile = join(dataDir, `${name}-access.log`);
-  writeFileSync(logFile, '');
-  const child = spawn(process.execPath, [join(here, 's3like-origin.mjs'), '--file', dataFile, '--port', String(port), '--log', logFile,
-    '--path', '/data.bin', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  await new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => { if (String(d).includes('serving')) resolve(); });
-    child.on('exit', (c) => reject(new Error(`${name} origin exited with ${c}`)));
-  });
-  let mark = 0;
+  const serve = async (file, path, logFile) => {
+    const port = await freePort();
+    writeFileSync(logFile, '');
+    const child = spawn(process.execPath, [join(here, 's3like-origin.mjs'), '--file', file, '--port', String(port), '--log', logFile,
+      '--path', path, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    await new Promise((resolve, reject) => {
+      child.stderr.on('data', (d) => { if (String(d).includes('serving')) resolve(); });
+      child.on('exit', (c) => reject(new Error(`${name} origin exited with ${c}`)));
+    });
+    return { child, logFile, url: `http://127.0.0.1:${port}${path}`, mark: 0 };
+  };
+  const servers = [await serve(dataFile, '/data.bin', join(dataDir, `${name}-access.log`)),
+    await serve(objectFile, '/w3.bin', join(dataDir, `${name}-w3-access.log`))];
   return {
-    name, kind: 'http', url: `http://127.0.0.1:${port}/data.bin`, describe: `s3like-origin.mjs ${extra.join(' ') || '(defaults: ttfb 20 ms, 100 MiB/s)'}`,
-    mark: () => { mark = statSync(logFile).size; },
+    name, kind: 'http', url: servers[0].url, objectUrl: servers[1].url,
+    describe: `s3like-origin.mjs ${extra.join(' ') || '(defaults: ttfb 20 ms, 100 MiB/s)'}`,
+    mark: () => { for (const s of servers) s.mark = statSync(s.logFile).size; },
     async count() {
       await new Promise((r) => setTimeout(r, 300));
-      const lines = readFileSync(logFile).subarray(mark).toString('utf8').split('\n').filter(Boolean);
+      const lines = servers.flatMap((s) => readFileSync(s.logFile).subarray(s.mark).toString('utf8').split('\n').filter(Boolean));
       return { requests: lines.length, bytes: lines.reduce((n, l) => n + Number(l.split(' ').at(-2)), 0) };
     },
-    stop: async () => { child.kill('SIGTERM'); },
+    stop: async () => { for (const s of servers) s.child.kill('SIGTERM'); },
   };
 }
 
@@ -129,6 +163,18 @@ function spawnWorker(cfg) {
   return { child, done, ready: () => new Promise((resolve) => { const check = () => (out.includes('"ready"') ? resolve() : setTimeout(check, 5)); check(); }) };
 }
 
+// Commands of the orchestrator's own connection, left out of the totals.
+const ADMIN_COMMANDS = new Set(['config|resetstat', 'info', 'dbsize', 'flushall']);
+const sum = (xs) => xs.reduce((n, x) => n + x, 0);
+/** The client-side counts of one or more workers (resp-counter.mjs), added up. CLIENT (node-redis's CLIENT SETINFO
+ * on connect, which Redis 7.0 refuses and commandstats does not count) is left out of `issued`. */
+function clientTraffic(list) {
+  const commands = {};
+  for (const t of list) for (const [k, v] of Object.entries(t?.commands ?? {})) commands[k] = (commands[k] ?? 0) + v;
+  const issued = sum(Object.entries(commands).filter(([k]) => k !== 'client').map(([, v]) => v));
+  return { commands, issued, queued: sum(list.map((t) => t?.queued ?? 0)), flushes: sum(list.map((t) => t?.flushes ?? 0)) };
+}
+
 async function measured(origin, fn) {
   origin?.mark();
   await admin.configResetStat();
@@ -136,7 +182,10 @@ async function measured(origin, fn) {
   const originCount = origin ? await origin.count() : { requests: 0, bytes: 0 };
   const calls = await commandCalls(admin);
   const dbsize = await admin.dbSize();
-  return { ...result, originCount, redis: { calls, dbsize } };
+  const serverTotal = sum(Object.entries(calls).filter(([k]) => !ADMIN_COMMANDS.has(k)).map(([, v]) => v));
+  const client = clientTraffic(result.redisClientAll ?? [result.redisClient]);
+  delete result.redisClientAll;
+  return { ...result, originCount, redis: { calls, dbsize, serverTotal, client, scriptInner: serverTotal - client.issued } };
 }
 
 const originCfg = (o) => (o.kind === 's3' ? { kind: 's3', endpoint: o.endpoint, bucket: o.bucket, key: o.key } : { kind: 'http', url: o.url });
@@ -146,6 +195,7 @@ async function runOne(origin, workload, variant, extra = {}) {
   const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, ...extra };
   const r = await measured(variant === 'ceiling' ? null : origin, () => spawnWorker(cfg).done);
   if (r.bytes && workload !== 'STREAM' && r.sha256 !== expected[workload]) throw new Error(`${workload}/${variant} on ${origin.name}: wrong bytes (sha256 ${r.sha256})`);
+  r.reads = counts[workload];
   return r;
 }
 
@@ -161,6 +211,7 @@ async function preloadCeiling(workload) {
 const results = { meta: {}, runs: [] };
 const record = (origin, workload, variant, r) => {
   results.runs.push({ origin: origin?.name ?? 'file', workload, variant, ...r });
+  if (r.reads && r.redis.client.issued) log(`  redis per read: ${(r.redis.client.issued / r.reads).toFixed(2)} client cmds, ${(r.redis.client.flushes / r.reads).toFixed(2)} flushes, ${(r.redis.serverTotal / r.reads).toFixed(2)} server (commandstats)`);
   const mibs = r.bytes / MiB / (r.wallMs / 1000);
   log(`${origin?.name ?? 'file'} ${workload} ${variant}: ${r.wallMs.toFixed(0)} ms, ${mibs.toFixed(0)} MiB/s, origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB, redis keys ${r.redis.dbsize}`);
 };
@@ -194,29 +245,45 @@ async function benchWorkload(origin, workload) {
   await admin.flushAll();
 }
 
-async function benchFleet(origin) {
+// W3 in one read shape: one process alone (cold), then counts.fleet processes released together (cold).
+const FLEET_STATS = ['fleetWaits', 'fleetFallbacks', 'storeErrors', 'hits', 'misses', 'originRequests'];
+async function benchFleet(origin, shape) {
+  const workload = `W3-${shape}`;
+  const shapeCfg = { shape, ...(shape === 'loop' ? {} : { objectUrl: origin.objectUrl }) };
+  const statsOf = (list) => Object.fromEntries(FLEET_STATS.map((k) => [k, sum(list.map((e) => e.stats?.[k] ?? 0))]));
   for (let rep = 0; rep < reps; rep++) {
     await admin.flushAll();
-    record(origin, 'W3', 'alone', await runOne(origin, 'W3', 'cached'));
+    const alone = await runOne(origin, 'W3', 'cached', shapeCfg);
+    alone.fleetStats = statsOf([alone]);
+    alone.amplification = alone.originCount.bytes / (counts.W3 * MiB);
+    record(origin, workload, 'alone', alone);
     await admin.flushAll();
     const r = await measured(origin, async () => {
       const workers = Array.from({ length: counts.fleet }, () => spawnWorker({
-        workload: 'W3', variant: 'cached', origin: originCfg(origin), redisUrl: redis.url, mode: 'block', blockSize: MiB, count: counts.W3, fleet: true,
+        workload: 'W3', variant: 'cached', origin: originCfg(origin), redisUrl: redis.url, mode: 'block', blockSize: MiB, count: counts.W3,
+        leaseMs, fleet: true, ...shapeCfg,
       }));
       await Promise.all(workers.map((w) => w.ready()));
       const released = performance.now();
       for (const w of workers) w.child.stdin.write('go\n');
       const each = await Promise.all(workers.map((w) => w.done.then((x) => ({ ...x, finished: performance.now() }))));
-      for (const e of each) if (e.sha256 !== expected.W3) throw new Error(`W3 fleet on ${origin.name}: wrong bytes`);
+      for (const e of each) if (e.sha256 !== expected.W3) throw new Error(`${workload} fleet on ${origin.name}: wrong bytes`);
       const walls = each.map((e) => e.wallMs);
       return {
         wallMs: Math.max(...walls), fastestMs: Math.min(...walls), spanMs: Math.max(...each.map((e) => e.finished)) - released,
-        bytes: each[0].bytes, processes: each.length, sha256: each[0].sha256,
+        bytes: each[0].bytes, processes: each.length, sha256: each[0].sha256, walls,
+        fleetStats: statsOf(each), perProcessStats: each.map((e) => e.stats), redisClientAll: each.map((e) => e.redisClient),
       };
     });
+    r.reads = counts.W3 * r.processes;
     r.amplification = r.originCount.bytes / (counts.W3 * MiB);
-    results.runs.push({ origin: origin.name, workload: 'W3', variant: 'fleet', ...r });
-    log(`${origin.name} W3 fleet x${r.processes}: slowest ${r.wallMs.toFixed(0)} ms, fastest ${r.fastestMs.toFixed(0)} ms, origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB (amplification ${r.amplification.toFixed(2)})`);
+    r.aloneMs = alone.wallMs;
+    r.slowestOverAlone = r.wallMs / alone.wallMs;
+    results.runs.push({ origin: origin.name, workload, variant: 'fleet', ...r });
+    const fs = r.fleetStats;
+    log(`${origin.name} ${workload} fleet x${r.processes}: slowest ${r.wallMs.toFixed(0)} ms (${r.slowestOverAlone.toFixed(2)}x alone ${alone.wallMs.toFixed(0)} ms), fastest ${r.fastestMs.toFixed(0)} ms, ` +
+      `origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB (amplification ${r.amplification.toFixed(2)}), ` +
+      `fleetWaits ${fs.fleetWaits} fleetFallbacks ${fs.fleetFallbacks} storeErrors ${fs.storeErrors}`);
   }
 }
 
@@ -225,6 +292,7 @@ const started = new Date();
 results.meta = {
   date: started.toISOString(), quick, reps, counts, node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model,
   memGiB: Math.round(totalmem() / 2 ** 30), redis: (await admin.info('server')).match(/redis_version:(\S+)/)?.[1],
+  loadavgStart: loadavg(), commit: gitDescribe(), args: process.argv.slice(2).join(' '), fleetProcesses: counts.fleet, shapes,
 };
 try {
   for (const name of originNames) {
@@ -233,7 +301,7 @@ try {
     results.meta[`origin_${name}`] = origin.describe;
     try {
       for (const w of ['W1', 'W2']) if (only.has(w)) await benchWorkload(origin, w);
-      if (only.has('W3') && name !== 's3') await benchFleet(origin);
+      if (only.has('W3') && name !== 's3') for (const shape of shapesFor(name)) await benchFleet(origin, shape);
     } finally {
       await origin.stop();
     }
@@ -251,8 +319,11 @@ try {
   await redis.stop();
 }
 
+results.meta.loadavgEnd = loadavg();
+results.meta.elapsedS = (performance.now() - t0) / 1000;
 // ------------------------------------------------------------------ summary
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const spread = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 const summary = [];
 const groups = new Map();
 for (const r of results.runs) {
@@ -264,41 +335,65 @@ for (const [k, rs] of groups) {
   const [origin, workload, variant] = k.split('|');
   const walls = rs.map((r) => r.wallMs);
   const mibs = rs.map((r) => r.bytes / MiB / (r.wallMs / 1000));
+  const allCommands = [...new Set(rs.flatMap((r) => Object.keys(r.redis.calls)))].filter((c) => !ADMIN_COMMANDS.has(c));
+  const perRead = (f) => (rs[0].reads ? median(rs.map((r) => f(r) / r.reads)) : undefined);
+  const fleet = rs[0].fleetStats ? Object.fromEntries(FLEET_STATS.map((s) => [s, median(rs.map((r) => r.fleetStats[s]))])) : undefined;
   summary.push({
     origin, workload, variant, n: rs.length,
-    wallMs: { median: median(walls), min: Math.min(...walls), max: Math.max(...walls) },
-    mibps: { median: median(mibs), min: Math.min(...mibs), max: Math.max(...mibs) },
+    wallMs: spread(walls),
+    mibps: spread(mibs),
     originRequests: median(rs.map((r) => r.originCount.requests)), originBytes: median(rs.map((r) => r.originCount.bytes)),
     redisKeys: median(rs.map((r) => r.redis.dbsize)),
     redisCalls: Object.fromEntries(['mget', 'get', 'set', 'exec'].map((c) => [c, median(rs.map((r) => r.redis.calls[c] ?? 0))])),
+    // Redis commands per read (W3: per 1 MiB block read by each process), medians over the repetitions:
+    // server = INFO commandstats (every command Redis ran, script-inner and MULTI-queued included);
+    // client = commands the workers wrote; flushes = pipelined writes (≈ round trips); scriptInner = server - client.
+    reads: rs[0].reads,
+    redisPerRead: rs[0].reads ? {
+      server: perRead((r) => r.redis.serverTotal), client: perRead((r) => r.redis.client.issued), queuedInMulti: perRead((r) => r.redis.client.queued),
+      flushes: perRead((r) => r.redis.client.flushes), scriptInner: perRead((r) => r.redis.scriptInner),
+    } : undefined,
+    redisTopCommands: Object.fromEntries(allCommands.map((c) => [c, median(rs.map((r) => r.redis.calls[c] ?? 0))]).sort((a, b) => b[1] - a[1]).slice(0, 8)),
     peakRssAboveBaselineMiB: median(rs.map((r) => r.peakAboveBaselineMiB ?? 0)),
-    amplification: rs[0].amplification === undefined ? undefined : median(rs.map((r) => r.amplification)),
+    amplification: rs[0].amplification === undefined ? undefined : spread(rs.map((r) => r.amplification)),
+    fastestMs: rs[0].fastestMs === undefined ? undefined : spread(rs.map((r) => r.fastestMs)),
+    slowestOverAlone: rs[0].slowestOverAlone === undefined ? undefined : spread(rs.map((r) => r.slowestOverAlone)),
+    processes: rs[0].processes,
+    fleetStats: fleet,
   });
 }
 const find = (o, w, v) => summary.find((s) => s.origin === o && s.workload === w && s.variant === v);
 const targets = [];
-const target = (name, value, goal, ok, unit = '') => targets.push({ name, value, goal, ok });
+const target = (name, value, goal, ok) => targets.push({ name, value, goal, ok });
 for (const w of ['W1', 'W2']) {
   const warm = find('plain', w, 'warm');
   const ceil = find('plain', w, 'ceiling');
-  if (warm && ceil) target(`${w} warm / raw node-redis ceiling (plain)`, warm.mibps.median / ceil.mibps.median, w === 'W1' ? '>= 0.8' : '>= 0.7', warm.mibps.median / ceil.mibps.median >= (w === 'W1' ? 0.8 : 0.7));
+  if (warm && ceil) target(`${w} warm / raw node-redis ceiling, MiB/s (plain)`, warm.mibps.median / ceil.mibps.median, w === 'W1' ? '>= 0.8' : '>= 0.7', warm.mibps.median / ceil.mibps.median >= (w === 'W1' ? 0.8 : 0.7));
   const cold = find('plain', w, 'cold');
   const direct = find('plain', w, 'direct');
-  if (cold && direct) target(`${w} cold time / direct time (plain)`, cold.wallMs.median / direct.wallMs.median, '<= 1.15', cold.wallMs.median / direct.wallMs.median <= 1.15);
-  const coldS = find('s3like', w, 'cold');
-  const directS = find('s3like', w, 'direct');
-  if (coldS && directS) target(`${w} cold time / direct time (s3like)`, coldS.wallMs.median / directS.wallMs.median, '< 1 (faster)', coldS.wallMs.median < directS.wallMs.median);
+  // Issue 9 item 4: cold W2 on loopback <= 1.15x the same reads made directly with undici, in the same run.
+  if (cold && direct) target(`${w} cold wall / direct-undici wall, same run (plain)`, cold.wallMs.median / direct.wallMs.median, '<= 1.15', cold.wallMs.median / direct.wallMs.median <= 1.15);
 }
+const d1 = find('s3like', 'W1', 'direct');
 const c1 = find('s3like', 'W1', 'cold');
+// Issue 9 item 4: cold W1 on the S3-like origin stays >= 2x faster than direct (direct wall / cold wall >= 2).
+if (c1 && d1) target('W1 direct-undici wall / cold wall, same run (s3like): cold speed-up', d1.wallMs.median / c1.wallMs.median, '>= 2', d1.wallMs.median / c1.wallMs.median >= 2);
+const c2 = find('s3like', 'W2', 'cold');
+const d2 = find('s3like', 'W2', 'direct');
+if (c2 && d2) target('W2 cold wall / direct-undici wall, same run (s3like)', c2.wallMs.median / d2.wallMs.median, '< 1 (faster)', c2.wallMs.median < d2.wallMs.median);
 if (c1) target('W1 cold throughput (s3like), MiB/s', c1.mibps.median, '>= 90', c1.mibps.median >= 90);
 const w1 = find('s3like', 'W1', 'warm');
-const d1 = find('s3like', 'W1', 'direct');
 if (w1 && d1) target('W1 warm / direct throughput (s3like)', w1.mibps.median / d1.mibps.median, '>= 50', w1.mibps.median / d1.mibps.median >= 50);
+// Issue 9 item 4: one round trip before the origin request and one after: <= 2 client flushes per cold read.
+const c2p = find('plain', 'W2', 'cold');
+if (c2p?.redisPerRead) target('W2 cold: Redis client flushes (round trips) per read (plain)', c2p.redisPerRead.flushes, '<= 2', c2p.redisPerRead.flushes <= 2);
 for (const o of ['plain', 's3like']) {
-  const f = find(o, 'W3', 'fleet');
-  const alone = find(o, 'W3', 'alone');
-  if (f) target(`W3 fleet origin bytes / object bytes (${o})`, f.amplification, '<= 1.05', f.amplification <= 1.05);
-  if (f && alone) target(`W3 slowest process / one process alone (${o})`, f.wallMs.median / alone.wallMs.median, '<= 1.5', f.wallMs.median / alone.wallMs.median <= 1.5);
+  for (const shape of shapes) {
+    const f = find(o, `W3-${shape}`, 'fleet');
+    if (!f) continue;
+    target(`W3-${shape} x${f.processes}: origin bytes / object bytes (${o})`, f.amplification.median, '<= 1.05', f.amplification.max <= 1.05);
+    target(`W3-${shape} x${f.processes}: slowest process / same shape alone (${o})`, f.slowestOverAlone.median, '<= 1.5', f.slowestOverAlone.median <= 1.5);
+  }
 }
 for (const w of ['W1', 'W2']) {
   const warm = find('plain', w, 'warm');
@@ -317,15 +412,50 @@ results.targets = targets;
 
 // ------------------------------------------------------------------ output
 const fmt = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
+const secs = (sp) => `${fmt(sp.median / 1000, 3)} [${fmt(sp.min / 1000, 3)}-${fmt(sp.max / 1000, 3)}]`;
 const lines = [];
+const la = (l) => l.map((x) => x.toFixed(1)).join(' ');
+lines.push(`rangecache bench, ${results.meta.date}, commit ${results.meta.commit}, \`node bench/run.mjs ${results.meta.args}\`, ${reps} repetition(s)` +
+  `${quick ? ' (quick mode: the numbers mean nothing)' : ''}; ${results.meta.cpus} CPUs, load average (1/5/15 min) ${la(results.meta.loadavgStart)} at the start, ${la(results.meta.loadavgEnd)} at the end; ${results.meta.elapsedS.toFixed(0)} s.`, '');
 lines.push('| origin | workload | variant | wall s median [min-max] | MiB/s median | origin req | origin MiB | Redis keys | MGET/GET/SET/EXEC calls |');
 lines.push('|---|---|---|---|---|---|---|---|---|');
 for (const s of summary) {
-  if (s.workload === 'STREAM') continue;
+  if (s.workload === 'STREAM' || s.workload.startsWith('W3')) continue;
   const c = s.redisCalls;
-  lines.push(`| ${s.origin} | ${s.workload} | ${s.variant}${s.workload === 'W3' && s.variant === 'fleet' ? ` x${counts.fleet} (amplification ${fmt(s.amplification, 2)})` : ''} | ` +
-    `${fmt(s.wallMs.median / 1000, 3)} [${fmt(s.wallMs.min / 1000, 3)}-${fmt(s.wallMs.max / 1000, 3)}] | ${fmt(s.mibps.median)} | ${fmt(s.originRequests)} | ` +
+  lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${secs(s.wallMs)} | ${fmt(s.mibps.median)} | ${fmt(s.originRequests)} | ` +
     `${fmt(s.originBytes / MiB, 1)} | ${fmt(s.redisKeys)} | ${c.mget}/${c.get}/${c.set}/${c.exec} |`);
+}
+const fleetRows = summary.filter((s) => s.workload.startsWith('W3') && s.variant === 'fleet');
+if (fleetRows.length) {
+  lines.push('', `W3 fleet: ${counts.fleet} processes, each reading the same ${counts.W3} MiB cold, released together after FLUSHALL; "alone" is one process, cold, after FLUSHALL, in the same repetition. ` +
+    'Shapes: loop = ' + counts.W3 + ' readRange calls of 1 MiB (WORKLOADS.md W3, /data.bin); whole = one readRange(url, 0, size) of a ' + counts.W3 + ' MiB object; stream = reader.stream(url) over it. ' +
+    'slowest / alone is computed per repetition (median [min-max]). Reader stats are summed over the processes (median over repetitions).', '');
+  lines.push('| origin | shape | alone wall s | fleet slowest wall s | fleet fastest wall s | slowest / alone | amplification (origin bytes / object) | origin req | fleetWaits | fleetFallbacks | storeErrors | Redis cmds per MiB block: client / server |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const f of fleetRows) {
+    const a = find(f.origin, f.workload, 'alone');
+    const fs = f.fleetStats;
+    lines.push(`| ${f.origin} | ${f.workload} | ${a ? secs(a.wallMs) : ''} | ${secs(f.wallMs)} | ${secs(f.fastestMs)} | ${fmt(f.slowestOverAlone.median, 2)} [${fmt(f.slowestOverAlone.min, 2)}-${fmt(f.slowestOverAlone.max, 2)}] | ` +
+      `${fmt(f.amplification.median, 2)} [${fmt(f.amplification.min, 2)}-${fmt(f.amplification.max, 2)}] | ${fmt(f.originRequests)} | ${fs.fleetWaits} | ${fs.fleetFallbacks} | ${fs.storeErrors} | ` +
+      `${fmt(f.redisPerRead.client, 2)} / ${fmt(f.redisPerRead.server, 2)} |`);
+  }
+}
+const redisRows = summary.filter((s) => s.redisPerRead && !['direct', 'direct-batch64', 'ceiling'].includes(s.variant));
+if (redisRows.length) {
+  lines.push('', 'Redis commands per read (W3: per 1 MiB block per process), medians over the repetitions. ' +
+    '**server** = sum of `calls` over INFO commandstats after CONFIG RESETSTAT just before the run (the orchestrator\'s own CONFIG/INFO/DBSIZE left out); ' +
+    'Redis 7.0 counts in it the commands a Lua script runs with redis.call() and the commands queued in MULTI, each once, besides MULTI, EXEC and EVAL/EVALSHA themselves. ' +
+    '**client** = commands the worker processes wrote to their Redis connections (bench/resp-counter.mjs parses the RESP they send; CLIENT SETINFO at connect, refused by Redis 7.0, left out), ' +
+    'including MULTI, EXEC and the commands queued between them; **queued** = the part of client queued inside MULTI. ' +
+    '**flushes** = pipelined writes: commands written to one connection in one event-loop turn (node-redis uncorks on setImmediate), i.e. request/response round trips. ' +
+    '**in scripts** = server - client. Top commands: commandstats calls for the whole run.', '');
+  lines.push('| origin | workload | variant | reads | server cmds/read | client cmds/read | of which queued in MULTI | client flushes/read | in scripts/read | top commands (server, whole run) |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of redisRows) {
+    const p = s.redisPerRead;
+    const top = Object.entries(s.redisTopCommands).map(([c, n]) => `${c} ${n}`).join(', ');
+    lines.push(`| ${s.origin} | ${s.workload} | ${s.variant}${s.processes ? ` x${s.processes}` : ''} | ${s.reads} | ${fmt(p.server, 2)} | ${fmt(p.client, 2)} | ${fmt(p.queuedInMulti, 2)} | ${fmt(p.flushes, 2)} | ${fmt(p.scriptInner, 2)} | ${top} |`);
+  }
 }
 if (st) lines.push('', `stream() over ${counts.streamMiB} MiB (FileFetcher + RedisStore, 1 MiB blocks, read-ahead 4): ${fmt(st.wallMs.median / 1000, 2)} s, ${fmt(st.mibps.median)} MiB/s, peak RSS ${fmt(st.peakRssAboveBaselineMiB, 1)} MiB above baseline.`);
 lines.push('', '| target | measured | goal | met |', '|---|---|---|---|');

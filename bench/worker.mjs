@@ -4,7 +4,12 @@
 //   variant "cached":  rangecache (AsyncCachingReader + RedisStore), cold or warm depending on Redis.
 //   variant "ceiling": plain node-redis GETs of values of the same sizes, sequential, as fast as node-redis can.
 //   variant "stream":  rangecache stream() over a local file, measuring peak RSS above the baseline.
+// cfg.shape (W3 only): "loop" = the reads of the workload one after another (1 MiB each); "whole" = ONE
+// readRange(objectUrl, 0, size) over the whole object; "stream" = for await over reader.stream(objectUrl).
+// Every run counts the Redis commands it sends (resp-counter.mjs) and prints them as `redisClient`.
 import { createHash } from 'node:crypto';
+import { installRedisCounter, redisTraffic } from './resp-counter.mjs';
+installRedisCounter(); // before any Redis client exists
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { commandOptions, createClient } from 'redis';
@@ -73,9 +78,12 @@ async function setup() {
   });
   return {
     reader,
-    open: async () => { await reader.stat(cfg.variant === 'stream' ? cfg.file : originPath); },
+    open: async () => { await reader.stat(cfg.variant === 'stream' ? cfg.file : cfg.objectUrl ?? originPath); },
     read: (r) => reader.readRange(originPath, r.start, r.end),
     readBatch: (rs) => reader.readRanges(originPath, rs),
+    // W3 shapes over the whole object (cfg.objectUrl): one readRange of [0, size), or one stream().
+    whole: async (url) => { const { size } = await reader.stat(url); return reader.readRange(url, 0, size); },
+    stream: (url) => reader.stream(url),
     close: async () => { await reader.close(); await store.close(); await client.quit(); fetcher.close?.(); },
   };
 }
@@ -98,6 +106,12 @@ const t0 = performance.now();
 await s.open();
 if (cfg.variant === 'stream') {
   for await (const chunk of s.reader.stream(cfg.file)) bytes += chunk.byteLength;
+} else if (cfg.shape === 'whole') {
+  const v = await s.whole(cfg.objectUrl);
+  out.push(v);
+  bytes += v.byteLength;
+} else if (cfg.shape === 'stream') {
+  for await (const chunk of s.stream(cfg.objectUrl)) { out.push(chunk); bytes += chunk.byteLength; }
 } else if (cfg.batch) {
   // Batched: `batch` reads issued together, as a client that knows its chunk list (Zarr, kerchunk) does.
   for (let i = 0; i < reads.length; i += cfg.batch) {
@@ -127,5 +141,5 @@ const hash = createHash('sha256');
 for (const v of out) hash.update(v);
 process.stdout.write(JSON.stringify({
   wallMs, bytes, sha256: hash.digest('hex'), baselineRssMiB: baselineRss / 2 ** 20, peakRssMiB: peakRss / 2 ** 20,
-  peakAboveBaselineMiB: (peakRss - baselineRss) / 2 ** 20, stats,
+  peakAboveBaselineMiB: (peakRss - baselineRss) / 2 ** 20, stats, redisClient: redisTraffic,
 }) + '\n');
