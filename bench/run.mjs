@@ -292,7 +292,7 @@ const started = new Date();
 results.meta = {
   date: started.toISOString(), quick, reps, counts, node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model,
   memGiB: Math.round(totalmem() / 2 ** 30), redis: (await admin.info('server')).match(/redis_version:(\S+)/)?.[1],
-  loadavgStart: loadavg(), commit: gitDescribe(), args: process.argv.slice(2).join(' '), fleetProcesses: counts.fleet, shapes,
+  loadavgStart: loadavg(), commit: process.env.BENCH_COMMIT ?? gitDescribe(), // BENCH_COMMIT: when run from an exported tree args: process.argv.slice(2).join(' '), fleetProcesses: counts.fleet, shapes,
 };
 try {
   for (const name of originNames) {
