@@ -177,12 +177,24 @@ interface Piece {
   ahead: boolean;
   /** Its cached value was refused (a weak-version read that must not mix cached and fetched bytes): fetch it. */
   refetch?: boolean;
+  /** What the batch's lookup found of its lease, where the lookup took leases (`lookupAndClaim`). */
+  lease?: 'claimed' | 'busy';
 }
 
 interface ObjectRef {
   path: string;
   meta: ObjectMeta;
   prefix: string;
+}
+
+/** What asking the fleet about some pieces found. */
+interface FleetOutcome {
+  /** This reader holds their leases (or must fetch them anyway): it fetches them. */
+  claimed: Piece[];
+  /** Another instance holds their leases: wait for them to land. */
+  busy: Piece[];
+  /** How many had landed: their flights are resolved from the store. */
+  landed: number;
 }
 
 /** One origin request shared by the pieces it covers and the callers that wait on them. */
@@ -237,6 +249,8 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
+/** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
+const MAX_FLEET_WAIT_MS = 60_000;
 
 /**
  * Reads byte ranges of remote objects through a shared cache.
@@ -300,6 +314,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /** Counts batches run: reads queued in the same tick see the same number. */
   #batches = 0;
   #closed = false;
+  /** Objects (version prefixes) whose last lookup missed: their next lookup takes leases in the same round trip. */
+  #expectMisses = new Map<string, true>();
   /** Read-ahead jobs in progress: nobody awaits them, so close() ends them. */
   #aheadJobs = new Set<ReadJob>();
   /** Origins already reported by a `weakVersion` event. */
@@ -745,19 +761,28 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     let values: (Uint8Array | null)[] = [];
     if (lookups.length > 0) {
       try {
-        values = await this.#safely(() => this.#lookup(lookups), 'getMany');
+        values = await this.#safely(() => this.#lookupOrClaim(lookups), 'getMany');
       } catch {
         values = lookups.map(() => null); // all misses: the reads go on to the origin
       }
     }
     const corrupt: string[] = [];
     const missed = new Set<Piece>();
+    const missedObjects = new Set<string>();
     lookups.forEach((p, i) => {
       const v = values[i];
       if (this.#acceptStored(p, v, corrupt)) p.value = v;
-      else missed.add(p);
+      else {
+        missed.add(p);
+        missedObjects.add(p.object.prefix);
+      }
     });
     this.#deleteCorrupt(corrupt);
+    // The next lookup of an object that missed here takes leases at once (one round trip on a cold scan).
+    for (const p of lookups) {
+      if (missedObjects.has(p.object.prefix)) setBounded(this.#expectMisses, p.object.prefix, true, MAX_META_ENTRIES);
+      else this.#expectMisses.delete(p.object.prefix);
+    }
     this.#unsplice(jobs);
 
     // Decide what to fetch. A containing chunk that is gone is fetched only if some read needs exactly it;
@@ -776,6 +801,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         for (const p of list) if (!p.value && !p.flight) needed.add(p);
       });
     }
+    // Leases the lookup took for pieces no read needs any more (a chunk shortcut replaced by its exact range).
+    const unneeded = lookups.filter((p) => p.lease === 'claimed' && !needed.has(p)).map((p) => p.key);
+    if (unneeded.length > 0) this.#release(this.store.coordinator!, unneeded);
     this.#startFetches([...needed]);
     this.#attachFlights(live);
     for (const job of live) if (job.scanned > 0 && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
@@ -896,8 +924,15 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * pieces another process is fetching are awaited, and pieces that landed meanwhile are read from the store.
    */
   #startFetches(misses: Piece[]): void {
-    // Another batch may have started fetching some of these while this one waited for the store.
-    const fresh = misses.filter((p) => !this.#joinFlight(p));
+    // Another batch may have started fetching some of these while this one waited for the store: join it, and
+    // hand back a lease this batch's lookup took, so that other instances are not kept waiting for it.
+    const fresh: Piece[] = [];
+    const handBack: string[] = [];
+    for (const p of misses) {
+      if (!this.#joinFlight(p)) fresh.push(p);
+      else if (p.lease === 'claimed') handBack.push(p.key);
+    }
+    if (handBack.length > 0) this.#release(this.store.coordinator!, handBack);
     if (fresh.length === 0) return;
     const task: FetchTask = { controller: new AbortController(), interest: 0, done: false, keys: fresh.map((p) => p.key) };
     // Our own signal, shared by every origin request and queued slot of this batch: no listener limit applies.
@@ -928,53 +963,115 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
   }
 
-  /** Claims pieces across processes, then fetches, awaits or reads each according to its claim. */
+  /**
+   * Claims pieces across processes, then fetches, awaits or reads each according to its claim. Pieces whose lease
+   * the batch's lookup already took (or found busy) skip the claim.
+   */
   async #coordinated(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
-    let claims: ClaimResult[];
-    try {
-      claims = await this.#safely(() => coordinator.claim(pieces.map((p) => p.key), leaseMs), 'claim');
-    } catch {
-      return this.#fetchPieces(pieces, signal); // no coordination: fetch as a lone process would
+    const unknown = pieces.filter((p) => p.lease === undefined);
+    let outcome: FleetOutcome = { claimed: pieces.filter((p) => p.lease === 'claimed'), busy: pieces.filter((p) => p.lease === 'busy'), landed: 0 };
+    if (unknown.length > 0) {
+      try {
+        const more = await this.#claimOrRead(unknown, coordinator, leaseMs, signal);
+        outcome = { claimed: [...outcome.claimed, ...more.claimed], busy: [...outcome.busy, ...more.busy], landed: more.landed };
+      } catch {
+        // No coordination for these: fetch them as a lone process would.
+        outcome.claimed.push(...unknown);
+      }
     }
-    const mine = pieces.filter((_, i) => claims[i] === 'claimed');
-    const landed = pieces.filter((_, i) => claims[i] === 'landed');
-    let busy = pieces.filter((_, i) => claims[i] === 'busy');
     // Waiting is bounded too: past maxFleetWaiters pieces, fetch the rest directly (no lease: a small overlap).
     const room = Math.max(0, this.maxFleetWaiters - this.#fleetWaiting);
-    const direct = busy.slice(room);
-    busy = busy.slice(0, room);
+    const direct = outcome.busy.slice(room);
+    const busy = outcome.busy.slice(0, room);
     this.#fleetWaiting += busy.length;
     await Promise.all([
-      mine.length > 0 ? this.#fetchPieces(mine, signal, coordinator) : undefined,
-      landed.length > 0 ? this.#fromStore(landed, signal).then((rest) => this.#fetchPieces(rest, signal)) : undefined,
+      this.#fetchPieces([...outcome.claimed, ...direct], signal, coordinator),
       busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal).finally(() => { this.#fleetWaiting -= busy.length; }) : undefined,
-      direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
     ]);
   }
 
-  /** Waits for pieces another process is fetching; claims again on every wake, and fetches what it wins. */
+  /**
+   * Waits for pieces another process is fetching. Its holder lands them group by group (one origin response at a
+   * time) and extends its lease while it fetches, so a wake-up names the pieces that landed, and only those are
+   * read; a wait that times out asks about all of them again (a holder that died lets its lease lapse, and the
+   * piece is claimed here). Pieces this reader wins are fetched at once, not after the others.
+   */
   async #awaitFleet(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
     let pending = pieces;
-    const deadline = Date.now() + 3 * leaseMs;
-    const mine: Piece[] = [];
+    // Only a holder whose origin never answers (it keeps its lease alive) can hold waiters this long.
+    const deadline = Date.now() + Math.max(3 * leaseMs, MAX_FLEET_WAIT_MS);
+    const fetches: Promise<void>[] = [];
+    const fallback = (list: Piece[]): void => {
+      if (list.length === 0) return;
+      this.#stats.fleetFallbacks += list.length;
+      fetches.push(this.#fetchPieces(list, signal, coordinator));
+    };
     while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
-      await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs, deadline - Date.now()), signal);
-      let claims: ClaimResult[];
+      const released = await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs, deadline - Date.now()), signal);
+      const woken = new Set<string>(Array.isArray(released) ? released : []);
+      let check = woken.size > 0 ? pending.filter((p) => woken.has(p.key)) : pending;
+      if (check.length === 0) continue;
+      const checked = new Set(check);
+      let outcome: FleetOutcome;
       try {
-        claims = await this.#safely(() => coordinator.claim(pending.map((p) => p.key), leaseMs), 'claim');
+        if (woken.size > 0) {
+          // Released pieces have almost always landed: read them plainly (a script would copy every value once
+          // more inside Redis); only those that did not land (their holder failed) are claimed.
+          const before = check.length;
+          check = await this.#fromStore(check, signal);
+          this.#stats.fleetWaits += before - check.length;
+        }
+        outcome = check.length > 0 ? await this.#claimOrRead(check, coordinator, leaseMs, signal) : { claimed: [], busy: [], landed: 0 };
       } catch {
-        break;
+        pending = pending.filter((p) => !p.flight!.persisted); // what was read before the store failed is done
+        break; // the store failed: fetch what is left
       }
-      const landed = pending.filter((_, i) => claims[i] === 'landed');
-      mine.push(...pending.filter((_, i) => claims[i] === 'claimed')); // its holder gave up or died
-      pending = pending.filter((_, i) => claims[i] === 'busy');
-      const missing = await this.#fromStore(landed, signal);
-      this.#stats.fleetWaits += landed.length - missing.length;
-      mine.push(...missing);
+      this.#stats.fleetWaits += outcome.landed;
+      fallback(outcome.claimed); // its holder gave up or died
+      pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
     }
+    if (!signal.aborted) fallback(pending);
+    await Promise.all(fetches);
     signal.throwIfAborted();
-    this.#stats.fleetFallbacks += mine.length + pending.length;
-    await this.#fetchPieces([...mine, ...pending], signal, coordinator);
+  }
+
+  /**
+   * One round trip where the store can (`lookupAndClaim`): for each piece, its value if it has landed (the flight
+   * resolves from it), else this reader's lease on it (`claimed`), else `busy`. Without it: a claim, then a lookup
+   * of what the claim found landed.
+   */
+  async #claimOrRead(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<FleetOutcome> {
+    signal.throwIfAborted();
+    const keys = pieces.map((p) => p.key);
+    const outcome: FleetOutcome = { claimed: [], busy: [], landed: 0 };
+    if (coordinator.lookupAndClaim) {
+      const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
+      const results = await this.#safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
+      if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
+      const corrupt: string[] = [];
+      pieces.forEach((p, i) => {
+        const r = results[i];
+        if (r === 'claimed') outcome.claimed.push(p);
+        else if (r === 'busy') outcome.busy.push(p);
+        else if (this.#acceptStored(p, r ?? null, corrupt)) {
+          this.#resolveStored(p, r!);
+          outcome.landed++;
+        } else {
+          outcome.claimed.push(p); // a value of the wrong length: fetched here (without a lease; a small overlap)
+        }
+      });
+      this.#deleteCorrupt(corrupt);
+      return outcome;
+    }
+    const claims: ClaimResult[] = await this.#safely(() => coordinator.claim(keys, leaseMs), 'claim');
+    if (!Array.isArray(claims) || claims.length !== pieces.length) throw new Error('lease claim returned the wrong number of results');
+    const landed = pieces.filter((_, i) => claims[i] === 'landed');
+    outcome.claimed = pieces.filter((_, i) => claims[i] === 'claimed');
+    outcome.busy = pieces.filter((_, i) => claims[i] === 'busy');
+    const missing = await this.#fromStore(landed, signal);
+    outcome.landed = landed.length - missing.length;
+    outcome.claimed.push(...missing);
+    return outcome;
   }
 
   /** Releases this reader's leases on `keys`, in the background. */
@@ -996,16 +1093,23 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const corrupt: string[] = [];
     pieces.forEach((p, i) => {
       const v = values[i];
-      if (this.#acceptStored(p, v, corrupt)) {
-        p.flight!.persisted = true; // it is the store's value: the store keeps its own
-        this.#forgetFlight(p);
-        p.flight!.resolve(v);
-      } else {
-        rest.push(p);
-      }
+      if (this.#acceptStored(p, v, corrupt)) this.#resolveStored(p, v);
+      else rest.push(p);
     });
     this.#deleteCorrupt(corrupt);
     return rest;
+  }
+
+  /** Resolves the flight of `p` with a value read from the store (the store keeps its own copy). */
+  #resolveStored(p: Piece, value: Uint8Array): void {
+    p.flight!.persisted = true;
+    this.#forgetFlight(p);
+    p.flight!.resolve(value);
+  }
+
+  /** Takes the flight of `p` out of the in-flight map (if it is still the one there): new reads go to the store. */
+  #forgetFlight(p: Piece): void {
+    if (this.#inflight.get(p.key) === p.flight) this.#inflight.delete(p.key);
   }
 
   /** The stored values of `pieces`, in order; a store that answers with another count has failed. */
@@ -1015,20 +1119,32 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     return values;
   }
 
-  /** Takes the flight of `p` out of the in-flight map (if it is still the one there): new reads go to the store. */
-  #forgetFlight(p: Piece): void {
-    if (this.#inflight.get(p.key) === p.flight) this.#inflight.delete(p.key);
+  /**
+   * The batch's first lookup. Where misses are expected (the last lookup of the object missed) and the store
+   * offers it, the lookup takes the leases of what is missing in the same round trip (`lookupAndClaim`), so a
+   * cold read costs one round trip before its origin request; the pieces then carry what the claim found.
+   */
+  async #lookupOrClaim(pieces: readonly Piece[]): Promise<(Uint8Array | null)[]> {
+    const coordinator = this.leaseMs === null ? undefined : this.store.coordinator;
+    if (!coordinator?.lookupAndClaim || !pieces.some((p) => this.#expectMisses.has(p.object.prefix))) return this.#lookup(pieces);
+    const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
+    const results = await coordinator.lookupAndClaim(pieces.map((p) => p.key), this.leaseMs!, { expectedBytes });
+    if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
+    return results.map((r, i) => {
+      if (r !== 'claimed' && r !== 'busy') return r;
+      pieces[i]!.lease = r;
+      return null;
+    });
   }
 
   /**
    * Fetches pieces from the origin, coalesced per object (blocks fetched ahead one request each, so they arrive in
-   * parallel), resolves their flights, and writes them to the store in one round trip. A fetched piece stays
-   * joinable until its write has finished, so a read in between neither misses nor fetches it again. With a
-   * `coordinator`, this reader's leases on the pieces are released with the write (or at once, where a fetch failed).
+   * parallel). Each origin response lands on its own, as soon as it arrives: its flights resolve, and its pieces
+   * are written to the store and their leases released in one round trip, so other instances waiting for them read
+   * them while the rest is still in flight. With a `coordinator`, the leases are extended while the fetch goes on.
    */
   async #fetchPieces(pieces: Piece[], signal: AbortSignal, coordinator?: FetchCoordinator): Promise<void> {
     if (pieces.length === 0) return;
-    const failed: Piece[] = [];
     const byObject = new Map<string, Piece[]>();
     for (const p of pieces) {
       const group = `${p.ahead ? 'ahead' : 'read'}:${p.object.prefix}`;
@@ -1036,39 +1152,73 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (list) list.push(p);
       else byObject.set(group, [p]);
     }
-    const written: StoreEntry[] = [];
-    const done: Piece[] = [];
+    const held = new Set(coordinator ? pieces.map((p) => p.key) : []);
+    const stopExtending = coordinator ? this.#extendWhileHeld(coordinator, held) : () => {};
     const fetches: Promise<void>[] = [];
     for (const list of byObject.values()) {
       const object = list[0]!.object;
-      const ttlMs = this.#dataTtlMs(object);
       const maxRequest = list[0]!.ahead ? Math.min(this.blockSize, this.maxRequest) : this.maxRequest;
       for (const group of coalesceRanges(list.map((p) => p.range), { maxGap: this.maxGap, maxRequest })) {
         const members = group.members.map((i) => list[i]!);
         this.#stats.misses += members.length;
-        fetches.push(this.#limiter.run(() => this.#fetchFromOrigin(object, group, signal), signal).then((buf) => {
-          for (const p of members) {
-            const value = buf.subarray(p.range.start - group.start, p.range.end - group.start);
-            if (value.byteLength <= MAX_VALUE && this.#isKeyOf(p, value)) written.push({ key: p.key, value, ttlMs });
-            if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
-            done.push(p);
-            p.flight!.resolve(value);
-          }
-        }, (e: unknown) => {
-          for (const p of members) p.flight!.reject(e);
-          failed.push(...members);
-        }));
+        fetches.push(this.#limiter.run(() => this.#fetchFromOrigin(object, group, signal), signal).then(
+          (buf) => this.#land(object, group.start, members, buf, coordinator, held),
+          (e: unknown) => {
+            for (const p of members) {
+              p.flight!.reject(e);
+              held.delete(p.key);
+            }
+            if (coordinator) this.#release(coordinator, members.map((p) => p.key));
+          },
+        ));
       }
     }
-    await Promise.all(fetches);
-    if (coordinator) this.#release(coordinator, failed.map((p) => p.key));
-    const ok = await this.#write(written, coordinator ? written.map((e) => e.key) : []);
-    // The write (and the release folded into it) did not happen: let the waiters go now, not at lease expiry.
-    if (!ok && coordinator) this.#release(coordinator, written.map((e) => e.key));
-    for (const p of done) {
+    try {
+      await Promise.all(fetches);
+    } finally {
+      stopExtending();
+    }
+  }
+
+  /**
+   * One origin response's pieces: their flights resolve, then they are written and their leases released in the
+   * same round trip. A piece stays joinable until its write has finished, so a read in between neither misses nor
+   * fetches it again.
+   */
+  async #land(object: ObjectRef, offset: number, members: Piece[], buf: Uint8Array, coordinator: FetchCoordinator | undefined, held: Set<string>): Promise<void> {
+    const ttlMs = this.#dataTtlMs(object);
+    const entries: StoreEntry[] = [];
+    for (const p of members) {
+      const value = buf.subarray(p.range.start - offset, p.range.end - offset);
+      if (value.byteLength <= MAX_VALUE && this.#isKeyOf(p, value)) entries.push({ key: p.key, value, ttlMs });
+      if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
+      p.flight!.resolve(value);
+    }
+    const ok = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
+    for (const p of members) held.delete(p.key);
+    if (coordinator) {
+      // What was not written (and so not released with the write): let its waiters go now, not at lease expiry.
+      const released = ok ? new Set(entries.map((e) => e.key)) : new Set<string>();
+      this.#release(coordinator, members.filter((p) => !released.has(p.key)).map((p) => p.key));
+    }
+    for (const p of members) {
       if (ok) p.flight!.persisted = true;
       this.#forgetFlight(p);
     }
+  }
+
+  /**
+   * Extends this reader's leases on `held` (keys still being fetched) every third of a lease period, until the
+   * returned function is called: a slow but live holder keeps its leases, one that dies loses them within a period.
+   */
+  #extendWhileHeld(coordinator: FetchCoordinator, held: Set<string>): () => void {
+    const leaseMs = this.leaseMs;
+    if (!coordinator.extend || leaseMs === null) return () => {};
+    const timer = setInterval(() => {
+      if (held.size > 0) void this.#safely(() => coordinator.extend!([...held], leaseMs), 'extend').catch(() => {});
+    }, Math.max(10, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**
