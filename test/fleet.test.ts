@@ -112,3 +112,33 @@ t.test('waiting on other instances is bounded by maxFleetWaiters', async (t) => 
   t.equal(b.stats().misses, 3, 'B fetched the 3 blocks it could not wait for');
   t.equal(b.stats().fleetWaits, 1, 'and waited for 1');
 });
+
+t.test('a slow but live lease holder keeps its lease: 4 processes on a 2 MiB/s origin fetch an 8 MiB object once', async (t) => {
+  const [origin, redis] = await Promise.all([startHttpOrigin(), startRedis({ ownProcess: true })]);
+  t.teardown(async () => { await origin.stop(); await redis.stop(); });
+  const size = 8 * MiB;
+  const bytes = pseudoRandomBytes(size, 'slow-holder');
+  origin.put('slow.bin', bytes);
+  // 64 KiB every 32 ms: one 8 MiB response takes about 4 s, twice the default 2 s lease.
+  Object.assign(origin.behaviour, { trickleMs: 32, trickleBytes: 64 * 1024 });
+  const fleet = Array.from({ length: 4 }, () => {
+    const child = spawn(process.execPath, ['test/fixtures/fleet-shapes.mjs', origin.url('slow.bin'), redis.url, 'whole', String(size), 'slow-holder'], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d) => { out += d; if (out.includes('"ready"')) resolve(); }));
+    const done = new Promise<{ sha256: string; stats: Record<string, number> }>((resolve, reject) => child.on('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+      else reject(new Error(`fleet-shapes exited with ${code}`));
+    }));
+    t.teardown(() => { child.kill('SIGKILL'); });
+    return { child, ready, done };
+  });
+  await Promise.all(fleet.map((f) => f.ready));
+  for (const f of fleet) f.child.stdin!.write('go\n');
+  const results = await Promise.all(fleet.map((f) => f.done));
+  const expected = createHash('sha256').update(bytes).digest('hex');
+  for (const r of results) t.equal(r.sha256, expected, 'byte-exact');
+  const amplification = origin.bodyBytes('GET') / size;
+  const fallbacks = results.reduce((n, r) => n + (r.stats['fleetFallbacks'] ?? 0), 0);
+  t.ok(amplification <= 1.05, `origin served ${amplification.toFixed(3)} x the object (<= 1.05); fleetFallbacks ${fallbacks}`);
+  t.equal(fallbacks, 0, 'no waiter gave up on the holder');
+});
