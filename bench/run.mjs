@@ -5,7 +5,7 @@
 // counted at the origin (its access log, or a counting proxy in front of s3rver); Redis calls by INFO commandstats.
 //
 //   pnpm bench [--quick] [--reps N] [--only W1,W2,W3,STREAM] [--origins plain,s3like,s3]
-//              [--shapes loop,whole,stream] [--fleet N] [--lease-ms MS|null] [--tag NAME]
+//              [--shapes loop,whole,stream] [--fleet N] [--lease-ms MS|null] [--meta-ttl S] [--tag NAME]
 //
 // W3 (fleet) runs in three read shapes, each alone (one process, cold) and as a fleet of 8 processes released
 // together: "loop" = WORKLOADS.md W3 (64 reads of 1 MiB of /data.bin), "whole" = one readRange(url, 0, size)
@@ -46,12 +46,17 @@ const { values: args } = parseArgs({
     origins: { type: 'string' },
     'lease-ms': { type: 'string' },
     shapes: { type: 'string' },
+    'meta-ttl': { type: 'string' },
     fleet: { type: 'string' },
     tag: { type: 'string' },
   },
 });
 // --lease-ms null: fleet single flight off, to measure what the leases cost a lone reader.
 const leaseMs = args['lease-ms'] === undefined ? undefined : args['lease-ms'] === 'null' ? null : Number(args['lease-ms']);
+// --meta-ttl S: the reader's metaTtl (default: the library's, 60 s). A weak validator (the origins' nginx-style ETags)
+// caps every value's TTL at metaTtl, so a warm run that starts more than metaTtl after the cold run began finds
+// part of the cache expired (s3like W2: the cold run alone takes ~95 s).
+const metaTtl = args['meta-ttl'] === undefined ? undefined : Number(args['meta-ttl']);
 const quick = args.quick;
 const reps = Number(args.reps ?? (quick ? 1 : 3));
 const only = new Set((args.only ?? 'W1,W2,W3,STREAM').split(','));
@@ -192,7 +197,7 @@ const originCfg = (o) => (o.kind === 's3' ? { kind: 's3', endpoint: o.endpoint, 
 
 async function runOne(origin, workload, variant, extra = {}) {
   const mode = workload === 'W2' ? 'chunk' : 'block';
-  const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, ...extra };
+  const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, metaTtl, ...extra };
   const r = await measured(variant === 'ceiling' ? null : origin, () => spawnWorker(cfg).done);
   if (r.bytes && workload !== 'STREAM' && r.sha256 !== expected[workload]) throw new Error(`${workload}/${variant} on ${origin.name}: wrong bytes (sha256 ${r.sha256})`);
   r.reads = counts[workload];
@@ -258,23 +263,7 @@ async function benchFleet(origin, shape) {
     alone.amplification = alone.originCount.bytes / (counts.W3 * MiB);
     record(origin, workload, 'alone', alone);
     await admin.flushAll();
-    const r = await measured(origin, async () => {
-      const workers = Array.from({ length: counts.fleet }, () => spawnWorker({
-        workload: 'W3', variant: 'cached', origin: originCfg(origin), redisUrl: redis.url, mode: 'block', blockSize: MiB, count: counts.W3,
-        leaseMs, fleet: true, ...shapeCfg,
-      }));
-      await Promise.all(workers.map((w) => w.ready()));
-      const released = performance.now();
-      for (const w of workers) w.child.stdin.write('go\n');
-      const each = await Promise.all(workers.map((w) => w.done.then((x) => ({ ...x, finished: performance.now() }))));
-      for (const e of each) if (e.sha256 !== expected.W3) throw new Error(`${workload} fleet on ${origin.name}: wrong bytes`);
-      const walls = each.map((e) => e.wallMs);
-      return {
-        wallMs: Math.max(...walls), fastestMs: Math.min(...walls), spanMs: Math.max(...each.map((e) => e.finished)) - released,
-        bytes: each[0].bytes, processes: each.length, sha256: each[0].sha256, walls,
-        fleetStats: statsOf(each), perProcessStats: each.map((e) => e.stats), redisClientAll: each.map((e) => e.redisClient),
-      };
-    });
+    const r = await runFleet(origin, workload, shapeCfg, statsOf);
     r.reads = counts.W3 * r.processes;
     r.amplification = r.originCount.bytes / (counts.W3 * MiB);
     r.aloneMs = alone.wallMs;
@@ -284,7 +273,35 @@ async function benchFleet(origin, shape) {
     log(`${origin.name} ${workload} fleet x${r.processes}: slowest ${r.wallMs.toFixed(0)} ms (${r.slowestOverAlone.toFixed(2)}x alone ${alone.wallMs.toFixed(0)} ms), fastest ${r.fastestMs.toFixed(0)} ms, ` +
       `origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB (amplification ${r.amplification.toFixed(2)}), ` +
       `fleetWaits ${fs.fleetWaits} fleetFallbacks ${fs.fleetFallbacks} storeErrors ${fs.storeErrors}`);
+    if (quick) continue;
+    // The same fleet again on the now warm cache: what 8 processes reading the object at once cost on this machine
+    // (CPU, Redis, memory) with no origin and no waiting, a floor for the cold fleet's slowest process.
+    const warm = await runFleet(origin, workload, shapeCfg, statsOf);
+    warm.reads = counts.W3 * warm.processes;
+    warm.amplification = warm.originCount.bytes / (counts.W3 * MiB);
+    results.runs.push({ origin: origin.name, workload, variant: 'fleet-warm', ...warm });
+    log(`${origin.name} ${workload} fleet-warm x${warm.processes}: slowest ${warm.wallMs.toFixed(0)} ms, fastest ${warm.fastestMs.toFixed(0)} ms, origin ${warm.originCount.requests} req`);
   }
+}
+
+async function runFleet(origin, workload, shapeCfg, statsOf) {
+  return measured(origin, async () => {
+    const workers = Array.from({ length: counts.fleet }, () => spawnWorker({
+      workload: 'W3', variant: 'cached', origin: originCfg(origin), redisUrl: redis.url, mode: 'block', blockSize: MiB, count: counts.W3,
+      leaseMs, metaTtl, fleet: true, ...shapeCfg,
+    }));
+    await Promise.all(workers.map((w) => w.ready()));
+    const released = performance.now();
+    for (const w of workers) w.child.stdin.write('go\n');
+    const each = await Promise.all(workers.map((w) => w.done.then((x) => ({ ...x, finished: performance.now() }))));
+    for (const e of each) if (e.sha256 !== expected.W3) throw new Error(`${workload} fleet on ${origin.name}: wrong bytes`);
+    const walls = each.map((e) => e.wallMs);
+    return {
+      wallMs: Math.max(...walls), fastestMs: Math.min(...walls), spanMs: Math.max(...each.map((e) => e.finished)) - released,
+      bytes: each[0].bytes, processes: each.length, sha256: each[0].sha256, walls,
+      fleetStats: statsOf(each), perProcessStats: each.map((e) => e.stats), redisClientAll: each.map((e) => e.redisClient),
+    };
+  });
 }
 
 // ------------------------------------------------------------------ main
@@ -292,7 +309,8 @@ const started = new Date();
 results.meta = {
   date: started.toISOString(), quick, reps, counts, node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model,
   memGiB: Math.round(totalmem() / 2 ** 30), redis: (await admin.info('server')).match(/redis_version:(\S+)/)?.[1],
-  loadavgStart: loadavg(), commit: process.env.BENCH_COMMIT ?? gitDescribe(), // BENCH_COMMIT: when run from an exported tree args: process.argv.slice(2).join(' '), fleetProcesses: counts.fleet, shapes,
+  loadavgStart: loadavg(), commit: process.env.BENCH_COMMIT ?? gitDescribe(), // BENCH_COMMIT: when run from an exported tree
+  args: process.argv.slice(2).join(' '), fleetProcesses: counts.fleet, shapes,
 };
 try {
   for (const name of originNames) {
@@ -414,13 +432,15 @@ results.targets = targets;
 const fmt = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
 const secs = (sp) => `${fmt(sp.median / 1000, 3)} [${fmt(sp.min / 1000, 3)}-${fmt(sp.max / 1000, 3)}]`;
 const lines = [];
+const mainRows = summary.filter((s) => s.workload !== 'STREAM' && !s.workload.startsWith('W3'));
 const la = (l) => l.map((x) => x.toFixed(1)).join(' ');
 lines.push(`rangecache bench, ${results.meta.date}, commit ${results.meta.commit}, \`node bench/run.mjs ${results.meta.args}\`, ${reps} repetition(s)` +
   `${quick ? ' (quick mode: the numbers mean nothing)' : ''}; ${results.meta.cpus} CPUs, load average (1/5/15 min) ${la(results.meta.loadavgStart)} at the start, ${la(results.meta.loadavgEnd)} at the end; ${results.meta.elapsedS.toFixed(0)} s.`, '');
-lines.push('| origin | workload | variant | wall s median [min-max] | MiB/s median | origin req | origin MiB | Redis keys | MGET/GET/SET/EXEC calls |');
-lines.push('|---|---|---|---|---|---|---|---|---|');
-for (const s of summary) {
-  if (s.workload === 'STREAM' || s.workload.startsWith('W3')) continue;
+if (mainRows.length) {
+  lines.push('| origin | workload | variant | wall s median [min-max] | MiB/s median | origin req | origin MiB | Redis keys | MGET/GET/SET/EXEC calls |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+}
+for (const s of mainRows) {
   const c = s.redisCalls;
   lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${secs(s.wallMs)} | ${fmt(s.mibps.median)} | ${fmt(s.originRequests)} | ` +
     `${fmt(s.originBytes / MiB, 1)} | ${fmt(s.redisKeys)} | ${c.mget}/${c.get}/${c.set}/${c.exec} |`);
@@ -429,13 +449,15 @@ const fleetRows = summary.filter((s) => s.workload.startsWith('W3') && s.variant
 if (fleetRows.length) {
   lines.push('', `W3 fleet: ${counts.fleet} processes, each reading the same ${counts.W3} MiB cold, released together after FLUSHALL; "alone" is one process, cold, after FLUSHALL, in the same repetition. ` +
     'Shapes: loop = ' + counts.W3 + ' readRange calls of 1 MiB (WORKLOADS.md W3, /data.bin); whole = one readRange(url, 0, size) of a ' + counts.W3 + ' MiB object; stream = reader.stream(url) over it. ' +
-    'slowest / alone is computed per repetition (median [min-max]). Reader stats are summed over the processes (median over repetitions).', '');
-  lines.push('| origin | shape | alone wall s | fleet slowest wall s | fleet fastest wall s | slowest / alone | amplification (origin bytes / object) | origin req | fleetWaits | fleetFallbacks | storeErrors | Redis cmds per MiB block: client / server |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    'slowest / alone is computed per repetition (median [min-max]). Reader stats are summed over the processes (median over repetitions). ' +
+    '"warm fleet slowest" = the same fleet run again right after, on the warm cache (no origin, no waiting): what that many processes reading the object at once cost on this machine.', '');
+  lines.push('| origin | shape | alone wall s | fleet slowest wall s | fleet fastest wall s | slowest / alone | warm fleet slowest wall s | amplification (origin bytes / object) | origin req | fleetWaits | fleetFallbacks | storeErrors | Redis cmds per MiB block: client / server |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const f of fleetRows) {
     const a = find(f.origin, f.workload, 'alone');
     const fs = f.fleetStats;
-    lines.push(`| ${f.origin} | ${f.workload} | ${a ? secs(a.wallMs) : ''} | ${secs(f.wallMs)} | ${secs(f.fastestMs)} | ${fmt(f.slowestOverAlone.median, 2)} [${fmt(f.slowestOverAlone.min, 2)}-${fmt(f.slowestOverAlone.max, 2)}] | ` +
+    const fw = find(f.origin, f.workload, 'fleet-warm');
+    lines.push(`| ${f.origin} | ${f.workload} | ${a ? secs(a.wallMs) : ''} | ${secs(f.wallMs)} | ${secs(f.fastestMs)} | ${fmt(f.slowestOverAlone.median, 2)} [${fmt(f.slowestOverAlone.min, 2)}-${fmt(f.slowestOverAlone.max, 2)}] | ${fw ? secs(fw.wallMs) : ''} | ` +
       `${fmt(f.amplification.median, 2)} [${fmt(f.amplification.min, 2)}-${fmt(f.amplification.max, 2)}] | ${fmt(f.originRequests)} | ${fs.fleetWaits} | ${fs.fleetFallbacks} | ${fs.storeErrors} | ` +
       `${fmt(f.redisPerRead.client, 2)} / ${fmt(f.redisPerRead.server, 2)} |`);
   }

@@ -75,6 +75,7 @@ async function setup() {
     fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttl: 3600, readAhead: cfg.readAhead ?? 4,
     ...(cfg.integrity ? { integrity: { secret: 'benchmark-secret-0123456789' } } : {}),
     ...(cfg.leaseMs === undefined ? {} : { leaseMs: cfg.leaseMs }),
+    ...(cfg.metaTtl == null ? {} : { metaTtl: cfg.metaTtl }),
   });
   return {
     reader,
