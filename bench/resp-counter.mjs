@@ -12,7 +12,8 @@
 //   flushes:  groups of commands written to one connection in one event-loop turn. node-redis corks its socket
 //             and uncorks it on setImmediate, so commands issued in the same turn (by one read or by
 //             concurrent ones) leave as one pipelined write: a flush is one request/response round trip.
-//             Two flushes may still overlap in time; this is an upper bound on the round trips a read waited for.
+//             Commands of different reads can share a flush (one read's write-behind and the next read's lookup),
+//             so flushes per read can be lower than the round trips one read makes; concurrent flushes also overlap.
 // Sockets whose first byte is not '*' (HTTP to the origin) are ignored after that byte.
 import net from 'node:net';
 
