@@ -41,7 +41,7 @@ export interface MatrixRow extends MatrixCase {
   caseMs: number;
 }
 
-interface Result { sha256: string; bytes: number; wallMs: number; stats: Record<string, number> }
+interface Result { sha256: string; bytes: number; wallMs: number; stats: Record<string, number>; storeErrors?: Record<string, number> }
 
 interface Child { proc: ChildProcess; ready: Promise<void>; result: Promise<Result>; stderr: () => string }
 
@@ -57,7 +57,7 @@ function spawnReader(url: string, redisUrl: string, c: MatrixCase, namespace: st
   let onEarlyExit!: (e: Error) => void;
   const ready = new Promise<void>((res, rej) => { onReady = res; onEarlyExit = rej; });
   proc.stdout!.on('data', (d) => { out += d; if (out.includes('"ready"')) onReady(); });
-  proc.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  proc.stderr!.on('data', (d) => { err = (err + d).slice(-4000); if (process.env['FLEET_TRACE']) process.stderr.write(d); });
   proc.stdin!.on('error', () => {}); // a child that died must not crash the test with EPIPE
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) => proc.on('exit', (code, signal) => { live.delete(proc); res([code, signal]); }));
   void exited.then(([code, signal]) => onEarlyExit(new Error(`reader exited before it was ready (${code ?? signal}): ${err.trim()}`)));
@@ -160,7 +160,10 @@ async function runCase(t: Test, origin: Origin, redisUrl: string, c: MatrixCase,
     aloneMs: aloneResult instanceof Error ? NaN : aloneResult.wallMs,
     exact, failed: failures.length, totals, caseMs: Date.now() - t0,
   };
-  const why = STAT_KEYS.map((k) => `${k} ${totals[k]}`).join(', ');
+  const errorsByOperation: Record<string, number> = {};
+  for (const r of results) for (const [k, n] of Object.entries(r.storeErrors ?? {})) errorsByOperation[k] = (errorsByOperation[k] ?? 0) + n;
+  const why = STAT_KEYS.map((k) => `${k} ${totals[k]}`).join(', ') +
+    (Object.keys(errorsByOperation).length ? `; store errors by operation: ${JSON.stringify(errorsByOperation)}` : '');
   // The counter sees the origin: the process alone and the fleet were cold, so each made the origin serve it all.
   t.ok(row.aloneAmplification >= 0.99 && amplification >= 0.99,
     `the origin counted what it served (alone: ${row.aloneAmplification.toFixed(3)} x, fleet: ${amplification.toFixed(3)} x the object)`);

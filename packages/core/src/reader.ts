@@ -187,6 +187,9 @@ interface ObjectRef {
   prefix: string;
 }
 
+/** How a write to the store ended: `unknown` when it timed out (it may still land). */
+type WriteOutcome = 'written' | 'failed' | 'unknown';
+
 /** What asking the fleet about some pieces found. */
 interface FleetOutcome {
   /** This reader holds their leases (or must fetch them anyway): it fetches them. */
@@ -249,6 +252,8 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
+/** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
+const CLAIM_ATTEMPTS = 5;
 /** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
 const MAX_FLEET_WAIT_MS = 60_000;
 
@@ -970,13 +975,17 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   async #coordinated(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
     const unknown = pieces.filter((p) => p.lease === undefined);
     let outcome: FleetOutcome = { claimed: pieces.filter((p) => p.lease === 'claimed'), busy: pieces.filter((p) => p.lease === 'busy'), landed: 0 };
-    if (unknown.length > 0) {
+    for (let attempt = 1; unknown.length > 0; attempt++) {
       try {
         const more = await this.#claimOrRead(unknown, coordinator, leaseMs, signal);
         outcome = { claimed: [...outcome.claimed, ...more.claimed], busy: [...outcome.busy, ...more.busy], landed: more.landed };
-      } catch {
-        // No coordination for these: fetch them as a lone process would.
+        break;
+      } catch (e) {
+        // A slow store is asked again (with twice the time); past that, or a failed store: no coordination for
+        // these, fetch them as a lone process would.
+        if (isStoreTimeout(e) && attempt < CLAIM_ATTEMPTS && !signal.aborted) continue;
         outcome.claimed.push(...unknown);
+        break;
       }
     }
     // Waiting is bounded too: past maxFleetWaiters pieces, fetch the rest directly (no lease: a small overlap).
@@ -1001,6 +1010,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     // Only a holder whose origin never answers (it keeps its lease alive) can hold waiters this long.
     const deadline = Date.now() + Math.max(3 * leaseMs, MAX_FLEET_WAIT_MS);
     const fetches: Promise<void>[] = [];
+    let timeouts = 0; // store calls in a row that timed out
     const fallback = (list: Piece[]): void => {
       if (list.length === 0) return;
       this.#stats.fleetFallbacks += list.length;
@@ -1022,10 +1032,15 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
           this.#stats.fleetWaits += before - check.length;
         }
         outcome = check.length > 0 ? await this.#claimOrRead(check, coordinator, leaseMs, signal) : { claimed: [], busy: [], landed: 0 };
-      } catch {
+      } catch (e) {
         pending = pending.filter((p) => !p.flight!.persisted); // what was read before the store failed is done
-        break; // the store failed: fetch what is left
+        // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
+        // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
+        // or skipped store is not: fetch what is left.
+        if (isStoreTimeout(e) && ++timeouts < CLAIM_ATTEMPTS) continue;
+        break;
       }
+      timeouts = 0;
       this.#stats.fleetWaits += outcome.landed;
       fallback(outcome.claimed); // its holder gave up or died
       pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
@@ -1194,15 +1209,17 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
       p.flight!.resolve(value);
     }
-    const ok = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
+    const outcome = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
     for (const p of members) held.delete(p.key);
     if (coordinator) {
       // What was not written (and so not released with the write): let its waiters go now, not at lease expiry.
-      const released = ok ? new Set(entries.map((e) => e.key)) : new Set<string>();
+      // A write that timed out may still land, releasing its leases with it: its waiters are not woken to an
+      // empty store (if it never lands, the leases, no longer extended, lapse within a period).
+      const released = new Set(outcome === 'failed' ? [] : entries.map((e) => e.key));
       this.#release(coordinator, members.filter((p) => !released.has(p.key)).map((p) => p.key));
     }
     for (const p of members) {
-      if (ok) p.flight!.persisted = true;
+      if (outcome === 'written') p.flight!.persisted = true;
       this.#forgetFlight(p);
     }
   }
@@ -1325,23 +1342,23 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
-  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<boolean> {
-    if (entries.length === 0) return Promise.resolve(true);
+  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<WriteOutcome> {
+    if (entries.length === 0) return Promise.resolve('written');
     const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
     if (this.#pendingWriteBytes + bytes > this.maxPendingWriteBytes && this.#pendingWriteBytes > 0) {
       this.#stats.writesDropped++;
       this.emit('writeDropped', bytes);
-      return Promise.resolve(false);
+      return Promise.resolve('failed');
     }
     this.#pendingWriteBytes += bytes;
     let held: Promise<unknown> | undefined;
     const w = this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany')
-      .then(() => true, (e: unknown) => {
+      .then((): WriteOutcome => 'written', (e: unknown): WriteOutcome => {
         if (!isCircuitOpen(e)) this.#stats.writeErrors++; // a write the open circuit skipped is storeSkipped only
         // A write that timed out may still hold the bytes (in the client's queue) until its command settles:
         // they stay counted until then, so a stalled store cannot make this process buffer without bound.
         held = (e as { settled?: unknown } | null)?.settled instanceof Promise ? (e as { settled: Promise<unknown> }).settled : undefined;
-        return false;
+        return held === undefined ? 'failed' : 'unknown';
       })
       .finally(() => {
         if (held === undefined) this.#pendingWriteBytes -= bytes;
@@ -1395,6 +1412,10 @@ function originOf(path: string): string {
   } catch {
     return 'file';
   }
+}
+
+function isStoreTimeout(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 'ERR_RANGECACHE_STORE_TIMEOUT';
 }
 
 function isCircuitOpen(e: unknown): boolean {

@@ -93,9 +93,10 @@ export function channelOf(key: string): string {
 export interface RedisCoordinatorOptions {
   /**
    * The base deadline of the subscriber connection, in ms: connecting (TCP, `AUTH`, `SELECT`, client info) gets
-   * twice this, each `SUBSCRIBE` once. Default 250 (a {@link RedisStore} passes its `commandTimeoutMs`).
+   * twice this, each `SUBSCRIBE` once. Default 250. A function is asked each time (a {@link RedisStore} passes
+   * its current base budget, which follows a busy but healthy Redis).
    */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | (() => number);
   /**
    * Sends several calls of one operation with their own budgets (`bytes` each), returning their replies in order:
    * a {@link RedisStore} passes the one its MGETs use (two in flight, each reply within its part's budget of the
@@ -179,7 +180,7 @@ export class RedisCoordinator implements FetchCoordinator {
   #watched = new Map<string, boolean>();
   #timed: TimedCall;
   #timedParts: TimedParts;
-  #timeoutMs: number;
+  #timeoutMs: () => number;
   #failures = 0;
   #retryAt = 0;
   /** On the shared client only while a subscriber exists: its owner closing the client closes the subscriber. */
@@ -198,7 +199,8 @@ export class RedisCoordinator implements FetchCoordinator {
       for (const p of parts) out.push(await timed(operation, p.send, p.bytes));
       return out;
     });
-    this.#timeoutMs = options.commandTimeoutMs ?? 250;
+    const base = options.commandTimeoutMs ?? 250;
+    this.#timeoutMs = typeof base === 'function' ? base : () => base;
   }
 
   async claim(keys: readonly string[], ttlMs: number): Promise<ClaimResult[]> {
@@ -364,7 +366,7 @@ export class RedisCoordinator implements FetchCoordinator {
     } catch (e) {
       return Promise.reject(e);
     }
-    const ms = this.#timeoutMs;
+    const ms = this.#timeoutMs();
     const p: Promise<void> = sub.ready
       .then((client) => withResponsiveTimeout(client.subscribe(channel, (message: string) => this.#onRelease(message)), ms,
         () => new StoreTimeoutError('SUBSCRIBE', ms)))
@@ -399,7 +401,7 @@ export class RedisCoordinator implements FetchCoordinator {
     // A disconnect() during the TCP handshake does not stop node-redis from then sending its handshake commands
     // and waiting on them; flushing them (a second disconnect(), whose socket part throws) ends that attempt.
     client.on('connect', () => { if (abandoned) setImmediate(() => void client.disconnect().catch(() => {})); });
-    const ms = 2 * this.#timeoutMs;
+    const ms = 2 * this.#timeoutMs();
     const connected = client.connect().then(() => {
       if (abandoned || !client.isReady) throw new StoreUnavailableError('subscriber connect', 'the subscriber was closed while connecting');
       return client;

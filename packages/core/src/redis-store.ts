@@ -16,8 +16,11 @@ export interface RedisStoreOptions {
   /**
    * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
    * it counts as failed and the reader goes to the origin. A call that moves bytes gets `timeoutPerMiBMs` more
-   * per MiB (see {@link RedisStore}). Time this process spends blocked does not count. It also bounds the
-   * coordinator's subscriber: connecting gets twice this, `SUBSCRIBE` once. Default 250; at most 600 000.
+   * per MiB (see {@link RedisStore}). Time this process spends blocked, or waiting for a CPU, does not count.
+   * It is a floor: where recent calls show a healthy but slow Redis (a busy machine), the budget follows their
+   * measured round trips, and after a timeout the next calls get twice the time (up to 8x), as TCP's
+   * retransmission timer does (RFC 6298). It also bounds the coordinator's subscriber: connecting gets twice
+   * this, `SUBSCRIBE` once. Default 250; at most 600 000.
    */
   commandTimeoutMs?: number;
   /**
@@ -37,6 +40,12 @@ const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * MiB;
 const MAX_COMMAND_TIMEOUT_MS = 600_000;
+/** Calls that move less than this are round-trip samples (bigger ones mostly measure the transfer). */
+const SMALL_CALL_BYTES = 256 * 1024;
+/** The adaptive base budget never exceeds this many times `commandTimeoutMs`: a stall is still caught. */
+const MAX_ADAPTIVE_FACTOR = 20;
+/** The adaptive per-MiB allowance never exceeds this many times `timeoutPerMiBMs` (1 MiB/s by default). */
+const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
 const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
 /**
@@ -135,6 +144,10 @@ export class RedisStore implements CacheStore {
   readonly client: RedisClient;
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
+  /** Round trips of recent small calls: the base budget follows a busy but healthy Redis. */
+  #rtt = new RoundTripEstimator();
+  /** Transfer time per MiB of recent big calls: the per-MiB allowance follows a Redis shared by many readers. */
+  #msPerMiB = new RoundTripEstimator();
   /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
   readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
@@ -155,7 +168,7 @@ export class RedisStore implements CacheStore {
       this.client,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
       async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
-      { commandTimeoutMs: this.commandTimeoutMs, timedParts: (operation, parts) => this.#windowed(operation, parts) },
+      { commandTimeoutMs: () => this.#baseBudget(), timedParts: (operation, parts) => this.#windowed(operation, parts) },
     );
     this.coordinator = this.#coordinator;
   }
@@ -262,9 +275,21 @@ export class RedisStore implements CacheStore {
     return deleted;
   }
 
-  /** The time budget, in ms, of a call that moves `bytes` of values. */
+  /**
+   * The base budget now: `commandTimeoutMs`, or more when this store's recent calls show a healthy but slow
+   * Redis (see {@link RoundTripEstimator}).
+   */
+  #baseBudget(): number {
+    return this.#rtt.timeoutMs(this.commandTimeoutMs, this.commandTimeoutMs * MAX_ADAPTIVE_FACTOR, this.commandTimeoutMs);
+  }
+
+  /**
+   * The time budget, in ms, of a call that moves `bytes` of values: the base, plus `timeoutPerMiBMs` per MiB, or
+   * more where recent big calls show a healthy Redis sharing its output with many clients (each gets a slice).
+   */
   #budget(bytes: number): number {
-    return this.commandTimeoutMs + (this.timeoutPerMiBMs * bytes) / MiB;
+    const perMiB = this.timeoutPerMiBMs === 0 ? 0 : this.#msPerMiB.timeoutMs(this.timeoutPerMiBMs, this.timeoutPerMiBMs * MAX_ADAPTIVE_PER_MIB_FACTOR, 0);
+    return this.#baseBudget() + (perMiB * bytes) / MiB;
   }
 
   /**
@@ -295,18 +320,65 @@ export class RedisStore implements CacheStore {
     const out: T[] = [];
     let waitingFor = 0;
     while (inFlight.length > 0) {
-      const ms = this.#budget(parts[waitingFor]!.bytes);
+      const { bytes } = parts[waitingFor]!;
+      const ms = this.#budget(bytes);
       const reply = inFlight.shift()!;
+      const started = performance.now();
       try {
         out.push(await withResponsiveTimeout(reply, ms, () =>
           new StoreTimeoutError(operation, ms, Promise.allSettled(sent).then(() => undefined))));
       } catch (e) {
+        // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds.
+        if (e instanceof StoreTimeoutError) (bytes < SMALL_CALL_BYTES ? this.#rtt : this.#msPerMiB).backoff();
         throw StoreError.from(operation, e);
       }
+      const elapsed = performance.now() - started;
+      if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
+      else this.#msPerMiB.sample((elapsed * MiB) / bytes);
       waitingFor++;
       if (next < parts.length) send();
     }
     return out;
+  }
+}
+
+/**
+ * Smoothed round-trip time and its variation, as TCP estimates its retransmission timeout (RFC 6298): on a
+ * machine so busy that a healthy Redis answers small calls in 200 ms instead of 0.2, the timeout follows
+ * (`srtt + 4 × rttvar`), so such a Redis is not declared failed and the fleet does not fall back to the origin.
+ * A stalled Redis answers nothing, gives no samples, and is caught within the last estimate (capped).
+ */
+export class RoundTripEstimator {
+  #srtt: number | undefined;
+  #rttvar = 0;
+  /** Doublings since the last sample (RFC 6298, section 5.5). */
+  #backoffs = 0;
+
+  /** A call timed out: the estimate doubles until the next sample (at most 3 times: a stall is still caught). */
+  backoff(): void {
+    this.#backoffs = Math.min(this.#backoffs + 1, 3);
+  }
+
+  /** Records the round trip, in ms, of a call that succeeded. */
+  sample(ms: number): void {
+    if (!(ms >= 0)) return;
+    this.#backoffs = 0;
+    if (this.#srtt === undefined) {
+      this.#srtt = ms;
+      this.#rttvar = ms / 2;
+      return;
+    }
+    this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - ms);
+    this.#srtt = 0.875 * this.#srtt + 0.125 * ms;
+  }
+
+  /**
+   * `srtt + 4 × rttvar` (`initial` before the first sample), at least `floor`, doubled for each timeout since the
+   * last sample, at most `cap`.
+   */
+  timeoutMs(floor: number, cap: number, initial: number): number {
+    const estimate = this.#srtt === undefined ? initial : this.#srtt + 4 * this.#rttvar;
+    return Math.min(cap, Math.max(floor, estimate) * 2 ** this.#backoffs);
   }
 }
 
