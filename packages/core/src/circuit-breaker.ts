@@ -2,7 +2,8 @@
  * A circuit breaker for the cache store: after `failureThreshold` failures in a row it opens, and calls fail at
  * once (the reader goes straight to the origin) for `cooldownMs`; then one call is let through as a probe, and
  * its success closes the circuit again. So a dead or stalled Redis costs each read nothing after a few failures,
- * and hits resume by themselves when it comes back.
+ * and hits resume by themselves when it comes back. A call that timed out (its error carries `completed`) is
+ * judged by whether it completes after all: a busy but healthy store never opens the circuit.
  */
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. Default 5. */
@@ -21,6 +22,9 @@ export class CircuitOpenError extends Error {
 }
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** How long a timed-out call may still complete before it counts as a failure. */
+const LATE_GRACE_MS = 2000;
 
 export class CircuitBreaker {
   readonly failureThreshold: number;
@@ -49,18 +53,34 @@ export class CircuitBreaker {
     }
     try {
       const result = await call();
-      this.#failures = 0;
-      if (this.#state !== 'closed') this.#set('closed');
+      this.#succeeded();
       return result;
     } catch (e) {
-      this.#failures++;
-      if (this.#state === 'half-open' || this.#failures >= this.failureThreshold) {
-        this.#openUntil = Date.now() + this.cooldownMs;
-        this.#set('open');
+      const late = (e as { completed?: unknown } | null)?.completed;
+      if (this.#state === 'closed' && late instanceof Promise) {
+        // A call that timed out may still be answered: a slow (busy) store is not a failed one. It is judged when
+        // it completes, or as failed if it has not within LATE_GRACE_MS.
+        const timer = new Promise<boolean>((resolve) => setTimeout(resolve, LATE_GRACE_MS, false).unref());
+        void Promise.race([late.then((ok) => ok === true, () => false), timer]).then((ok) => (ok ? this.#succeeded() : this.#failed()));
+      } else {
+        this.#failed();
       }
       throw e;
     } finally {
       this.#probing = false;
+    }
+  }
+
+  #succeeded(): void {
+    this.#failures = 0;
+    if (this.#state !== 'closed') this.#set('closed');
+  }
+
+  #failed(): void {
+    this.#failures++;
+    if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.failureThreshold)) {
+      this.#openUntil = Date.now() + this.cooldownMs;
+      this.#set('open');
     }
   }
 

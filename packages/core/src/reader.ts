@@ -981,9 +981,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         outcome = { claimed: [...outcome.claimed, ...more.claimed], busy: [...outcome.busy, ...more.busy], landed: more.landed };
         break;
       } catch (e) {
-        // A slow store is asked again (with twice the time); past that, or a failed store: no coordination for
-        // these, fetch them as a lone process would.
-        if (isStoreTimeout(e) && attempt < CLAIM_ATTEMPTS && !signal.aborted) continue;
+        // A store that is only slow is asked again (with twice the time); past that, or a failed store: no
+        // coordination for these, fetch them as a lone process would.
+        if (attempt < CLAIM_ATTEMPTS && !signal.aborted && (await answersLate(e))) continue;
         outcome.claimed.push(...unknown);
         break;
       }
@@ -1037,7 +1037,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
         // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
         // or skipped store is not: fetch what is left.
-        if (isStoreTimeout(e) && ++timeouts < CLAIM_ATTEMPTS) continue;
+        if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e))) continue;
         break;
       }
       timeouts = 0;
@@ -1414,8 +1414,20 @@ function originOf(path: string): string {
   }
 }
 
-function isStoreTimeout(e: unknown): boolean {
-  return (e as { code?: unknown } | null)?.code === 'ERR_RANGECACHE_STORE_TIMEOUT';
+/**
+ * Whether `e` is a store call that timed out but is answered after all, within as long again as its budget: the
+ * store is slow (a busy machine), not failed, and is worth asking again. A stalled store costs one more budget.
+ */
+async function answersLate(e: unknown): Promise<boolean> {
+  const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
+  if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
+  try {
+    return (await Promise.race([completed, grace])) === true;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function isCircuitOpen(e: unknown): boolean {

@@ -18,7 +18,7 @@ export interface RedisStoreOptions {
    * it counts as failed and the reader goes to the origin. A call that moves bytes gets `timeoutPerMiBMs` more
    * per MiB (see {@link RedisStore}). Time this process spends blocked, or waiting for a CPU, does not count.
    * It is a floor: where recent calls show a healthy but slow Redis (a busy machine), the budget follows their
-   * measured round trips, and after a timeout the next calls get twice the time (up to 8x), as TCP's
+   * measured round trips, and after a timeout the next calls get twice the time (up to 4x), as TCP's
    * retransmission timer does (RFC 6298). It also bounds the coordinator's subscriber: connecting gets twice
    * this, `SUBSCRIBE` once. Default 250; at most 600 000.
    */
@@ -100,10 +100,16 @@ export class StoreTimeoutError extends StoreError {
   readonly ms: number;
   /** Resolves once the underlying command(s) settled (answered or failed); never rejects. */
   readonly settled: Promise<void> | undefined;
-  constructor(operation: string, ms: number, settled?: Promise<void>) {
+  /**
+   * Resolves `true` once every command of the call has succeeded after all (a slow store, not a failed one), or
+   * `false` once one failed; never rejects. The circuit breaker judges the timeout by it.
+   */
+  readonly completed: Promise<boolean> | undefined;
+  constructor(operation: string, ms: number, settled?: Promise<void>, completed?: Promise<boolean>) {
     super(operation, `redis ${operation} did not answer within ${Math.round(ms)} ms`, { code: 'ERR_RANGECACHE_STORE_TIMEOUT' });
     this.ms = ms;
     this.settled = settled;
+    this.completed = completed;
   }
 }
 
@@ -148,6 +154,8 @@ export class RedisStore implements CacheStore {
   #rtt = new RoundTripEstimator();
   /** Transfer time per MiB of recent big calls: the per-MiB allowance follows a Redis shared by many readers. */
   #msPerMiB = new RoundTripEstimator();
+  /** When a call of this store last got its reply (performance.now()): the connection's progress. */
+  #lastReplyAt = 0;
   /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
   readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
@@ -298,6 +306,27 @@ export class RedisStore implements CacheStore {
    * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
    * a timeout carries `settled`, covering every part that was sent.
    */
+  /**
+   * `reply`, or `timeout()` once `ms` have passed without any reply on this client. Redis answers a connection's
+   * commands in order, so while other calls of this store keep getting their replies, this one is queued behind
+   * them on a live server: its budget runs from the last reply, not from when it was sent.
+   */
+  async #whileProgressing<T>(reply: Promise<T>, ms: number, timeout: () => StoreTimeoutError): Promise<T> {
+    const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
+    let since = performance.now();
+    let budget = ms;
+    for (;;) {
+      try {
+        return await withResponsiveTimeout(reply, budget, () => expired);
+      } catch (e) {
+        if (e !== expired) throw e;
+        if (this.#lastReplyAt <= since) throw timeout();
+        since = this.#lastReplyAt;
+        budget = Math.max(1, ms - (performance.now() - since));
+      }
+    }
+  }
+
   async #windowed<T>(operation: string, parts: readonly Part<T>[]): Promise<T[]> {
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
     // failing now sends the read to the origin at once.
@@ -325,14 +354,17 @@ export class RedisStore implements CacheStore {
       const reply = inFlight.shift()!;
       const started = performance.now();
       try {
-        out.push(await withResponsiveTimeout(reply, ms, () =>
-          new StoreTimeoutError(operation, ms, Promise.allSettled(sent).then(() => undefined))));
+        out.push(await this.#whileProgressing(reply, ms, () => {
+          const completed = Promise.allSettled(sent).then((all) => all.every((r) => r.status === 'fulfilled'));
+          return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed);
+        }));
       } catch (e) {
         // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds.
         if (e instanceof StoreTimeoutError) (bytes < SMALL_CALL_BYTES ? this.#rtt : this.#msPerMiB).backoff();
         throw StoreError.from(operation, e);
       }
-      const elapsed = performance.now() - started;
+      this.#lastReplyAt = performance.now();
+      const elapsed = this.#lastReplyAt - started;
       if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
       else this.#msPerMiB.sample((elapsed * MiB) / bytes);
       waitingFor++;
@@ -354,9 +386,9 @@ export class RoundTripEstimator {
   /** Doublings since the last sample (RFC 6298, section 5.5). */
   #backoffs = 0;
 
-  /** A call timed out: the estimate doubles until the next sample (at most 3 times: a stall is still caught). */
+  /** A call timed out: the estimate doubles until the next sample (at most twice: a stall is still caught). */
   backoff(): void {
-    this.#backoffs = Math.min(this.#backoffs + 1, 3);
+    this.#backoffs = Math.min(this.#backoffs + 1, 2);
   }
 
   /** Records the round trip, in ms, of a call that succeeded. */

@@ -15,11 +15,28 @@ t.test('the round-trip estimator follows RFC 6298: srtt + 4 rttvar, floored, bac
   rtt.backoff();
   rtt.backoff();
   rtt.backoff();
-  t.equal(rtt.timeoutMs(250, 1e9, 250), 8 * busy, 'at most three doublings');
+  t.equal(rtt.timeoutMs(250, 1e9, 250), 4 * busy, 'at most two doublings');
   t.equal(rtt.timeoutMs(250, 1000, 250), 1000, 'and never past the cap');
   rtt.sample(400);
   t.ok(rtt.timeoutMs(250, 5000, 250) < 1000, 'a success ends the back-off');
   rtt.sample(Number.NaN);
   rtt.sample(-1);
   t.ok(Number.isFinite(rtt.timeoutMs(250, 5000, 250)), 'nonsense samples are ignored');
+});
+
+t.test('the circuit breaker judges a timed-out call by whether it completes after all', async (t) => {
+  const { CircuitBreaker } = await import('../src/circuit-breaker.js');
+  const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 });
+  const timeout = (completed: Promise<boolean>): Error => Object.assign(new Error('timed out'), { code: 'ERR_RANGECACHE_STORE_TIMEOUT', completed });
+  // Slow but healthy: the calls time out, then their replies come.
+  for (let i = 0; i < 5; i++) await t.rejects(breaker.run('get', () => Promise.reject(timeout(Promise.resolve(true)))));
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(breaker.state, 'closed', 'five timeouts that completed late do not open it');
+  // Stalled: the calls never complete; each counts as failed after the grace period.
+  const never = new Promise<boolean>(() => {});
+  for (let i = 0; i < 2; i++) await t.rejects(breaker.run('get', () => Promise.reject(timeout(never))));
+  t.equal(breaker.state, 'closed', 'not judged yet');
+  await new Promise((r) => setTimeout(r, 2300));
+  t.equal(breaker.state, 'open', 'judged failed after the grace period: the circuit opens');
+  await t.rejects(breaker.run('get', () => Promise.resolve(1)), /circuit open/);
 });
