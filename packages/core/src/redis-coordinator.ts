@@ -170,6 +170,8 @@ export class RedisCoordinator implements FetchCoordinator {
   #client: RedisClient;
   #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
+  /** Channels whose SUBSCRIBE has been answered: waits on their keys are woken by releases; others poll. */
+  #subscribed = new Set<string>();
   #waiters = new Map<string, Set<Waiter>>();
   /**
    * Keys a claim or lookupAndClaim of this coordinator found busy (so Redis counts this process as a waiter), each
@@ -205,8 +207,7 @@ export class RedisCoordinator implements FetchCoordinator {
 
   async claim(keys: readonly string[], ttlMs: number): Promise<ClaimResult[]> {
     if (keys.length === 0) return [];
-    // Listen before claiming: a release published after the claim's check must not be missed.
-    await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c)));
+    await this.#listenOrPoll(keys);
     this.#watch(keys);
     const codes = await this.#timed('EVAL claim', () =>
       this.#client.eval(CLAIM_SCRIPT, { keys: [...keys], arguments: [this.owner, leaseArg(ttlMs)] }),
@@ -229,7 +230,7 @@ export class RedisCoordinator implements FetchCoordinator {
   async lookupAndClaim(keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> {
     if (keys.length === 0) return [];
     const lease = leaseArg(ttlMs);
-    await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c)));
+    await this.#listenOrPoll(keys);
     const expected = options?.expectedBytes;
     const parts: { send: () => Promise<unknown>; bytes: number }[] = [];
     let part: string[] = [];
@@ -330,7 +331,9 @@ export class RedisCoordinator implements FetchCoordinator {
         waiter.hits.clear();
         finish();
       };
-      const timer = setTimeout(abort, timeoutMs);
+      // Keys whose channel is not listened to get no wake-up: the wait then ends early, so the caller polls.
+      const deaf = unique.some((k) => !this.#subscribed.has(channelOf(k)));
+      const timer = setTimeout(abort, deaf ? Math.min(timeoutMs, Math.max(100, 2 * this.#timeoutMs())) : timeoutMs);
       timer.unref();
       signal?.addEventListener('abort', abort, { once: true });
       for (const k of unique) {
@@ -357,6 +360,16 @@ export class RedisCoordinator implements FetchCoordinator {
     clearTimeout(timer);
   }
 
+  /**
+   * Listens on the release channels of `keys` before a check of them: a release published after the check must
+   * not be missed. Where the subscriber cannot listen (it failed, or backs off after a failure), the check goes on
+   * all the same and waits on those keys poll instead (see waitForRelease): a broken pub/sub connection makes
+   * waiting slower, never makes every instance fetch for itself.
+   */
+  async #listenOrPoll(keys: readonly string[]): Promise<void> {
+    await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c).catch(() => {})));
+  }
+
   #listen(channel: string): Promise<void> {
     const listening = this.#channels.get(channel);
     if (listening !== undefined) return listening;
@@ -370,8 +383,10 @@ export class RedisCoordinator implements FetchCoordinator {
     const p: Promise<void> = sub.ready
       .then((client) => withResponsiveTimeout(client.subscribe(channel, (message: string) => this.#onRelease(message)), ms,
         () => new StoreTimeoutError('SUBSCRIBE', ms)))
+      .then(() => { if (this.#channels.get(channel) === p) this.#subscribed.add(channel); })
       .catch((e: unknown) => {
         if (this.#channels.get(channel) === p) this.#channels.delete(channel);
+        this.#subscribed.delete(channel);
         // A SUBSCRIBE that failed or timed out leaves the connection in an unknown state: start over later.
         const err = StoreError.from('SUBSCRIBE', e);
         this.#drop(sub, err, true);
@@ -434,6 +449,7 @@ export class RedisCoordinator implements FetchCoordinator {
     if (this.#sub !== sub) return;
     this.#sub = undefined;
     this.#channels.clear();
+    this.#subscribed.clear();
     this.#client.off('end', this.#onClientEnd);
     if (failed) {
       this.#failures++;
