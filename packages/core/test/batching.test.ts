@@ -86,7 +86,8 @@ t.test('single flight: concurrent readers of a missing block cause one origin fe
   const { reader, origin } = fx.reader({ blockSize: B, delayMs: 50 });
   await reader.stat(path);
   const first = reader.readRange(path, 0, 2 * B);
-  await new Promise((r) => setTimeout(r, 10)); // the first fetch is in flight now
+  // Wait until the first fetch is in flight (its 50 ms delay running), however long its lookup took.
+  for (let i = 0; i < 500 && origin.fetches.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
   const others = Array.from({ length: 20 }, (_, i) => reader.readRange(path, i * 100, B + i * 100));
   const results = await Promise.all([first, ...others]);
   t.same(Buffer.from(results[0]!), bytes.subarray(0, 2 * B));
@@ -130,9 +131,12 @@ t.test('one caller aborting does not fail others; when all abort, the fetch is a
 
   const c1 = new AbortController();
   const c2 = new AbortController();
+  const started = origin.fetches.length;
   const x = reader.readRange(path, B, 2 * B, { signal: c1.signal });
   const y = reader.readRange(path, B, 2 * B, { signal: c2.signal });
-  await new Promise((r) => setTimeout(r, 20));
+  // Abort once the origin request is under way (its 100 ms delay running), however long the lookup took.
+  for (let i = 0; i < 500 && origin.fetches.length === started; i++) await new Promise((r) => setTimeout(r, 2));
+  t.equal(origin.fetches.length, started + 1, 'one origin request started for both callers');
   c1.abort();
   c2.abort();
   await t.rejects(x, { name: 'AbortError' });
@@ -173,7 +177,7 @@ t.test('a caller who joined a fetch keeps it even if the caller who started it a
   const ac = new AbortController();
   const a = reader.readRange(path, 0, 1024, { signal: ac.signal });
   a.catch(() => {});
-  await new Promise((r) => setTimeout(r, 50)); // A's fetch of block 0 is in flight
+  for (let i = 0; i < 500 && origin.fetches.length === 0; i++) await new Promise((r) => setTimeout(r, 2)); // A's fetch of block 0 is in flight
   const b = reader.readRange(path, 0, 2048); // B joins block 0 and looks block 1 up in Redis
   await Promise.resolve();
   ac.abort(); // while B's lookup is in flight
