@@ -4,14 +4,11 @@
  * holder keeps its lease, a dead one loses it), and waitForRelease naming the released keys (once per message,
  * none lost between two waits, all of them on a reconnect).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import t from 'tap';
 import { createClient } from 'redis';
 import { RedisStore, StoreTimeoutError } from '@rangecache/core';
 import type { FetchCoordinator } from '@rangecache/core';
-import { commandCalls, startRedis } from '@rangecache/test-support';
+import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
 
 const MiB = 1024 * 1024;
@@ -73,62 +70,6 @@ function isBytes(v: unknown): v is Uint8Array {
 
 function sameBytes(a: unknown, b: Uint8Array): boolean {
   return isBytes(a) && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-}
-
-/** Busy-looping child processes, so that a test competes for CPU like a loaded CI box. */
-function cpuHogs(n: number): { stop(): Promise<void> } {
-  const children: ChildProcess[] = [];
-  for (let i = 0; i < n; i++) children.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-  const kill = (): void => { for (const c of children) c.kill('SIGKILL'); };
-  process.once('exit', kill);
-  return {
-    stop: async () => {
-      process.off('exit', kill);
-      await Promise.all(children.map(async (c) => {
-        if (c.exitCode !== null || c.signalCode !== null) return;
-        const exited = once(c, 'exit');
-        c.kill('SIGKILL');
-        await exited;
-      }));
-    },
-  };
-}
-
-/** A TCP proxy that moves at most `bytesPerSecond` each way: a slow but healthy link to Redis. */
-async function startSlowLink(target: number, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const pace = (from: Socket, to: Socket): void => {
-    let next = performance.now();
-    from.on('data', (chunk: Buffer) => {
-      to.write(chunk);
-      next = Math.max(next, performance.now()) + (chunk.byteLength / bytesPerSecond) * 1000;
-      const wait = next - performance.now();
-      if (wait >= 10) {
-        from.pause();
-        setTimeout(() => from.resume(), wait);
-      }
-    });
-  };
-  const server: Server = createServer((down) => {
-    const up = connect(target, '127.0.0.1');
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
-    }
-    pace(down, up);
-    pace(up, down);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 t.test('lookupAndClaim: byte-exact values, claimed (with a lease of ttlMs), busy (counted as a waiter), one EVAL', async (t) => {

@@ -3,13 +3,10 @@
  * but healthy link or on a loaded machine succeed with the default options, while a paused Redis (SIGSTOP,
  * CLIENT PAUSE ALL, DEBUG SLEEP) still fails small calls quickly; a timed-out write says when it has settled.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import t from 'tap';
 import { createClient } from 'redis';
 import { RedisStore, StoreTimeoutError } from '@rangecache/core';
-import { commandCalls, startRedis } from '@rangecache/test-support';
+import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { RedisServerHandle } from '@rangecache/test-support';
 
 const MiB = 1024 * 1024;
@@ -47,63 +44,6 @@ async function timed(p: Promise<unknown>): Promise<{ ms: number; error: unknown 
   } catch (e) {
     return { ms: performance.now() - t0, error: e };
   }
-}
-
-/**
- * A TCP proxy that moves at most `bytesPerSecond` each way: a slow but healthy link between the client and Redis
- * (the way a 1 Gbit/s or slower network is, compared with loopback).
- */
-async function startSlowLink(target: number, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const pace = (from: Socket, to: Socket): void => {
-    let next = performance.now();
-    from.on('data', (chunk: Buffer) => {
-      to.write(chunk);
-      next = Math.max(next, performance.now()) + (chunk.byteLength / bytesPerSecond) * 1000;
-      const wait = next - performance.now();
-      if (wait >= 10) { // pausing for every 64 KiB chunk would add timer overhead to the rate
-        from.pause();
-        setTimeout(() => from.resume(), wait);
-      }
-    });
-  };
-  const server: Server = createServer((down) => {
-    const up = connect(target, '127.0.0.1');
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
-    }
-    pace(down, up);
-    pace(up, down);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
-/** Busy-looping child processes (one per core here), so that this test competes for CPU like a loaded CI box. */
-function cpuHogs(n: number): { stop(): Promise<void> } {
-  const children: ChildProcess[] = [];
-  for (let i = 0; i < n; i++) children.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-  const stop = async (): Promise<void> => {
-    await Promise.all(children.map(async (c) => {
-      if (c.exitCode !== null || c.signalCode !== null) return;
-      const exited = once(c, 'exit');
-      c.kill('SIGKILL');
-      await exited;
-    }));
-  };
-  process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-  return { stop };
 }
 
 /** Waits until the server answers PING again (after a pause or a DEBUG SLEEP). */

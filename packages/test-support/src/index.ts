@@ -11,3 +11,4 @@ export { S3RVER_CREDENTIALS, startS3rver } from './s3rver.js';
 export type { S3Server } from './s3rver.js';
 export { fetcherConformance } from './conformance.js';
 export type { ConformanceHarness } from './conformance.js';
+export { cpuHogs, startSlowLink } from './load.js';

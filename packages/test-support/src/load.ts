@@ -1,0 +1,61 @@
+/** Load for tests that must hold on a busy machine or a slow link: CPU hogs and a rate-limited TCP proxy. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { type Server, type Socket, connect, createServer } from 'node:net';
+
+/**
+ * A TCP proxy that moves at most `bytesPerSecond` each way: a slow but healthy link between the client and Redis
+ * (the way a 1 Gbit/s or slower network is, compared with loopback).
+ */
+export async function startSlowLink(target: number, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const pace = (from: Socket, to: Socket): void => {
+    let next = performance.now();
+    from.on('data', (chunk: Buffer) => {
+      to.write(chunk);
+      next = Math.max(next, performance.now()) + (chunk.byteLength / bytesPerSecond) * 1000;
+      const wait = next - performance.now();
+      if (wait >= 10) { // pausing for every 64 KiB chunk would add timer overhead to the rate
+        from.pause();
+        setTimeout(() => from.resume(), wait);
+      }
+    });
+  };
+  const server: Server = createServer((down) => {
+    const up = connect(target, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
+    }
+    pace(down, up);
+    pace(up, down);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Busy-looping child processes (one per core here), so that this test competes for CPU like a loaded CI box. */
+export function cpuHogs(n: number): { stop(): Promise<void> } {
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) children.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const exited = once(c, 'exit');
+      c.kill('SIGKILL');
+      await exited;
+    }));
+  };
+  process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+  return { stop };
+}
