@@ -1017,7 +1017,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       fetches.push(this.#fetchPieces(list, signal, coordinator));
     };
     while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
-      const released = await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs, deadline - Date.now()), signal);
+      // Half a lease at most: a holder that died is noticed within about 1.5 lease periods of its last extension.
+      const released = await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs / 2, deadline - Date.now()), signal);
       const woken = new Set<string>(Array.isArray(released) ? released : []);
       let check = woken.size > 0 ? pending.filter((p) => woken.has(p.key)) : pending;
       if (check.length === 0) continue;
