@@ -9,6 +9,17 @@ import { withResponsiveTimeout } from './responsive-timeout.js';
 const LEASE_SUFFIX = ':lease';
 const WAITERS_SUFFIX = ':waiters';
 
+// The lease part of a check, shared by both check scripts (inside their per-key `if`): take the lease (1), or
+// count this caller as a waiter of its holder (0), so that the release is published.
+const CLAIM_OR_WAIT = `elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
+    out[i] = 1
+  else
+    local w = key .. '${WAITERS_SUFFIX}'
+    redis.call('INCR', w)
+    redis.call('PEXPIRE', w, ARGV[2])
+    out[i] = 0
+  end`;
+
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 2 = value landed, 1 = claimed, 0 = busy (and
 // then the key's waiter count goes up, so that its release is published).
 const CLAIM_SCRIPT = `
@@ -16,14 +27,7 @@ local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
     out[i] = 2
-  elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = 1
-  else
-    local w = key .. '${WAITERS_SUFFIX}'
-    redis.call('INCR', w)
-    redis.call('PEXPIRE', w, ARGV[2])
-    out[i] = 0
-  end
+  ${CLAIM_OR_WAIT}
 end
 return out`;
 
@@ -35,14 +39,7 @@ for i, key in ipairs(KEYS) do
   local value = redis.call('GET', key)
   if value then
     out[i] = value
-  elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = 1
-  else
-    local w = key .. '${WAITERS_SUFFIX}'
-    redis.call('INCR', w)
-    redis.call('PEXPIRE', w, ARGV[2])
-    out[i] = 0
-  end
+  ${CLAIM_OR_WAIT}
 end
 return out`;
 
