@@ -190,6 +190,12 @@ interface ObjectRef {
 /** How a write to the store ended: `unknown` when it timed out (it may still land). */
 type WriteOutcome = 'written' | 'failed' | 'unknown';
 
+/** A write's outcome; for one that timed out, `completed` tells later whether it landed after all. */
+interface WriteResult {
+  outcome: WriteOutcome;
+  completed?: Promise<boolean>;
+}
+
 /** What asking the fleet about some pieces found. */
 interface FleetOutcome {
   /** This reader holds their leases (or must fetch them anyway): it fetches them. */
@@ -252,6 +258,8 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
+/** Longest time the bytes of a timed-out write stay counted against maxPendingWriteBytes while it may still land. */
+const MAX_WRITE_HOLD_MS = 30_000;
 /** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
 const CLAIM_ATTEMPTS = 5;
 /** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
@@ -1210,19 +1218,29 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
       p.flight!.resolve(value);
     }
-    const outcome = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
+    const { outcome, completed } = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
     for (const p of members) held.delete(p.key);
     if (coordinator) {
       // What was not written (and so not released with the write): let its waiters go now, not at lease expiry.
-      // A write that timed out may still land, releasing its leases with it: its waiters are not woken to an
-      // empty store (if it never lands, the leases, no longer extended, lapse within a period).
       const released = new Set(outcome === 'failed' ? [] : entries.map((e) => e.key));
       this.#release(coordinator, members.filter((p) => !released.has(p.key)).map((p) => p.key));
+      // A write that timed out may still land, releasing its leases with it: its waiters are not woken to an empty
+      // store. If it has not landed within half a lease (lost, or failed late), its leases are released then.
+      if (outcome === 'unknown') void this.#releaseUnlessLanded(coordinator, [...released], completed);
     }
     for (const p of members) {
       if (outcome === 'written') p.flight!.persisted = true;
       this.#forgetFlight(p);
     }
+  }
+
+  /** Releases `keys` unless `completed` says, within half a lease, that the write carrying their release landed. */
+  async #releaseUnlessLanded(coordinator: FetchCoordinator, keys: string[], completed: Promise<boolean> | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, (this.leaseMs ?? 0) / 2, false); timer.unref(); });
+    const landed = completed ? await Promise.race([completed.catch(() => false), grace]) : false;
+    clearTimeout(timer);
+    if (!landed) this.#release(coordinator, keys);
   }
 
   /**
@@ -1343,27 +1361,39 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
-  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<WriteOutcome> {
-    if (entries.length === 0) return Promise.resolve('written');
+  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<WriteResult> {
+    if (entries.length === 0) return Promise.resolve({ outcome: 'written' });
     const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
     if (this.#pendingWriteBytes + bytes > this.maxPendingWriteBytes && this.#pendingWriteBytes > 0) {
       this.#stats.writesDropped++;
       this.emit('writeDropped', bytes);
-      return Promise.resolve('failed');
+      return Promise.resolve({ outcome: 'failed' });
     }
     this.#pendingWriteBytes += bytes;
     let held: Promise<unknown> | undefined;
     const w = this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany')
-      .then((): WriteOutcome => 'written', (e: unknown): WriteOutcome => {
+      .then((): WriteResult => ({ outcome: 'written' }), (e: unknown): WriteResult => {
         if (!isCircuitOpen(e)) this.#stats.writeErrors++; // a write the open circuit skipped is storeSkipped only
         // A write that timed out may still hold the bytes (in the client's queue) until its command settles:
         // they stay counted until then, so a stalled store cannot make this process buffer without bound.
-        held = (e as { settled?: unknown } | null)?.settled instanceof Promise ? (e as { settled: Promise<unknown> }).settled : undefined;
-        return held === undefined ? 'failed' : 'unknown';
+        const { settled, completed } = (e ?? {}) as { settled?: unknown; completed?: unknown };
+        held = settled instanceof Promise ? settled : undefined;
+        if (held === undefined) return { outcome: 'failed' };
+        return completed instanceof Promise ? { outcome: 'unknown', completed: completed as Promise<boolean> } : { outcome: 'unknown' };
       })
       .finally(() => {
-        if (held === undefined) this.#pendingWriteBytes -= bytes;
-        else void held.catch(() => {}).finally(() => { this.#pendingWriteBytes -= bytes; });
+        if (held === undefined) {
+          this.#pendingWriteBytes -= bytes;
+          return;
+        }
+        // Held until the command settles, or at most MAX_WRITE_HOLD_MS: a command the client lost (node-redis can,
+        // across a reconnect) never settles, and must not keep its bytes counted forever.
+        let timer: NodeJS.Timeout | undefined;
+        const cap = new Promise<void>((resolve) => { timer = setTimeout(resolve, MAX_WRITE_HOLD_MS); timer.unref(); });
+        void Promise.race([held.catch(() => {}), cap]).then(() => {
+          clearTimeout(timer);
+          this.#pendingWriteBytes -= bytes;
+        });
       });
     this.#track(w);
     return w;
@@ -1416,14 +1446,14 @@ function originOf(path: string): string {
 }
 
 /**
- * Whether `e` is a store call that timed out but is answered after all, within as long again as its budget: the
- * store is slow (a busy machine), not failed, and is worth asking again. A stalled store costs one more budget.
+ * Whether `e` is a store call that timed out but is answered after all, within half its budget again: the store is
+ * slow (a busy machine), not failed, and is worth asking again. A stalled store costs half a budget more.
  */
 async function answersLate(e: unknown): Promise<boolean> {
   const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
   if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
   let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
+  const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms / 2, false); });
   try {
     return (await Promise.race([completed, grace])) === true;
   } finally {

@@ -358,13 +358,18 @@ export class RedisCoordinator implements FetchCoordinator {
   }
 
   /**
-   * Listens on the release channels of `keys` before a check of them: a release published after the check must
-   * not be missed. Where the subscriber cannot listen (it failed, or backs off after a failure), the check goes on
-   * all the same and waits on those keys poll instead (see waitForRelease): a broken pub/sub connection makes
-   * waiting slower, never makes every instance fetch for itself.
+   * Before a check of `keys`: listens on their release channels, waiting for that at most one base budget. A wait
+   * on a key whose channel is not subscribed yet polls (see waitForRelease), so no release is missed, and a check
+   * never waits long for a subscriber that is slow to connect, failed, or backs off after a failure: a broken
+   * pub/sub connection makes waiting slower, never makes every instance fetch for itself.
    */
   async #listenOrPoll(keys: readonly string[]): Promise<void> {
-    await Promise.all([...new Set(keys.map(channelOf))].map((c) => this.#listen(c).catch(() => {})));
+    const pending = [...new Set(keys.map(channelOf))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#timeoutMs()); timer.unref(); });
+    await Promise.race([Promise.all(pending), cap]);
+    clearTimeout(timer);
   }
 
   #listen(channel: string): Promise<void> {

@@ -154,8 +154,10 @@ export class RedisStore implements CacheStore {
   #rtt = new RoundTripEstimator();
   /** Transfer time per MiB of recent big calls: the per-MiB allowance follows a Redis shared by many readers. */
   #msPerMiB = new RoundTripEstimator();
-  /** When a call of this store last got its reply (performance.now()): the connection's progress. */
-  #lastReplyAt = 0;
+  /** Commands this store has sent, numbered in order. */
+  #sentCommands = 0;
+  /** When the last reply came (performance.now()), and to which command: the connection's progress. */
+  #lastReply = { at: 0, seq: 0 };
   /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
   readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
@@ -301,41 +303,47 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
-   * its part's budget of the one before it (of the call, for the first), not counting time this process spent
-   * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
-   * a timeout carries `settled`, covering every part that was sent.
+   * `reply` (the answer to command number `seq` of this store), or `timeout()` once `ms` have passed without
+   * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
+   * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
+   * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
+   * reconnect): no more waiting. Never longer than MAX_ADAPTIVE_FACTOR budgets in all.
    */
-  /**
-   * `reply`, or `timeout()` once `ms` have passed without any reply on this client. Redis answers a connection's
-   * commands in order, so while other calls of this store keep getting their replies, this one is queued behind
-   * them on a live server: its budget runs from the last reply, not from when it was sent.
-   */
-  async #whileProgressing<T>(reply: Promise<T>, ms: number, timeout: () => StoreTimeoutError): Promise<T> {
+  async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError): Promise<T> {
     const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
-    let since = performance.now();
+    const start = performance.now();
+    let since = start;
     let budget = ms;
     for (;;) {
       try {
         return await withResponsiveTimeout(reply, budget, () => expired);
       } catch (e) {
         if (e !== expired) throw e;
-        if (this.#lastReplyAt <= since) throw timeout();
-        since = this.#lastReplyAt;
+        const last = this.#lastReply;
+        const queuedBehind = last.at > since && last.seq < seq;
+        if (!queuedBehind || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
+        since = last.at;
         budget = Math.max(1, ms - (performance.now() - since));
       }
     }
   }
 
+  /**
+   * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
+   * its part's budget of the one before it (of the call, for the first), not counting time this process spent
+   * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
+   * a timeout carries `settled`, covering every part that was sent.
+   */
   async #windowed<T>(operation: string, parts: readonly Part<T>[]): Promise<T[]> {
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
     // failing now sends the read to the origin at once.
     if (!this.client.isReady) throw new StoreUnavailableError(operation);
     const sent: Promise<T>[] = [];
-    const inFlight: Promise<T>[] = [];
+    const inFlight: { reply: Promise<T>; seq: number }[] = [];
     let next = 0;
     const send = (): void => {
       let reply: Promise<T>;
+      const seq = ++this.#sentCommands;
       try {
         reply = parts[next++]!.send();
       } catch (e) {
@@ -343,7 +351,7 @@ export class RedisStore implements CacheStore {
       }
       reply.catch(() => {}); // a late failure after a timeout must not be unhandled
       sent.push(reply);
-      inFlight.push(reply);
+      inFlight.push({ reply, seq });
     };
     while (next < parts.length && inFlight.length < 2) send();
     const out: T[] = [];
@@ -351,10 +359,10 @@ export class RedisStore implements CacheStore {
     while (inFlight.length > 0) {
       const { bytes } = parts[waitingFor]!;
       const ms = this.#budget(bytes);
-      const reply = inFlight.shift()!;
+      const { reply, seq } = inFlight.shift()!;
       const started = performance.now();
       try {
-        out.push(await this.#whileProgressing(reply, ms, () => {
+        out.push(await this.#whileProgressing(reply, seq, ms, () => {
           const completed = Promise.allSettled(sent).then((all) => all.every((r) => r.status === 'fulfilled'));
           return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed);
         }));
@@ -363,8 +371,8 @@ export class RedisStore implements CacheStore {
         if (e instanceof StoreTimeoutError) (bytes < SMALL_CALL_BYTES ? this.#rtt : this.#msPerMiB).backoff();
         throw StoreError.from(operation, e);
       }
-      this.#lastReplyAt = performance.now();
-      const elapsed = this.#lastReplyAt - started;
+      this.#lastReply = { at: performance.now(), seq };
+      const elapsed = this.#lastReply.at - started;
       if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
       else this.#msPerMiB.sample((elapsed * MiB) / bytes);
       waitingFor++;
