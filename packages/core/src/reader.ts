@@ -1236,10 +1236,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   /** Releases `keys` unless `completed` says, within half a lease, that the write carrying their release landed. */
   async #releaseUnlessLanded(coordinator: FetchCoordinator, keys: string[], completed: Promise<boolean> | undefined): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, (this.leaseMs ?? 0) / 2, false); timer.unref(); });
-    const landed = completed ? await Promise.race([completed.catch(() => false), grace]) : false;
-    clearTimeout(timer);
+    const landed = completed ? await orAfter(completed.catch(() => false), (this.leaseMs ?? 0) / 2, false) : false;
     if (!landed) this.#release(coordinator, keys);
   }
 
@@ -1388,12 +1385,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         }
         // Held until the command settles, or at most MAX_WRITE_HOLD_MS: a command the client lost (node-redis can,
         // across a reconnect) never settles, and must not keep its bytes counted forever.
-        let timer: NodeJS.Timeout | undefined;
-        const cap = new Promise<void>((resolve) => { timer = setTimeout(resolve, MAX_WRITE_HOLD_MS); timer.unref(); });
-        void Promise.race([held.catch(() => {}), cap]).then(() => {
-          clearTimeout(timer);
-          this.#pendingWriteBytes -= bytes;
-        });
+        void orAfter(held.catch(() => {}), MAX_WRITE_HOLD_MS, undefined).then(() => { this.#pendingWriteBytes -= bytes; });
       });
     this.#track(w);
     return w;
@@ -1452,10 +1444,15 @@ function originOf(path: string): string {
 async function answersLate(e: unknown): Promise<boolean> {
   const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
   if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
+  return (await orAfter(completed, ms / 2, false)) === true;
+}
+
+/** `promise`'s value, or `fallback` once `ms` have passed; the timer is cleared either way and keeps nobody alive. */
+async function orAfter<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms / 2, false); });
+  const late = new Promise<F>((resolve) => { timer = setTimeout(resolve, ms, fallback); timer.unref(); });
   try {
-    return (await Promise.race([completed, grace])) === true;
+    return await Promise.race([promise, late]);
   } finally {
     clearTimeout(timer);
   }
