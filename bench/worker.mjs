@@ -12,7 +12,7 @@ import { installRedisCounter, redisTraffic } from './resp-counter.mjs';
 installRedisCounter(); // before any Redis client exists
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
-import { commandOptions, createClient } from 'redis';
+import { RESP_TYPES, createClient } from 'redis';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
 import { HttpFetcher } from '@rangecache/http';
@@ -59,12 +59,13 @@ async function setup() {
   client.on('error', () => {});
   await client.connect();
   if (cfg.variant === 'ceiling') {
+    const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // The same values, under plain keys, stored before the timed region.
     const keys = reads.map((_, i) => `bench:ceiling:${i}`);
     return {
       open: async () => {},
-      read: async (_r, i) => client.get(commandOptions({ returnBuffers: true }), keys[i]),
-      close: () => client.quit(),
+      read: async (_r, i) => buffers.get(keys[i]),
+      close: () => client.close(),
       client,
     };
   }
@@ -85,7 +86,7 @@ async function setup() {
     // W3 shapes over the whole object (cfg.objectUrl): one readRange of [0, size), or one stream().
     whole: async (url) => { const { size } = await reader.stat(url); return reader.readRange(url, 0, size); },
     stream: (url) => reader.stream(url),
-    close: async () => { await reader.close(); await store.close(); await client.quit(); fetcher.close?.(); },
+    close: async () => { await reader.close(); await store.close(); await client.close(); fetcher.close?.(); },
   };
 }
 

@@ -38,5 +38,5 @@ for (const pass of ['cold', 'warm']) {
   console.log(`${pass}: ${bytes} of ${size} bytes (ETag ${etag}) in ${ms.toFixed(0)} ms; origin requests ${s.originRequests}, cache hits ${s.hits}`);
 }
 await fetcher.close();
-if (client) await client.quit();
+if (client) await client.close();
 if (origin) await origin.stop();

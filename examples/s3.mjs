@@ -46,5 +46,5 @@ for (const pass of ['cold', 'warm']) {
   console.log(`${pass}: ${parts.length} chunks, ${bytes} bytes in ${ms.toFixed(0)} ms; origin requests ${s.originRequests}, cache hits ${s.hits}`);
 }
 fetcher.close();
-if (client) await client.quit();
+if (client) await client.close();
 if (s3server) await s3server.stop();

@@ -2,7 +2,7 @@
 // HTTP origin.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { commandOptions } from 'redis';
+import { RESP_TYPES } from 'redis';
 import { AccessDeniedError, AsyncCachingReader, ConfigError, MemoryStore, RedisStore, VersionChangedError } from '@rangecache/core';
 import type { CacheStore } from '@rangecache/core';
 import { HttpFetcher } from '@rangecache/http';
@@ -159,7 +159,7 @@ t.test('integrity: values forged by someone without the secret are rejected and 
   t.equal(keys.length, 4);
   // The attacker writes a value of the right length (plus a fake tag), and copies a valid value to another key.
   await client.set(keys[0]!, Buffer.alloc(256 * 1024 + 32, 0x41));
-  await client.set(keys[2]!, (await client.get(commandOptions({ returnBuffers: true }), keys[1]!))!);
+  await client.set(keys[2]!, (await client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(keys[1]!))!);
   const reader = new AsyncCachingReader({ fetcher: http, store, blockSize: 256 * 1024, namespace: 'hmac', integrity: { secret } });
   t.same(Buffer.from(await reader.readRange(origin.url('i.bin'), 0, MiB)), bytes, 'the forged blocks were not served');
   t.equal(reader.stats().integrityRejected, 2, 'both forgeries rejected');

@@ -285,7 +285,7 @@ const MAX_FLEET_WAIT_MS = 60_000;
  * const header = await reader.readRange('/data/file.bin', 0, 4096);
  * for await (const chunk of reader.stream('/data/file.bin', { start: 0, end: 1 << 26 })) process.stdout.write(chunk);
  * await reader.close();
- * await client.quit();
+ * await client.close();
  * ```
  */
 export class AsyncCachingReader extends EventEmitter<ReaderEvents> {

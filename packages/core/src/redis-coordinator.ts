@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { commandOptions } from 'redis';
 import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import { StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
-import type { RedisClient } from './redis-store.js';
+import { BUFFER_REPLIES, type BufferRedisClient, type NodeRedisClient, type RedisClient } from './redis-store.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 
 /** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
@@ -144,9 +143,9 @@ const CLOSE_WAIT_MS = 1000;
 
 /** The pub/sub connection, from the moment it starts connecting. */
 interface Subscriber {
-  client: RedisClient;
+  client: NodeRedisClient;
   /** Resolves when connected; rejects on a failure, the deadline, or abandonment. */
-  ready: Promise<RedisClient>;
+  ready: Promise<NodeRedisClient>;
   /** Stops it for good (idempotent): disconnects, even mid-connect; resolves when that is done. */
   abandon(reason: Error): Promise<void>;
 }
@@ -164,7 +163,9 @@ interface Subscriber {
  */
 export class RedisCoordinator implements FetchCoordinator {
   readonly owner = randomUUID();
-  #client: RedisClient;
+  #client: NodeRedisClient;
+  /** The same connection, with bulk strings as Buffers (values come back from the lookup script). */
+  #buffers: BufferRedisClient;
   #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
   /** Channels whose SUBSCRIBE has been answered: waits on their keys are woken by releases; others poll. */
@@ -191,7 +192,8 @@ export class RedisCoordinator implements FetchCoordinator {
    * optional third argument is the value bytes the call may move (see {@link TimedCall}).
    */
   constructor(client: RedisClient, timed: TimedCall, options: RedisCoordinatorOptions = {}) {
-    this.#client = client;
+    this.#client = client as unknown as NodeRedisClient;
+    this.#buffers = this.#client.withTypeMapping(BUFFER_REPLIES);
     this.#timed = timed;
     this.#timedParts = options.timedParts ?? (async (operation, parts) => {
       const out = [];
@@ -235,7 +237,7 @@ export class RedisCoordinator implements FetchCoordinator {
     let unsized = 0;
     const flush = (): void => {
       const list = part;
-      parts.push({ send: () => this.#client.eval(commandOptions({ returnBuffers: true }), LOOKUP_CLAIM_SCRIPT, { keys: list, arguments: [this.owner, lease] }), bytes });
+      parts.push({ send: () => this.#buffers.eval(LOOKUP_CLAIM_SCRIPT, { keys: list, arguments: [this.owner, lease] }), bytes });
       part = [];
       bytes = 0;
       unsized = 0;

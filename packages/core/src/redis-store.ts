@@ -1,5 +1,5 @@
-import { commandOptions } from 'redis';
-import type { RedisClientType, RedisFunctions, RedisModules, RedisScripts } from 'redis';
+import { RESP_TYPES } from 'redis';
+import type { RedisClientType } from 'redis';
 import { ConfigError } from './errors.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { escapeGlob } from './keys.js';
@@ -7,11 +7,42 @@ import { RELEASE_SCRIPT, RedisCoordinator, channelOf } from './redis-coordinator
 import { withResponsiveTimeout } from './responsive-timeout.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
-/** A connected node-redis v4 client, as returned by `createClient()` after `await client.connect()`. */
-export type RedisClient = RedisClientType<RedisModules, RedisFunctions, RedisScripts>;
+/**
+ * A connected node-redis client, v5 or v6, as returned by `createClient()` after `await client.connect()`: with
+ * either protocol (RESP2 or RESP3), any modules, scripts and type mapping. This is the part of it the store's
+ * type checks; node-redis's own type is generic in all of these, so no one instantiation of it would accept
+ * every client.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
+ * await client.connect();
+ * const store = new RedisStore({ client });
+ * ```
+ */
+export interface RedisClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  withTypeMapping(mapping: typeof BUFFER_REPLIES): unknown;
+  duplicate(): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  off(event: 'end', listener: () => void): unknown;
+}
+
+/**
+ * The node-redis type the store and coordinator call through. Their commands (MGET, SET, EVAL, UNLINK, SCAN,
+ * SUBSCRIBE) reply in the same shapes under RESP2 and RESP3, and values are read through {@link BUFFER_REPLIES}.
+ */
+export type NodeRedisClient = RedisClientType;
+
+/** Bulk strings as Buffers (values are bytes), whatever mapping the caller's client uses. */
+export const BUFFER_REPLIES = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+/** {@link NodeRedisClient} with {@link BUFFER_REPLIES}: what `withTypeMapping(BUFFER_REPLIES)` gives. */
+export type BufferRedisClient = RedisClientType<{}, {}, {}, 3, typeof BUFFER_REPLIES>;
 
 export interface RedisStoreOptions {
-  /** A connected node-redis v4 client. The store never connects, quits or reconfigures it: its owner does. */
+  /** A connected node-redis v5 or v6 client. The store never connects, quits or reconfigures it: its owner does. */
   client: RedisClient;
   /**
    * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
@@ -120,7 +151,7 @@ interface Part<T> {
 }
 
 /**
- * A {@link CacheStore} over a node-redis v4 client: the store that a fleet of processes shares.
+ * A {@link CacheStore} over a node-redis (v5 or v6) client: the store that a fleet of processes shares.
  *
  * Lookups of a batch are one `MGET` (values come back as Buffers, never as strings, so binary data survives),
  * writes of a batch are one `MULTI … EXEC` of `SET key value PX ttl`, and `deleteByPrefix` walks the keyspace
@@ -148,6 +179,9 @@ interface Part<T> {
  */
 export class RedisStore implements CacheStore {
   readonly client: RedisClient;
+  #redis: NodeRedisClient;
+  /** The same connection, with bulk strings as Buffers. */
+  #buffers: BufferRedisClient;
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
   /** Round trips of recent small calls: the base budget follows a busy but healthy Redis. */
@@ -166,12 +200,14 @@ export class RedisStore implements CacheStore {
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || options.client === undefined || options.client === null) {
-      throw new ConfigError('RedisStore: options.client (a connected node-redis v4 client) is required');
+      throw new ConfigError('RedisStore: options.client (a connected node-redis v5 or v6 client) is required');
     }
-    if (typeof (options.client as { mGet?: unknown }).mGet !== 'function') {
-      throw new ConfigError('RedisStore: options.client is not a node-redis v4 client (it has no mGet method)');
+    if (typeof (options.client as { withTypeMapping?: unknown }).withTypeMapping !== 'function') {
+      throw new ConfigError('RedisStore: options.client is not a node-redis v5 or v6 client (it has no withTypeMapping method; node-redis v4 is not supported)');
     }
     this.client = options.client;
+    this.#redis = options.client as unknown as NodeRedisClient;
+    this.#buffers = this.#redis.withTypeMapping(BUFFER_REPLIES);
     this.commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs, 250, false, MAX_COMMAND_TIMEOUT_MS);
     this.timeoutPerMiBMs = durationOption('timeoutPerMiBMs', options.timeoutPerMiBMs, 100, true, MAX_TIMEOUT_PER_MIB_MS);
     this.#coordinator = new RedisCoordinator(
@@ -203,7 +239,7 @@ export class RedisStore implements CacheStore {
     let bytes = 0;
     const flush = (): void => {
       const list = part;
-      parts.push({ send: () => this.client.mGet(commandOptions({ returnBuffers: true }), list), bytes });
+      parts.push({ send: () => this.#buffers.mGet(list) as Promise<(Buffer | null)[]>, bytes });
       part = [];
       bytes = 0;
     };
@@ -223,13 +259,13 @@ export class RedisStore implements CacheStore {
   async setMany(entries: readonly StoreEntry[], options: { releaseLeases?: readonly string[] } = {}): Promise<void> {
     if (entries.length === 0) return;
     const parts: Part<unknown>[] = [];
-    let multi = this.client.multi();
+    let multi = this.#redis.multi();
     let bytes = 0;
     let queued = 0;
     const flush = (): void => {
       const m = multi;
       parts.push({ send: () => m.exec(), bytes });
-      multi = this.client.multi();
+      multi = this.#redis.multi();
       bytes = 0;
       queued = 0;
     };
@@ -237,7 +273,7 @@ export class RedisStore implements CacheStore {
       if (queued > 0 && bytes + value.byteLength > BYTES_PER_MULTI) flush();
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (ttlMs === null) multi.set(key, buf);
-      else multi.set(key, buf, { PX: Math.max(1, Math.round(ttlMs)) });
+      else multi.set(key, buf, { expiration: { type: 'PX', value: Math.max(1, Math.round(ttlMs)) } });
       bytes += value.byteLength;
       queued++;
     }
@@ -256,7 +292,7 @@ export class RedisStore implements CacheStore {
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#windowed('UNLINK', [{ send: () => this.client.unlink([...keys]), bytes: 0 }]);
+    await this.#windowed('UNLINK', [{ send: () => this.#redis.unlink([...keys]), bytes: 0 }]);
   }
 
   /**
@@ -271,16 +307,16 @@ export class RedisStore implements CacheStore {
     const unlink = async (): Promise<void> => {
       const keys = batch;
       batch = [];
-      deleted += (await this.#windowed('UNLINK', [{ send: () => this.client.unlink(keys), bytes: 0 }]))[0]!;
+      deleted += (await this.#windowed('UNLINK', [{ send: () => this.#redis.unlink(keys), bytes: 0 }]))[0]!;
     };
-    let cursor = 0;
+    let cursor = '0';
     do {
       const at = cursor;
-      const [reply] = await this.#windowed('SCAN', [{ send: () => this.client.scan(at, { MATCH: match, COUNT: 1000 }), bytes: 0 }]);
-      cursor = reply!.cursor;
+      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#redis.scan(at, { MATCH: match, COUNT: 1000 }), bytes: 0 }]);
+      cursor = String(reply!.cursor);
       for (const key of reply!.keys) batch.push(String(key));
       if (batch.length >= 500) await unlink();
-    } while (cursor !== 0);
+    } while (cursor !== '0');
     if (batch.length > 0) await unlink();
     return deleted;
   }

@@ -6,7 +6,6 @@
 import t from 'tap';
 import { createClient } from 'redis';
 import { RedisStore, StoreError, StoreTimeoutError } from '@rangecache/core';
-import type { RedisClient } from '@rangecache/core';
 import { startRedis } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
 
@@ -94,18 +93,18 @@ t.test('a subscriber that cannot authenticate never hangs a claim, and stops ret
   t.teardown(() => redis.stop());
   const setup = await redis.client();
   await setup.configSet('requirepass', 'first-pass');
-  const mk = async (password: string): Promise<RedisClient> => {
+  const mk = async (password: string): Promise<TestRedisClient> => {
     const c = createClient({ url: `redis://:${password}@127.0.0.1:${redis.port}`, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
     c.on('error', () => {});
     await c.connect();
     t.teardown(() => c.disconnect().catch(() => {}));
-    return c as unknown as RedisClient;
+    return c;
   };
   const client = await mk('first-pass');
   const admin = await mk('first-pass');
   // The connected clients stay authenticated; every new connection made with the old password now fails AUTH.
   await admin.configSet('requirepass', 'second-pass');
-  const before = await connectedClients(admin as unknown as TestRedisClient);
+  const before = await connectedClients(admin);
 
   const store = new RedisStore({ client });
   const claim = await settle(store.coordinator.claim([key('auth')], 2000));
@@ -117,10 +116,10 @@ t.test('a subscriber that cannot authenticate never hangs a claim, and stops ret
   t.ok(!close.hung && close.ms < 3000, `close() took ${close.ms.toFixed(0)} ms`);
   // node-redis retries a failed AUTH forever (every 50-500 ms here) unless the attempt is stopped.
   await new Promise((r) => setTimeout(r, 300));
-  const accepted = await connectionsReceived(admin as unknown as TestRedisClient);
+  const accepted = await connectionsReceived(admin);
   await new Promise((r) => setTimeout(r, 1500));
-  t.equal(await connectionsReceived(admin as unknown as TestRedisClient), accepted, 'the abandoned subscriber stopped reconnecting');
-  t.equal(await connectedClients(admin as unknown as TestRedisClient), before, 'no subscriber connection left behind');
+  t.equal(await connectionsReceived(admin), accepted, 'the abandoned subscriber stopped reconnecting');
+  t.equal(await connectedClients(admin), before, 'no subscriber connection left behind');
 
   // Fixed configuration: after the back-off, a claim connects.
   await admin.configSet('requirepass', 'first-pass');
@@ -131,7 +130,7 @@ t.test('a subscriber that cannot authenticate never hangs a claim, and stops ret
   // A client that needs no password (connected before requirepass was set): its subscriber connects, but its
   // SUBSCRIBE is refused (NOAUTH). That fails the claim typed, with the reply as the cause.
   await admin.configSet('requirepass', 'third-pass');
-  const store3 = new RedisStore({ client: setup as unknown as RedisClient });
+  const store3 = new RedisStore({ client: setup });
   const noauth = await settle(store3.coordinator.claim([key('auth', 2)], 2000));
   t.notOk(noauth.hung);
   // Its own connection is still authenticated: the claim goes on without the subscriber.

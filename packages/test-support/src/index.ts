@@ -12,3 +12,4 @@ export type { S3Server } from './s3rver.js';
 export { fetcherConformance } from './conformance.js';
 export type { ConformanceHarness } from './conformance.js';
 export { cpuHogs, startSlowLink } from './load.js';
+export type { TcpLink } from './load.js';

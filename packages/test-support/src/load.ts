@@ -3,16 +3,34 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 
+export interface TcpLink {
+  readonly port: number;
+  /**
+   * Cuts every connection once `bytes` more bytes have gone from the server to the client (the part of the chunk
+   * up to there is delivered first): a connection lost in the middle of a reply.
+   */
+  cutRepliesAfter(bytes: number): void;
+  close(): Promise<void>;
+}
+
 /**
  * A TCP proxy that moves at most `bytesPerSecond` each way: a slow but healthy link between the client and Redis
- * (the way a 1 Gbit/s or slower network is, compared with loopback).
+ * (the way a 1 Gbit/s or slower network is, compared with loopback). `Infinity`: as fast as loopback.
  */
-export async function startSlowLink(target: number, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function startSlowLink(target: number, bytesPerSecond: number): Promise<TcpLink> {
   const sockets = new Set<Socket>();
-  const pace = (from: Socket, to: Socket): void => {
+  let cutIn = Infinity;
+  const pace = (from: Socket, to: Socket, downstream: boolean): void => {
     let next = performance.now();
     from.on('data', (chunk: Buffer) => {
+      if (downstream && chunk.byteLength >= cutIn) {
+        to.write(chunk.subarray(0, cutIn), () => { for (const s of sockets) s.destroy(); });
+        cutIn = Infinity;
+        return;
+      }
+      if (downstream) cutIn -= chunk.byteLength;
       to.write(chunk);
+      if (!Number.isFinite(bytesPerSecond)) return;
       next = Math.max(next, performance.now()) + (chunk.byteLength / bytesPerSecond) * 1000;
       const wait = next - performance.now();
       if (wait >= 10) { // pausing for every 64 KiB chunk would add timer overhead to the rate
@@ -28,8 +46,8 @@ export async function startSlowLink(target: number, bytesPerSecond: number): Pro
       s.on('error', () => {});
       s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
     }
-    pace(down, up);
-    pace(up, down);
+    pace(down, up, false);
+    pace(up, down, true);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -37,6 +55,7 @@ export async function startSlowLink(target: number, bytesPerSecond: number): Pro
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     port,
+    cutRepliesAfter: (bytes) => { cutIn = bytes; },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));

@@ -4,7 +4,12 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createClient } from 'redis';
 
-export type TestRedisClient = ReturnType<typeof createClient>;
+/** A client for tests: offline commands fail at once, and reconnects come fast (at most 500 ms apart). */
+function testClient(url: string) {
+  return createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
+}
+
+export type TestRedisClient = ReturnType<typeof testClient>;
 
 export interface RedisServerHandle {
   readonly url: string;
@@ -39,7 +44,7 @@ export async function freePort(): Promise<number> {
 export async function startRedis(options: { extraArgs?: string[]; ownProcess?: boolean } = {}): Promise<RedisServerHandle> {
   const clients: TestRedisClient[] = [];
   const connect = async (url: string): Promise<TestRedisClient> => {
-    const c = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * n, 500) } });
+    const c = testClient(url);
     c.on('error', () => {}); // tests observe failures through commands, not through this event
     await c.connect();
     clients.push(c);
