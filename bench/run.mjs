@@ -156,7 +156,9 @@ async function startS3Origin() {
 
 // ------------------------------------------------------------------ runs
 function spawnWorker(cfg) {
-  const child = spawn(process.execPath, ['--expose-gc', join(here, 'worker.mjs'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_WORKER_ARGS: extra node flags for every worker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const extra = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--expose-gc', ...extra, join(here, 'worker.mjs'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
