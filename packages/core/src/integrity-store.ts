@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from './errors.js';
+import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
 const TAG = 32; // HMAC-SHA256
@@ -26,36 +27,46 @@ export class IntegrityStore implements CacheStore {
   #secret: Buffer;
   #onReject: (key: string) => void;
 
+  readonly coordinator: FetchCoordinator | undefined;
+
   constructor(inner: CacheStore, options: IntegrityOptions, onReject: (key: string) => void = () => {}) {
     const secret = typeof options?.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options?.secret ? Buffer.from(options.secret) : undefined;
     if (!secret || secret.byteLength < 16) throw new ConfigError('integrity.secret must be a string or bytes of at least 16 bytes');
     this.inner = inner;
     this.#secret = secret;
     this.#onReject = onReject;
-  }
-
-  get coordinator(): CacheStore['coordinator'] {
-    return this.inner.coordinator;
+    // The coordinator's lookup returns stored values too: they are verified like getMany's, never passed on raw.
+    this.coordinator = inner.coordinator ? verifyingCoordinator(inner.coordinator, (keys, results) => this.#verifyResults(keys, results)) : undefined;
   }
 
   async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
-    // Stored values carry their tag, so the inner store should expect that much more of each known length.
-    const expected = options?.expectedBytes;
-    const values = await this.inner.getMany(keys, expected ? { expectedBytes: expected.map((n) => (n > 0 ? n + TAG : 0)) } : undefined);
+    const values = await this.inner.getMany(keys, withTags(options));
     const forged: string[] = [];
-    const out = values.map((v, i) => {
-      if (v === null) return null;
-      const key = keys[i]!;
-      if (v.byteLength >= TAG) {
-        const data = v.subarray(0, v.byteLength - TAG);
-        if (timingSafeEqual(this.#tag(key, data), v.subarray(v.byteLength - TAG))) return data;
-      }
-      forged.push(key);
-      this.#onReject(key);
-      return null;
-    });
-    if (forged.length > 0) this.inner.deleteMany(forged).catch(() => {});
+    const out = values.map((v, i) => (v === null ? null : this.#verified(keys[i]!, v, forged)));
+    this.#dropForged(forged);
     return out;
+  }
+
+  /** A lease lookup's results with each value verified; a forged one becomes an empty value (and is deleted). */
+  #verifyResults(keys: readonly string[], results: readonly LookupClaimResult[]): LookupClaimResult[] {
+    const forged: string[] = [];
+    const out = results.map((r, i) => (typeof r === 'string' ? r : this.#verified(keys[i]!, r, forged) ?? new Uint8Array(0)));
+    this.#dropForged(forged);
+    return out;
+  }
+
+  #verified(key: string, v: Uint8Array, forged: string[]): Uint8Array | null {
+    if (v.byteLength >= TAG) {
+      const data = v.subarray(0, v.byteLength - TAG);
+      if (timingSafeEqual(this.#tag(key, data), v.subarray(v.byteLength - TAG))) return data;
+    }
+    forged.push(key);
+    this.#onReject(key);
+    return null;
+  }
+
+  #dropForged(forged: string[]): void {
+    if (forged.length > 0) this.inner.deleteMany(forged).catch(() => {});
   }
 
   async setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
@@ -82,4 +93,40 @@ export class IntegrityStore implements CacheStore {
   #tag(key: string, data: Uint8Array): Buffer {
     return createHmac('sha256', this.#secret).update(key, 'utf8').update('\0').update(data).digest();
   }
+}
+
+/** Stored values carry their tag, so the inner store should expect that much more of each known length. */
+function withTags(options?: { expectedBytes?: readonly number[] }): { expectedBytes: readonly number[] } | undefined {
+  const expected = options?.expectedBytes;
+  return expected ? { expectedBytes: expected.map((n) => (n > 0 ? n + TAG : 0)) } : undefined;
+}
+
+/**
+ * `inner` with a `lookupAndClaim` whose values are verified: a value whose tag fails comes back as an empty
+ * value (the reader sees the wrong length, counts it corrupt and fetches the piece itself, without a lease) and
+ * is deleted. A late answer of a timed-out lookup (`StoreTimeoutError.answer`) is verified the same way.
+ */
+function verifyingCoordinator(
+  inner: FetchCoordinator,
+  verify: (keys: readonly string[], results: readonly LookupClaimResult[]) => LookupClaimResult[],
+): FetchCoordinator {
+  const lookupAndClaim = inner.lookupAndClaim;
+  const wrapped: FetchCoordinator = {
+    claim: (keys, ttlMs) => inner.claim(keys, ttlMs),
+    release: (keys) => inner.release(keys),
+    waitForRelease: (keys, timeoutMs, signal) => inner.waitForRelease(keys, timeoutMs, signal),
+    close: () => inner.close(),
+  };
+  if (inner.extend) wrapped.extend = (keys, ttlMs) => inner.extend!(keys, ttlMs);
+  if (lookupAndClaim) {
+    wrapped.lookupAndClaim = async (keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions) => {
+      try {
+        return verify(keys, await lookupAndClaim.call(inner, keys, ttlMs, withTags(options)));
+      } catch (e) {
+        const late = e as { mapAnswer?: (map: (a: unknown) => unknown) => unknown };
+        throw typeof late?.mapAnswer === 'function' ? late.mapAnswer((a) => verify(keys, a as LookupClaimResult[])) : e;
+      }
+    };
+  }
+  return wrapped;
 }
