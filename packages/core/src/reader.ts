@@ -14,7 +14,7 @@ import { MemoryStore } from './memory-store.js';
 import { decodeMeta, encodeMeta } from './meta-codec.js';
 import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
-import type { ClaimResult, FetchCoordinator } from './coordinator.js';
+import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
 
 /** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
 export type CacheMode = 'block' | 'chunk';
@@ -1070,7 +1070,16 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const outcome: FleetOutcome = { claimed: [], busy: [], landed: 0 };
     if (coordinator.lookupAndClaim) {
       const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
-      const results = await this.#safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
+      let results: LookupClaimResult[];
+      try {
+        results = await this.#safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
+      } catch (e) {
+        // A lookup that timed out may still answer, and its answer holds the leases it took: asking again would
+        // find them busy (held by this very reader). On a busy machine that answer is worth half a lease.
+        const late = await lateAnswer(e, leaseMs / 2);
+        if (!Array.isArray(late)) throw e;
+        results = late as LookupClaimResult[];
+      }
       if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
       const corrupt: string[] = [];
       pieces.forEach((p, i) => {
@@ -1445,6 +1454,13 @@ async function answersLate(e: unknown): Promise<boolean> {
   const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
   if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
   return (await orAfter(completed, ms / 2, false)) === true;
+}
+
+/** The answer of a store call that timed out (see `StoreTimeoutError.answer`) if it comes within `ms`, else undefined. */
+async function lateAnswer(e: unknown, ms: number): Promise<unknown> {
+  const { code, answer } = (e ?? {}) as { code?: unknown; answer?: unknown };
+  if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(answer instanceof Promise)) return undefined;
+  return orAfter(answer, ms, undefined);
 }
 
 /** `promise`'s value, or `fallback` once `ms` have passed; the timer is cleared either way and keeps nobody alive. */

@@ -252,20 +252,31 @@ export class RedisCoordinator implements FetchCoordinator {
     }
     flush();
     this.#watch(keys);
-    const replies = await this.#timedParts('EVAL lookupAndClaim', parts);
-    const reply = replies.flatMap((r) => (Array.isArray(r) ? r : [undefined]));
-    if (replies.length !== parts.length || reply.length !== keys.length) {
-      throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
+    const results = (replies: unknown): LookupClaimResult[] => {
+      const list = Array.isArray(replies) ? replies : [];
+      const reply = list.flatMap((r: unknown) => (Array.isArray(r) ? r : [undefined]));
+      if (list.length !== parts.length || reply.length !== keys.length) {
+        throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
+      }
+      const out = reply.map((r: unknown): LookupClaimResult => {
+        // Buffer is a Uint8Array: handed on as-is, without a copy.
+        if (Buffer.isBuffer(r)) return r;
+        if (r === 1) return 'claimed';
+        if (r === 0) return 'busy';
+        throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
+      });
+      this.#unwatch(keys, out);
+      return out;
+    };
+    let replies: unknown[];
+    try {
+      replies = await this.#timedParts('EVAL lookupAndClaim', parts);
+    } catch (e) {
+      // A late answer still says which leases the script took: the caller may use it instead of asking again
+      // (a second script would find this owner's own leases busy).
+      throw e instanceof StoreTimeoutError ? e.mapAnswer(results) : e;
     }
-    const out = reply.map((r: unknown): LookupClaimResult => {
-      // Buffer is a Uint8Array: handed on as-is, without a copy.
-      if (Buffer.isBuffer(r)) return r;
-      if (r === 1) return 'claimed';
-      if (r === 0) return 'busy';
-      throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
-    });
-    this.#unwatch(keys, out);
-    return out;
+    return results(replies);
   }
 
   /** One `EVAL`: extends this owner's leases on `keys` to `ttlMs` (and their waiter counts with them). */

@@ -136,11 +136,24 @@ export class StoreTimeoutError extends StoreError {
    * `false` once one failed; never rejects. The circuit breaker judges the timeout by it.
    */
   readonly completed: Promise<boolean> | undefined;
-  constructor(operation: string, ms: number, settled?: Promise<void>, completed?: Promise<boolean>) {
+  /**
+   * Resolves with the call's result if it arrives after all (every part was sent and succeeded), else
+   * `undefined`; never rejects. A caller that can still use a late answer (a lease lookup: it may have taken
+   * leases) takes it instead of asking again.
+   */
+  readonly answer: Promise<unknown> | undefined;
+  constructor(operation: string, ms: number, settled?: Promise<void>, completed?: Promise<boolean>, answer?: Promise<unknown>) {
     super(operation, `redis ${operation} did not answer within ${Math.round(ms)} ms`, { code: 'ERR_RANGECACHE_STORE_TIMEOUT' });
     this.ms = ms;
     this.settled = settled;
     this.completed = completed;
+    this.answer = answer;
+  }
+
+  /** The same timeout, with its late answer passed through `map` (a throw there makes it `undefined`). */
+  mapAnswer(map: (answer: unknown) => unknown): StoreTimeoutError {
+    const answer = this.answer?.then((a) => (a === undefined ? undefined : map(a))).catch(() => undefined);
+    return new StoreTimeoutError(this.operation, this.ms, this.settled, this.completed, answer);
   }
 }
 
@@ -385,7 +398,9 @@ export class RedisStore implements CacheStore {
       } catch (e) {
         reply = Promise.reject(e);
       }
-      reply.catch(() => {}); // a late failure after a timeout must not be unhandled
+      // Every reply is progress of the connection, also one that comes after its own call timed out: calls
+      // queued behind it must not time out for its lateness.
+      reply.then(() => { if (seq > this.#lastReply.seq) this.#lastReply = { at: performance.now(), seq }; }, () => {});
       sent.push(reply);
       inFlight.push({ reply, seq });
     };
@@ -399,22 +414,30 @@ export class RedisStore implements CacheStore {
       const started = performance.now();
       try {
         out.push(await this.#whileProgressing(reply, seq, ms, () => {
-          const completed = Promise.allSettled(sent).then((all) => all.every((r) => r.status === 'fulfilled'));
-          return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed);
+          const all = Promise.allSettled(sent);
+          const completed = all.then((rs) => rs.every((r) => r.status === 'fulfilled'));
+          const complete = next === parts.length; // parts never sent have no answer
+          const answer = all.then((rs) => (complete && rs.every((r) => r.status === 'fulfilled')
+            ? rs.map((r) => (r as PromiseFulfilledResult<T>).value) : undefined));
+          return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed, answer);
         }));
       } catch (e) {
-        // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds.
+        // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
+        // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
         if (e instanceof StoreTimeoutError) (bytes < SMALL_CALL_BYTES ? this.#rtt : this.#msPerMiB).backoff();
         throw StoreError.from(operation, e);
       }
-      this.#lastReply = { at: performance.now(), seq };
-      const elapsed = this.#lastReply.at - started;
-      if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
-      else this.#msPerMiB.sample((elapsed * MiB) / bytes);
+      this.#sample(bytes, performance.now() - started);
       waitingFor++;
       if (next < parts.length) send();
     }
     return out;
+  }
+
+  /** Records how long a call that moved `bytes` took to answer, in ms. */
+  #sample(bytes: number, elapsed: number): void {
+    if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
+    else this.#msPerMiB.sample((elapsed * MiB) / bytes);
   }
 }
 
