@@ -264,6 +264,8 @@ const MAX_WRITE_HOLD_MS = 30_000;
 const CLAIM_ATTEMPTS = 5;
 /** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
 const MAX_FLEET_WAIT_MS = 60_000;
+/** How many lease periods a holder keeps its leases alive for a timed-out write that may still land. */
+const UNKNOWN_WRITE_HOLD_LEASES = 5;
 
 /**
  * Reads byte ranges of remote objects through a shared cache.
@@ -327,6 +329,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   /** Counts batches run: reads queued in the same tick see the same number. */
   #batches = 0;
   #closed = false;
+  /** Resolves (false) once close() is called: waits on a slow store that only keep leases alive end then. */
+  #whenClosed: Promise<false>;
+  #onClose: () => void = () => {};
   /** Objects (version prefixes) whose last lookup missed: their next lookup takes leases in the same round trip. */
   #expectMisses = new Map<string, true>();
   /** Read-ahead jobs in progress: nobody awaits them, so close() ends them. */
@@ -336,6 +341,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   constructor(options: AsyncCachingReaderOptions) {
     super();
+    this.#whenClosed = new Promise<false>((resolve) => { this.#onClose = () => resolve(false); });
     if (options === null || typeof options !== 'object') throw new ConfigError('AsyncCachingReader: options object is required');
     const fetcher = Array.isArray(options.fetcher) ? new FetcherRouter(options.fetcher) : (options.fetcher as Fetcher);
     if (fetcher === null || typeof fetcher !== 'object' || typeof fetcher.fetch !== 'function' || typeof fetcher.stat !== 'function') {
@@ -597,6 +603,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#onClose();
     for (const job of [...this.#aheadJobs]) {
       const { path } = job.object;
       this.#settle(job, undefined, new RangecacheError('ERR_RANGECACHE_CLOSED', `reader closed while reading ahead in ${path}`, { path }));
@@ -1046,7 +1053,9 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
         // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
         // or skipped store is not: fetch what is left.
-        if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e))) continue;
+        // A waiter is patient: it asks again while the store still answers within a lease, since a whole fleet
+        // woken by one release reads the same values at once and a starved machine serves them late.
+        if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e, leaseMs))) continue;
         break;
       }
       timeouts = 0;
@@ -1228,25 +1237,22 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       p.flight!.resolve(value);
     }
     const { outcome, completed } = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
+    // A write that timed out on a busy machine usually lands late, releasing its leases with it. Until it has (or
+    // has failed), its leases stay held and extended: waiters are neither woken to an empty store nor let go to
+    // fetch the pieces again. A Redis that never answers stops the extensions too, so the leases lapse anyway.
+    const written = outcome === 'written' ||
+      (outcome === 'unknown' && coordinator !== undefined && completed !== undefined &&
+        (await orAfter(Promise.race([completed.catch(() => false), this.#whenClosed]), UNKNOWN_WRITE_HOLD_LEASES * (this.leaseMs ?? 0), false)));
     for (const p of members) held.delete(p.key);
     if (coordinator) {
       // What was not written (and so not released with the write): let its waiters go now, not at lease expiry.
-      const released = new Set(outcome === 'failed' ? [] : entries.map((e) => e.key));
+      const released = new Set(written ? entries.map((e) => e.key) : []);
       this.#release(coordinator, members.filter((p) => !released.has(p.key)).map((p) => p.key));
-      // A write that timed out may still land, releasing its leases with it: its waiters are not woken to an empty
-      // store. If it has not landed within half a lease (lost, or failed late), its leases are released then.
-      if (outcome === 'unknown') void this.#releaseUnlessLanded(coordinator, [...released], completed);
     }
     for (const p of members) {
-      if (outcome === 'written') p.flight!.persisted = true;
+      if (written) p.flight!.persisted = true;
       this.#forgetFlight(p);
     }
-  }
-
-  /** Releases `keys` unless `completed` says, within half a lease, that the write carrying their release landed. */
-  async #releaseUnlessLanded(coordinator: FetchCoordinator, keys: string[], completed: Promise<boolean> | undefined): Promise<void> {
-    const landed = completed ? await orAfter(completed.catch(() => false), (this.leaseMs ?? 0) / 2, false) : false;
-    if (!landed) this.#release(coordinator, keys);
   }
 
   /**
@@ -1447,13 +1453,13 @@ function originOf(path: string): string {
 }
 
 /**
- * Whether `e` is a store call that timed out but is answered after all, within half its budget again: the store is
- * slow (a busy machine), not failed, and is worth asking again. A stalled store costs half a budget more.
+ * Whether `e` is a store call that timed out but is answered after all, within `graceMs` (default: half its budget
+ * again): the store is slow (a busy machine), not failed, and is worth asking again. A stalled store costs the grace.
  */
-async function answersLate(e: unknown): Promise<boolean> {
+async function answersLate(e: unknown, graceMs?: number): Promise<boolean> {
   const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
   if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
-  return (await orAfter(completed, ms / 2, false)) === true;
+  return (await orAfter(completed, graceMs ?? ms / 2, false)) === true;
 }
 
 /** The answer of a store call that timed out (see `StoreTimeoutError.answer`) if it comes within `ms`, else undefined. */
