@@ -2,257 +2,27 @@ import { ReadableStream } from 'node:stream/web';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { AbortFanout } from './abort-fanout.js';
 import { setBounded } from './bounded-map.js';
-import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
-import { ConfigError, InvalidPathError, InvalidRangeError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
+import { ConfigError, InvalidRangeError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
 import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 import { Limiter } from './limiter.js';
-import { IntegrityStore, type IntegrityOptions } from './integrity-store.js';
+import { IntegrityStore } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
 import { decodeMeta, encodeMeta } from './meta-codec.js';
 import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
 import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
+import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
+import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob, WriteResult } from './read-job.js';
+import { answersLate, isCircuitOpen, lateAnswer, orAfter } from './late-answers.js';
+import { checkMeta, checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
 
-/** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
-export type CacheMode = 'block' | 'chunk';
+export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 
-export interface AsyncCachingReaderOptions {
-  /**
-   * Where bytes come from on a miss: `FileFetcher`, `HttpFetcher`, `S3Fetcher`, or your own {@link Fetcher}. An
-   * array of fetchers routes each path by its URL scheme (see {@link FetcherRouter}).
-   */
-  fetcher: Fetcher | readonly Fetcher[];
-  /** Where cached bytes live. Default: a new in-process {@link MemoryStore}; use `RedisStore` to share. */
-  store?: CacheStore;
-  /** Default `"block"`. */
-  mode?: CacheMode;
-  /** Block size in bytes for block mode, and the piece size of `stream()`. Default 1 MiB; at most 512 MiB. */
-  blockSize?: number;
-  /** Time to live of cached bytes, in seconds; `null` means no expiry. Default 3600. */
-  ttl?: number | null;
-  /**
-   * Time to live of cached metadata (size and version), in seconds. It bounds staleness: a changed object is
-   * seen at most this long after it changed. Default 60.
-   */
-  metaTtl?: number;
-  /** Separates tenants or datasets sharing one Redis. Default `"default"`. */
-  namespace?: string;
-  /** Misses at most this many bytes apart are fetched in one origin request. Default 64 KiB. */
-  maxGap?: number;
-  /** A merged origin request never exceeds this many bytes. Default 16 MiB. */
-  maxRequest?: number;
-  /** Origin requests in flight at once, per reader. Default 10. */
-  maxConcurrentFetches?: number;
-  /**
-   * Cross-instance single flight, when the store offers leases (`RedisStore` does): of the processes that miss a
-   * piece at the same time, the one holding its lease (for this many ms) fetches it and the others wait for it to
-   * land, for at most about three lease periods, then fetch it themselves. A lease holder that dies costs the
-   * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
-   */
-  leaseMs?: number | null;
-  /** Pieces this reader waits for other instances to fetch, at most, at once; beyond, it fetches them itself. Default 4096. */
-  maxFleetWaiters?: number;
-  /**
-   * Stop asking a failing store for a while: after `failureThreshold` (5) failures in a row, store calls are
-   * skipped for `cooldownMs` (5000), then one probe decides. `false` turns it off.
-   */
-  circuitBreaker?: CircuitBreakerOptions | false;
-  /**
-   * Bytes of cache writes allowed to wait for the store at once. Writes beyond it are dropped (and counted), so
-   * a slow store never holds fetched bytes in memory without bound, and never slows reads. Default 256 MiB.
-   */
-  maxPendingWriteBytes?: number;
-  /**
-   * Tag every cached value with an HMAC-SHA256 under this secret and verify it on read, so that whoever can
-   * write to Redis without the secret cannot make readers accept forged bytes. See {@link IntegrityStore}.
-   */
-  integrity?: IntegrityOptions;
-  /**
-   * `"origin"`: before serving cached bytes of an object, check that this reader's fetcher (with its own
-   * credentials) may read it, by a `stat` at the origin, remembered for `authorizeTtl` seconds. Use it when
-   * readers with different credentials share one cache: otherwise a reader can receive bytes that only another
-   * reader's credentials allowed. Default `"none"`.
-   */
-  authorize?: 'none' | 'origin';
-  /** Seconds an origin authorization is remembered, per path. Default 30. */
-  authorizeTtl?: number;
-  /**
-   * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
-   * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
-   * fetched ahead is its own origin request, so they run in parallel. A scan's window grows with it (about 5% of
-   * what it has read), up to this. Default 4.
-   */
-  readAhead?: number;
-}
 
-export interface ReadOptions {
-  /** Aborts this caller's wait. An origin fetch that other callers still wait on goes on for them. */
-  signal?: AbortSignal;
-}
-
-export interface StreamOptions extends ReadOptions {
-  /** First byte, default 0. */
-  start?: number;
-  /** End (exclusive), default the object's size; clamped to it. */
-  end?: number;
-}
-
-/** Counters since the reader was built. Pieces are blocks in block mode and chunks in chunk mode. */
-export interface ReaderStats {
-  /** Reads (`readRange` calls, ranges of `readRanges`, pieces of `stream`) served. */
-  reads: number;
-  /** Pieces found in the store. */
-  hits: number;
-  /** Pieces fetched from the origin by this reader. */
-  misses: number;
-  /** Pieces that joined an origin fetch already in flight in this reader (single flight). */
-  joins: number;
-  /** Requests sent to the origin for data (not counting `stat`). */
-  originRequests: number;
-  /** Bytes received from the origin for data. */
-  originBytes: number;
-  /** Metadata lookups that went to the origin (`stat`). */
-  originStats: number;
-  /** Bytes served from the store. */
-  cacheBytes: number;
-  /** Bytes returned to callers. */
-  bytesRead: number;
-  /** Store operations (other than writes) that failed or timed out; the reads went on to the origin. */
-  storeErrors: number;
-  /** Values found in the store with the wrong length or unreadable metadata; deleted and refetched. */
-  corruptValues: number;
-  /** Origin requests that failed. */
-  originErrors: number;
-  /** Writes to the store that failed. */
-  writeErrors: number;
-  /** Pieces another process was fetching, received from the store after waiting for it. */
-  fleetWaits: number;
-  /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
-  fleetFallbacks: number;
-  /** Store calls not made because the circuit breaker was open. */
-  storeSkipped: number;
-  /** Times the circuit breaker opened. */
-  circuitOpens: number;
-  /** Cache writes dropped because `maxPendingWriteBytes` were already waiting for the store. */
-  writesDropped: number;
-  /** Cached values (or metadata) whose integrity tag did not verify: rejected, deleted, fetched again. */
-  integrityRejected: number;
-  /** Origin checks made for `authorize: "origin"`. */
-  authorizations: number;
-}
-
-/**
- * Events of an {@link AsyncCachingReader}. None of them is `error`: a failing cache never throws, not even
- * through an EventEmitter without listeners.
- */
-export interface ReaderEvents {
-  /** A store or lease operation failed or timed out; the read went on without it. */
-  storeError: [error: unknown, operation: string];
-  /** The circuit breaker changed state (`open`: the store is skipped; `closed`: it is used again). */
-  circuit: [state: CircuitState, consecutiveFailures: number];
-  /** A cache write was dropped to keep pending writes under `maxPendingWriteBytes`. */
-  writeDropped: [bytes: number];
-  /**
-   * The first object of an origin (scheme, host and port; the backend for other paths) whose version cannot tell
-   * two contents apart: no ETag and no Last-Modified, a weak or second-resolution ETag. Its cached bytes then
-   * live no longer than its metadata (`metaTtl`), and no read mixes bytes found in the cache with bytes fetched
-   * for it. Emitted once per origin.
-   */
-  weakVersion: [path: string, version: string];
-}
-
-/** A piece of an object as the cache stores it: one block, or one chunk. */
-interface Piece {
-  key: string;
-  range: ByteRange;
-  object: ObjectRef;
-  /** Bytes found in the store: owned by this batch, so one consumer may take them without a copy. */
-  value?: Uint8Array;
-  flight?: Flight;
-  consumers: number;
-  /** Only read-ahead wants it: fetched as a request of its own, in parallel with its neighbours. */
-  ahead: boolean;
-  /** Its cached value was refused (a weak-version read that must not mix cached and fetched bytes): fetch it. */
-  refetch?: boolean;
-  /** What the batch's lookup found of its lease, where the lookup took leases (`lookupAndClaim`). */
-  lease?: 'claimed' | 'busy';
-}
-
-interface ObjectRef {
-  path: string;
-  meta: ObjectMeta;
-  prefix: string;
-}
-
-/** How a write to the store ended: `unknown` when it timed out (it may still land). */
-type WriteOutcome = 'written' | 'failed' | 'unknown';
-
-/** A write's outcome; for one that timed out, `completed` tells later whether it landed after all. */
-interface WriteResult {
-  outcome: WriteOutcome;
-  completed?: Promise<boolean>;
-}
-
-/** What asking the fleet about some pieces found. */
-interface FleetOutcome {
-  /** This reader holds their leases (or must fetch them anyway): it fetches them. */
-  claimed: Piece[];
-  /** Another instance holds their leases: wait for them to land. */
-  busy: Piece[];
-  /** How many had landed: their flights are resolved from the store. */
-  landed: number;
-}
-
-/** One origin request shared by the pieces it covers and the callers that wait on them. */
-interface FetchTask {
-  controller: AbortController;
-  interest: number;
-  done: boolean;
-  /** Keys of the pieces it fetches, to take them out of the in-flight map the moment it is aborted. */
-  keys: string[];
-}
-
-interface Flight {
-  task: FetchTask;
-  promise: Promise<Uint8Array>;
-  resolve: (bytes: Uint8Array) => void;
-  reject: (error: unknown) => void;
-  /** Its bytes are in the store now (the store keeps its own copy), so one caller may take them without a copy. */
-  persisted: boolean;
-  /** Reads of the batch that started it that take bytes from it. */
-  consumers: number;
-  /**
-   * Another batch joined it: its reads take bytes from it too, and may do so after a caller of this batch has
-   * changed the bytes it received.
-   */
-  joined: boolean;
-}
-
-interface ReadJob {
-  object: ObjectRef;
-  ranges: ByteRange[];
-  signal: AbortSignal | undefined;
-  settled: boolean;
-  resolve: (values: Uint8Array[]) => void;
-  reject: (error: unknown) => void;
-  /** Origin requests this read waits on; each counts this read once in its `interest`. */
-  tasks: Set<FetchTask>;
-  /** Per range: the pieces that make it up. */
-  pieces: Piece[][];
-  /**
-   * Chunk mode, per range: when `pieces[i]` is a larger cached chunk containing the range, the exact-range piece
-   * to use instead if that chunk turns out to be gone. Kept per read, since reads share the containing chunk.
-   */
-  fallbacks: (Piece | undefined)[];
-  unsubscribe: (() => void) | undefined;
-  /** Read-ahead: nobody waits for the bytes, so they are cached but not assembled. */
-  ahead: boolean;
-  /** Bytes of the sequential scan this read continues (0: none). If it misses, blocks after it are fetched ahead. */
-  scanned: number;
-}
 
 const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
@@ -1452,109 +1222,9 @@ function originOf(path: string): string {
   }
 }
 
-/**
- * Whether `e` is a store call that timed out but is answered after all, within `graceMs` (default: half its budget
- * again): the store is slow (a busy machine), not failed, and is worth asking again. A stalled store costs the grace.
- */
-async function answersLate(e: unknown, graceMs?: number): Promise<boolean> {
-  const { code, completed, ms } = (e ?? {}) as { code?: unknown; completed?: unknown; ms?: unknown };
-  if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(completed instanceof Promise) || typeof ms !== 'number') return false;
-  return (await orAfter(completed, graceMs ?? ms / 2, false)) === true;
-}
-
-/** The answer of a store call that timed out (see `StoreTimeoutError.answer`) if it comes within `ms`, else undefined. */
-async function lateAnswer(e: unknown, ms: number): Promise<unknown> {
-  const { code, answer } = (e ?? {}) as { code?: unknown; answer?: unknown };
-  if (code !== 'ERR_RANGECACHE_STORE_TIMEOUT' || !(answer instanceof Promise)) return undefined;
-  return orAfter(answer, ms, undefined);
-}
-
-/** `promise`'s value, or `fallback` once `ms` have passed; the timer is cleared either way and keeps nobody alive. */
-async function orAfter<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<F>((resolve) => { timer = setTimeout(resolve, ms, fallback); timer.unref(); });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isCircuitOpen(e: unknown): boolean {
-  return (e as { code?: unknown } | null)?.code === 'ERR_RANGECACHE_CIRCUIT_OPEN';
-}
-
 /** The pieces some read needs whole (it asked for exactly that range, with no fallback): one pass over the batch. */
 function neededWhole(jobs: readonly ReadJob[]): Set<Piece> {
   const out = new Set<Piece>();
   for (const job of jobs) job.pieces.forEach((list, i) => { if (!job.fallbacks[i]) for (const p of list) out.add(p); });
   return out;
-}
-
-/** Longest path accepted, in UTF-16 code units: far above any real URL (presigned ones included), far below Redis's key limit. */
-const MAX_PATH_LENGTH = 16_384;
-
-function checkPath(path: unknown): asserts path is string {
-  if (typeof path !== 'string') throw new InvalidPathError(String(path).slice(0, 100), `a path must be a string, got ${typeof path}`);
-  if (path.length === 0) throw new InvalidPathError(path, 'a path must not be empty');
-  if (path.length > MAX_PATH_LENGTH) throw new InvalidPathError(`${path.slice(0, 100)}…`, `a path must be at most ${MAX_PATH_LENGTH} characters, got ${path.length}`);
-  if (path.includes('\0')) throw new InvalidPathError(path, 'a path must not contain a NUL character');
-}
-
-/** A range taken out of a caller's object: each end read once, validated, and copied into a plain object. */
-function ownRange(path: string, range: unknown): ByteRange {
-  if (range === null || typeof range !== 'object') {
-    throw new InvalidRangeError(path, { start: undefined, end: undefined }, `a range must be an object { start, end }, got ${range === null ? 'null' : typeof range}`);
-  }
-  const { start, end } = range as { start: unknown; end: unknown };
-  checkRangeShape(path, start, end);
-  return { start, end: end as number };
-}
-
-/** The caller's signal, after checking that the read options are an object and the signal an AbortSignal. */
-function signalOf(method: string, path: string, options: unknown): AbortSignal | undefined {
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') invalidOptions(method, path, options);
-  const { signal } = options as { signal?: unknown };
-  if (signal === undefined) return undefined;
-  if (!isAbortSignal(signal)) {
-    throw new ConfigError(`${method}(${path}): options.signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
-  }
-  return signal;
-}
-
-function invalidOptions(method: string, path: string, options: unknown): never {
-  throw new ConfigError(`${method}(${path}): options must be an object such as { signal }, got ${options === null ? 'null' : typeof options}`);
-}
-
-/** Duck-typed, so that a signal from another realm (a vm context, a polyfill) is accepted too. */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  const s = value as Partial<AbortSignal> | null;
-  return typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function'
-    && typeof s.removeEventListener === 'function' && typeof s.throwIfAborted === 'function';
-}
-
-function checkMeta(meta: ObjectMeta, path: string, backend: string): void {
-  if (!meta || !Number.isSafeInteger(meta.size) || meta.size < 0 || typeof meta.version !== 'string' || meta.version === '') {
-    throw new OriginError('fetcher returned invalid metadata', { path, backend });
-  }
-}
-
-function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`AsyncCachingReader: ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Longest duration option, in seconds: ten years. Redis refuses expiry times that overflow its clock. */
-const MAX_SECONDS = 10 * 365 * 24 * 3600;
-
-function numberOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS) {
-    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive number of seconds, at most ${MAX_SECONDS} (ten years), got ${String(value)}`);
-  }
-  return value;
 }

@@ -1,0 +1,153 @@
+/** The reader's public option, stats and event types: what a caller passes to and gets from `AsyncCachingReader`. */
+import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
+import type { Fetcher } from './fetcher.js';
+import type { IntegrityOptions } from './integrity-store.js';
+import type { CacheStore } from './store.js';
+
+/** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
+export type CacheMode = 'block' | 'chunk';
+
+export interface AsyncCachingReaderOptions {
+  /**
+   * Where bytes come from on a miss: `FileFetcher`, `HttpFetcher`, `S3Fetcher`, or your own {@link Fetcher}. An
+   * array of fetchers routes each path by its URL scheme (see {@link FetcherRouter}).
+   */
+  fetcher: Fetcher | readonly Fetcher[];
+  /** Where cached bytes live. Default: a new in-process {@link MemoryStore}; use `RedisStore` to share. */
+  store?: CacheStore;
+  /** Default `"block"`. */
+  mode?: CacheMode;
+  /** Block size in bytes for block mode, and the piece size of `stream()`. Default 1 MiB; at most 512 MiB. */
+  blockSize?: number;
+  /** Time to live of cached bytes, in seconds; `null` means no expiry. Default 3600. */
+  ttl?: number | null;
+  /**
+   * Time to live of cached metadata (size and version), in seconds. It bounds staleness: a changed object is
+   * seen at most this long after it changed. Default 60.
+   */
+  metaTtl?: number;
+  /** Separates tenants or datasets sharing one Redis. Default `"default"`. */
+  namespace?: string;
+  /** Misses at most this many bytes apart are fetched in one origin request. Default 64 KiB. */
+  maxGap?: number;
+  /** A merged origin request never exceeds this many bytes. Default 16 MiB. */
+  maxRequest?: number;
+  /** Origin requests in flight at once, per reader. Default 10. */
+  maxConcurrentFetches?: number;
+  /**
+   * Cross-instance single flight, when the store offers leases (`RedisStore` does): of the processes that miss a
+   * piece at the same time, the one holding its lease (for this many ms) fetches it and the others wait for it to
+   * land, for at most about three lease periods, then fetch it themselves. A lease holder that dies costs the
+   * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
+   */
+  leaseMs?: number | null;
+  /** Pieces this reader waits for other instances to fetch, at most, at once; beyond, it fetches them itself. Default 4096. */
+  maxFleetWaiters?: number;
+  /**
+   * Stop asking a failing store for a while: after `failureThreshold` (5) failures in a row, store calls are
+   * skipped for `cooldownMs` (5000), then one probe decides. `false` turns it off.
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Bytes of cache writes allowed to wait for the store at once. Writes beyond it are dropped (and counted), so
+   * a slow store never holds fetched bytes in memory without bound, and never slows reads. Default 256 MiB.
+   */
+  maxPendingWriteBytes?: number;
+  /**
+   * Tag every cached value with an HMAC-SHA256 under this secret and verify it on read, so that whoever can
+   * write to Redis without the secret cannot make readers accept forged bytes. See {@link IntegrityStore}.
+   */
+  integrity?: IntegrityOptions;
+  /**
+   * `"origin"`: before serving cached bytes of an object, check that this reader's fetcher (with its own
+   * credentials) may read it, by a `stat` at the origin, remembered for `authorizeTtl` seconds. Use it when
+   * readers with different credentials share one cache: otherwise a reader can receive bytes that only another
+   * reader's credentials allowed. Default `"none"`.
+   */
+  authorize?: 'none' | 'origin';
+  /** Seconds an origin authorization is remembered, per path. Default 30. */
+  authorizeTtl?: number;
+  /**
+   * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
+   * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
+   * fetched ahead is its own origin request, so they run in parallel. A scan's window grows with it (about 5% of
+   * what it has read), up to this. Default 4.
+   */
+  readAhead?: number;
+}
+
+export interface ReadOptions {
+  /** Aborts this caller's wait. An origin fetch that other callers still wait on goes on for them. */
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends ReadOptions {
+  /** First byte, default 0. */
+  start?: number;
+  /** End (exclusive), default the object's size; clamped to it. */
+  end?: number;
+}
+
+/** Counters since the reader was built. Pieces are blocks in block mode and chunks in chunk mode. */
+export interface ReaderStats {
+  /** Reads (`readRange` calls, ranges of `readRanges`, pieces of `stream`) served. */
+  reads: number;
+  /** Pieces found in the store. */
+  hits: number;
+  /** Pieces fetched from the origin by this reader. */
+  misses: number;
+  /** Pieces that joined an origin fetch already in flight in this reader (single flight). */
+  joins: number;
+  /** Requests sent to the origin for data (not counting `stat`). */
+  originRequests: number;
+  /** Bytes received from the origin for data. */
+  originBytes: number;
+  /** Metadata lookups that went to the origin (`stat`). */
+  originStats: number;
+  /** Bytes served from the store. */
+  cacheBytes: number;
+  /** Bytes returned to callers. */
+  bytesRead: number;
+  /** Store operations (other than writes) that failed or timed out; the reads went on to the origin. */
+  storeErrors: number;
+  /** Values found in the store with the wrong length or unreadable metadata; deleted and refetched. */
+  corruptValues: number;
+  /** Origin requests that failed. */
+  originErrors: number;
+  /** Writes to the store that failed. */
+  writeErrors: number;
+  /** Pieces another process was fetching, received from the store after waiting for it. */
+  fleetWaits: number;
+  /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
+  fleetFallbacks: number;
+  /** Store calls not made because the circuit breaker was open. */
+  storeSkipped: number;
+  /** Times the circuit breaker opened. */
+  circuitOpens: number;
+  /** Cache writes dropped because `maxPendingWriteBytes` were already waiting for the store. */
+  writesDropped: number;
+  /** Cached values (or metadata) whose integrity tag did not verify: rejected, deleted, fetched again. */
+  integrityRejected: number;
+  /** Origin checks made for `authorize: "origin"`. */
+  authorizations: number;
+}
+
+/**
+ * Events of an {@link AsyncCachingReader}. None of them is `error`: a failing cache never throws, not even
+ * through an EventEmitter without listeners.
+ */
+export interface ReaderEvents {
+  /** A store or lease operation failed or timed out; the read went on without it. */
+  storeError: [error: unknown, operation: string];
+  /** The circuit breaker changed state (`open`: the store is skipped; `closed`: it is used again). */
+  circuit: [state: CircuitState, consecutiveFailures: number];
+  /** A cache write was dropped to keep pending writes under `maxPendingWriteBytes`. */
+  writeDropped: [bytes: number];
+  /**
+   * The first object of an origin (scheme, host and port; the backend for other paths) whose version cannot tell
+   * two contents apart: no ETag and no Last-Modified, a weak or second-resolution ETag. Its cached bytes then
+   * live no longer than its metadata (`metaTtl`), and no read mixes bytes found in the cache with bytes fetched
+   * for it. Emitted once per origin.
+   */
+  weakVersion: [path: string, version: string];
+}
