@@ -1,3 +1,4 @@
+// Not undici's RetryHandler: it resumes a cut-off body by Range, checking only a strong ETag on the rest (undici 7 retry-handler.js:302-401), so a weak-ETag or Last-Modified object can splice two versions.
 /** Retry with capped exponential backoff and full jitter, bounded in attempts and in total time. */
 
 export interface RetryPolicy {
