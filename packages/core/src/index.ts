@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 export { AsyncCachingReader } from './reader.js';
+export { PinnedObject } from './pinned-object.js';
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader.js';
 export { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';

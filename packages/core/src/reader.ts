@@ -12,13 +12,14 @@ import { Limiter } from './limiter.js';
 import { IntegrityStore } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
 import { decodeMeta, encodeMeta } from './meta-codec.js';
-import { type ByteRange, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
+import { type ByteRange, blockRange, blockSpan, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
 import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
 import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob, WriteResult } from './read-job.js';
 import { answersLate, isCircuitOpen, lateAnswer, orAfter } from './late-answers.js';
 import { checkMeta, checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
+import { PinnedObject, type PinnedReads, pieceStream } from './pinned-object.js';
 
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 
@@ -94,6 +95,15 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   #queue: ReadJob[] = [];
   #writes = new Set<Promise<unknown>>();
   #aborts = new AbortFanout();
+  /** What pinned handles and streams use of this reader. */
+  #pinned: PinnedReads = ((reader: AsyncCachingReader): PinnedReads => ({
+    get blockSize() { return reader.blockSize; },
+    get readAhead() { return reader.readAhead; },
+    readAt: (path, meta, ranges, signal) => reader.#read(path, meta, ranges, signal),
+    countReads: (n) => { reader.#stats.reads += n; },
+    onAbort: (signal, onAbort) => reader.#aborts.subscribe(signal, onAbort),
+    checkOpen: (path) => reader.#checkOpen(path),
+  }))(this);
   /** Where the last readRange of each recently read path ended, in which batch, and how long its scan is. */
   #scanEnds = new Map<string, { end: number; batch: number; scanned: number }>();
   /** Counts batches run: reads queued in the same tick see the same number. */
@@ -224,99 +234,25 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     checkPath(path);
     this.#checkOpen(path);
     const outer = signalOf('stream', path, options);
-    const { start = 0, end: requestedEnd = Number.MAX_SAFE_INTEGER } = options; // read once
-    checkRangeShape(path, start, requestedEnd);
-    const cancel = new AbortController();
-    // Through the fanout: one listener per caller signal, removed when the stream ends, however many streams share it.
-    let cleanup = (): void => {};
-    if (outer?.aborted) cancel.abort(outer.reason);
-    else if (outer) {
-      const off = this.#aborts.subscribe(outer, () => cancel.abort(outer.reason));
-      cleanup = (): void => { off(); cleanup = () => {}; };
-    }
-    const signal = cancel.signal;
-    let meta: ObjectMeta;
-    let next = start; // first byte not yet requested
-    let end = start;
-    let delivered = false;
-    let ahead: Promise<Uint8Array>[] = [];
-    const B = this.blockSize;
-    const begin = (m: ObjectMeta): void => {
-      meta = m;
-      end = clampRange(path, start, requestedEnd, m.size).end;
-      next = start;
-      ahead = [];
-    };
-    /** Keeps up to `readAhead` pieces requested ahead of the consumer. */
-    const fill = (): void => {
-      while (ahead.length < this.readAhead && next < end) {
-        const pieceEnd = Math.min((Math.floor(next / B) + 1) * B, end);
-        this.#stats.reads++;
-        const p = this.#read(path, meta, [{ start: next, end: pieceEnd }], signal).then((v) => v[0]!);
-        p.catch(() => {}); // rejections are seen when the piece is awaited; abandoned ones never are
-        ahead.push(p);
-        next = pieceEnd;
-      }
-    };
+    return pieceStream(this.#pinned, path, options, outer, async (signal) => this.#metaFor(path, signal), (signal) => this.#loadMeta(path, signal, true));
+  }
 
-    return new ReadableStream<Uint8Array>(
-      {
-        start: async () => {
-          try {
-            signal.throwIfAborted();
-            begin(await this.#metaFor(path, signal));
-          } catch (e) {
-            cleanup();
-            throw e;
-          }
-        },
-        pull: async (controller) => {
-          try {
-            fill();
-            const first = ahead.shift();
-            let piece: Uint8Array | undefined;
-            if (first !== undefined) {
-              try {
-                piece = await first;
-              } catch (e) {
-                if (!(e instanceof VersionChangedError)) throw e;
-                // The object changed since its metadata was cached. Before anything was delivered, start over on
-                // the new version, as readRange does; after, going on would mix versions: fail, but leave fresh
-                // metadata behind so that the next call works.
-                const fresh = this.#loadMeta(path, signal, true);
-                if (delivered) {
-                  fresh.catch(() => {});
-                  throw e;
-                }
-                begin(await fresh);
-                fill();
-                piece = await ahead.shift();
-              }
-            }
-            if (piece === undefined) {
-              cleanup();
-              controller.close();
-              return;
-            }
-            delivered = true;
-            controller.enqueue(piece);
-            if (ahead.length === 0 && next >= end) {
-              cleanup();
-              controller.close();
-            }
-          } catch (e) {
-            cleanup();
-            cancel.abort(e);
-            throw e;
-          }
-        },
-        cancel: (reason) => {
-          cleanup();
-          cancel.abort(reason ?? new DOMException('stream cancelled', 'AbortError'));
-        },
-      },
-      { highWaterMark: 0 },
-    );
+  /**
+   * A handle pinned to the object's current version: its `read`, `readRanges` and `stream` all serve that
+   * version, and reject with `VersionChangedError` once the origin holds another (open it again to read that).
+   *
+   * @example
+   * ```ts
+   * const file = await reader.open('s3://bucket/data.parquet');
+   * const footer = await file.read(file.byteLength - 8, file.byteLength);
+   * ```
+   */
+  async open(path: string, options: ReadOptions = {}): Promise<PinnedObject> {
+    checkPath(path);
+    this.#checkOpen(path);
+    const signal = signalOf('open', path, options);
+    signal?.throwIfAborted();
+    return new PinnedObject(this.#pinned, path, await this.#metaFor(path, signal));
   }
 
   /**
