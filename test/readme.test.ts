@@ -22,7 +22,7 @@ t.test('README code samples run', async (t) => {
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 8, `${samples.length} samples found`);
+  t.equal(samples.length, 9, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -36,11 +36,12 @@ t.test('README code samples run', async (t) => {
     t.pass(`sample ${i + 1} ran`);
   }
   t.match(outputs[0], /^4096 2097152 3145728 true$/m, 'usage sample: header, streamed bytes, size');
-  t.match(outputs[1], /\[ 1000, 1000, 5000 \] 2\ntrue 2/, 'chunk sample prints what the README says');
-  t.match(outputs[2], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
-  t.match(outputs[3], /^range cache$/m);
-  t.match(outputs[4], /members: \[ 0, 1 \]/);
-  t.match(outputs[5], /^1$/m, 'events sample');
-  t.match(outputs[6], /^true true 16$/m, 'HTTP sample');
-  t.match(outputs[7], /^100 4096 4$/m, 'S3 sample');
+  t.match(outputs[1], /^1048576 8 true$/m, 'open() sample: size, footer bytes, version');
+  t.match(outputs[2], /\[ 1000, 1000, 5000 \] 2\ntrue 2/, 'chunk sample prints what the README says');
+  t.match(outputs[3], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
+  t.match(outputs[4], /^range cache$/m);
+  t.match(outputs[5], /members: \[ 0, 1 \]/);
+  t.match(outputs[6], /^1$/m, 'events sample');
+  t.match(outputs[7], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[8], /^100 4096 4$/m, 'S3 sample');
 });
