@@ -49,7 +49,7 @@ export class FileFetcher implements Fetcher {
     try {
       this.#checkVersion(path, expect, await handle.stat({ bigint: true }), 'before reading');
       const length = range.end - range.start;
-      const out = Buffer.allocUnsafe(length);
+      const out = Buffer.allocUnsafeSlow(length); // its own memory, never a slice of Node's shared pool
       let got = 0;
       while (got < length) {
         if (signal?.aborted) throw abortError(signal);

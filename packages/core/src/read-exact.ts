@@ -9,7 +9,7 @@
  * ```
  */
 export async function readExact(source: AsyncIterable<Uint8Array>, length: number, skip = 0): Promise<{ bytes: Buffer; received: number }> {
-  const bytes = Buffer.allocUnsafe(length);
+  const bytes = Buffer.allocUnsafeSlow(length); // its own memory, never a slice of Node's shared pool
   let received = 0;
   if (length === 0) return { bytes, received };
   for await (const chunk of source) {

@@ -1049,7 +1049,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && !flight.joined && flight.consumers === 1;
       if (owned) return v.subarray(range.start - only.range.start, range.end - only.range.start);
     }
-    const out = Buffer.allocUnsafe(range.end - range.start);
+    const out = Buffer.allocUnsafeSlow(range.end - range.start); // never a slice of Node's shared pool
     list.forEach((p, k) => {
       const from = Math.max(range.start, p.range.start);
       const to = Math.min(range.end, p.range.end);
