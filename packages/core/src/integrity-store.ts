@@ -90,6 +90,11 @@ export class IntegrityStore implements CacheStore {
     await this.inner.close?.();
   }
 
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #tag(key: string, data: Uint8Array): Buffer {
     return createHmac('sha256', this.#secret).update(key, 'utf8').update('\0').update(data).digest();
   }

@@ -316,6 +316,18 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     }
     await this.flush();
   }
+  /**
+   * `close()`, for `await using` (TypeScript 5.2+): the reader closes when the block that declared it ends.
+   *
+   * @example
+   * ```ts
+   * await using reader = new AsyncCachingReader({ fetcher: new FileFetcher() });
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
 
   // ------------------------------------------------------------------ metadata
 

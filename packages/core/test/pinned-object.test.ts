@@ -59,3 +59,10 @@ t.test('open() checks its input and the reader state', async (t) => {
   await t.rejects(file.read(0, 10), { code: 'ERR_RANGECACHE_CLOSED' }, 'a handle of a closed reader refuses to read');
   await t.rejects(reader.open(path), { code: 'ERR_RANGECACHE_CLOSED' }, 'a closed reader refuses to open');
 });
+
+t.test('Symbol.asyncDispose closes the reader (what `await using` calls)', async (t) => {
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new MemoryStore() });
+  t.equal(typeof reader[Symbol.asyncDispose], 'function');
+  await reader[Symbol.asyncDispose]();
+  await t.rejects(reader.readRange('/x', 0, 1), { code: 'ERR_RANGECACHE_CLOSED' }, 'disposed means closed');
+});
