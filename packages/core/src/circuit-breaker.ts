@@ -1,3 +1,5 @@
+import { RangecacheError, hasCode } from './errors.js';
+
 /**
  * A circuit breaker for the cache store: after `failureThreshold` failures in a row it opens, and calls fail at
  * once (the reader goes straight to the origin) for `cooldownMs`; then one call is let through as a probe, and
@@ -12,12 +14,28 @@ export interface CircuitBreakerOptions {
   cooldownMs?: number;
 }
 
-/** The store was not asked: its circuit is open after repeated failures. */
-export class CircuitOpenError extends Error {
-  readonly code = 'ERR_RANGECACHE_CIRCUIT_OPEN';
+/**
+ * The store was not asked: its circuit is open after repeated failures. A {@link RangecacheError} with code
+ * `ERR_RANGECACHE_CIRCUIT_OPEN`.
+ */
+export class CircuitOpenError extends RangecacheError {
+  declare readonly code: 'ERR_RANGECACHE_CIRCUIT_OPEN';
   constructor(operation: string, untilMs: number) {
-    super(`store ${operation} skipped: circuit open for another ${Math.max(0, Math.round(untilMs))} ms after repeated failures`);
+    super('ERR_RANGECACHE_CIRCUIT_OPEN', `store ${operation} skipped: circuit open for another ${Math.max(0, Math.round(untilMs))} ms after repeated failures`);
     this.name = 'CircuitOpenError';
+  }
+
+  /**
+   * Whether `e` is a {@link CircuitOpenError} (code `ERR_RANGECACHE_CIRCUIT_OPEN`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (CircuitOpenError.is(e)) return fetchFromOrigin(); else throw e; }
+   * ```
+   */
+  static override is(e: unknown): e is CircuitOpenError {
+    return e instanceof CircuitOpenError || hasCode(e, 'ERR_RANGECACHE_CIRCUIT_OPEN');
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Typed errors. Every error names the object path and, where there is one, the backend, the byte range and
- * the origin's HTTP/S3 status, so a caller can log it or branch on `code` without parsing messages.
+ * Typed errors. Every error rangecache throws is a {@link RangecacheError} with a stable `code`, and has a static
+ * `is()` type guard; an error about an object names its path and, where there is one, the backend, the byte range
+ * and the origin's HTTP/S3 status, so a caller can log it or branch on `code` without parsing messages.
  */
 
 /** A byte range `[start, end)` as a caller asked for it (before validation, so fields may be anything). */
@@ -20,7 +21,18 @@ export interface RangecacheErrorOptions {
 }
 
 /**
- * Base class of the errors rangecache throws for origin problems.
+ * Base class of every error rangecache throws: origin failures, bad input, bad configuration and store failures.
+ * `code` (always `ERR_RANGECACHE_…`) tells them apart without parsing messages; `path`, `backend` and `status`
+ * are set where the error is about an object (`path`), was raised by a backend (`backend`) or carries an
+ * origin's HTTP/S3 status (`status`), and are `undefined` otherwise (a {@link ConfigError}, a store error).
+ *
+ * Three of them keep the built-in parent that Node's own errors of that kind have: {@link InvalidRangeError} is
+ * a `RangeError`, {@link InvalidPathError} and {@link ConfigError} are `TypeError`s. A class has only one parent,
+ * so for those three `instanceof RangecacheError` holds through `RangecacheError[Symbol.hasInstance]`; they
+ * carry the same fields, and the type checker accepts them wherever a `RangecacheError` is expected.
+ *
+ * `instanceof` recognises the classes of this copy of `@rangecache/core`; {@link RangecacheError.is} (and each
+ * subclass's `is()`) checks the `code`, so it also recognises errors made by another installed copy.
  *
  * @example
  * ```ts
@@ -30,12 +42,19 @@ export interface RangecacheErrorOptions {
  */
 export class RangecacheError extends Error {
   /** A stable machine-readable code, e.g. `ERR_RANGECACHE_NOT_FOUND`. */
-  readonly code: string;
-  readonly path: string;
-  readonly backend: string | undefined;
-  readonly status: number | undefined;
+  declare readonly code: string;
+  /** The object path or URL the error is about, where there is one. */
+  declare readonly path: string | undefined;
+  /** The backend that raised it (`"file"`, `"http"`, `"s3"`, …), where one did. */
+  declare readonly backend: string | undefined;
+  /** The origin's HTTP or S3 status code, where it answered with one. */
+  declare readonly status: number | undefined;
 
-  constructor(code: string, message: string, options: RangecacheErrorOptions) {
+  /**
+   * @param code - `ERR_RANGECACHE_…`, stable across versions.
+   * @param options - `path`, `backend` and `status` where the error has them, and the `cause`.
+   */
+  constructor(code: string, message: string, options: Partial<RangecacheErrorOptions> = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -43,19 +62,90 @@ export class RangecacheError extends Error {
     this.backend = options.backend;
     this.status = options.status;
   }
+
+  /**
+   * Whether `e` is an error rangecache threw: `instanceof RangecacheError` (which includes
+   * {@link InvalidRangeError}, {@link InvalidPathError} and {@link ConfigError}), or any `Error` whose `code`
+   * starts with `ERR_RANGECACHE_`, so that it also holds for errors made by another installed copy of
+   * `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * try { await reader.readRange(url, 0, 10); }
+   * catch (e) { if (RangecacheError.is(e)) console.error(e.code, e.path); else throw e; }
+   * ```
+   */
+  static is(e: unknown): e is RangecacheError {
+    if (e instanceof RangecacheError) return true;
+    if (!(e instanceof Error)) return false;
+    const code: unknown = (e as { code?: unknown }).code;
+    return typeof code === 'string' && code.startsWith(CODE_PREFIX);
+  }
+
+  /**
+   * `instanceof RangecacheError` holds for instances of its subclasses and of {@link InvalidRangeError},
+   * {@link InvalidPathError} and {@link ConfigError} (which extend the built-in `RangeError` / `TypeError`).
+   * `instanceof` a subclass is the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === RangecacheError && (value instanceof InvalidRangeError || value instanceof InvalidPathError || value instanceof ConfigError);
+  }
+}
+
+const CODE_PREFIX = 'ERR_RANGECACHE_';
+
+/**
+ * Whether `e` is an `Error` whose `code` is one of `codes`: the half of every `is()` that also recognises errors
+ * made by another installed copy of the package.
+ *
+ * @internal Not exported from the package.
+ */
+export function hasCode(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && codes.includes((e as { code?: unknown }).code as string);
 }
 
 /** The object does not exist at the origin (HTTP 404, S3 NoSuchKey, ENOENT). */
 export class ObjectNotFoundError extends RangecacheError {
+  declare readonly code: 'ERR_RANGECACHE_NOT_FOUND';
+  declare readonly path: string;
   constructor(options: RangecacheErrorOptions) {
     super('ERR_RANGECACHE_NOT_FOUND', `${label(options)}object not found: ${options.path}`, options);
+  }
+
+  /**
+   * Whether `e` is an {@link ObjectNotFoundError} (code `ERR_RANGECACHE_NOT_FOUND`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (ObjectNotFoundError.is(e)) return undefined; else throw e; }
+   * ```
+   */
+  static override is(e: unknown): e is ObjectNotFoundError {
+    return e instanceof ObjectNotFoundError || hasCode(e, 'ERR_RANGECACHE_NOT_FOUND');
   }
 }
 
 /** The origin refused access to the object (HTTP 401/403, S3 AccessDenied, EACCES). */
 export class AccessDeniedError extends RangecacheError {
+  declare readonly code: 'ERR_RANGECACHE_ACCESS_DENIED';
+  declare readonly path: string;
   constructor(options: RangecacheErrorOptions) {
     super('ERR_RANGECACHE_ACCESS_DENIED', `${label(options)}access denied: ${options.path}`, options);
+  }
+
+  /**
+   * Whether `e` is an {@link AccessDeniedError} (code `ERR_RANGECACHE_ACCESS_DENIED`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (AccessDeniedError.is(e)) console.error(`${e.path}: refused (${e.status})`); }
+   * ```
+   */
+  static override is(e: unknown): e is AccessDeniedError {
+    return e instanceof AccessDeniedError || hasCode(e, 'ERR_RANGECACHE_ACCESS_DENIED');
   }
 }
 
@@ -65,6 +155,8 @@ export class AccessDeniedError extends RangecacheError {
  * changing, and it means no bytes of two versions were mixed into one result.
  */
 export class VersionChangedError extends RangecacheError {
+  declare readonly code: 'ERR_RANGECACHE_VERSION_CHANGED';
+  declare readonly path: string;
   readonly expected: string | undefined;
   readonly actual: string | undefined;
   constructor(options: RangecacheErrorOptions & { expected?: string; actual?: string }) {
@@ -78,25 +170,58 @@ export class VersionChangedError extends RangecacheError {
     this.expected = options.expected;
     this.actual = options.actual;
   }
+
+  /**
+   * Whether `e` is a {@link VersionChangedError} (code `ERR_RANGECACHE_VERSION_CHANGED`), also one made by
+   * another installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (VersionChangedError.is(e)) console.warn(`${e.path} changed: ${e.expected} -> ${e.actual}`); }
+   * ```
+   */
+  static override is(e: unknown): e is VersionChangedError {
+    return e instanceof VersionChangedError || hasCode(e, 'ERR_RANGECACHE_VERSION_CHANGED');
+  }
 }
 
-/** Any other failure of the origin: a 5xx, a reset connection, a short body, an I/O error. */
+/**
+ * Any other failure of the origin: a 5xx, a reset connection, a short body, an I/O error. Code
+ * `ERR_RANGECACHE_ORIGIN`, or that of its subclasses {@link UnexpectedEncodingError} and {@link OriginTimeoutError}.
+ */
 export class OriginError extends RangecacheError {
+  declare readonly path: string;
   constructor(message: string, options: RangecacheErrorOptions) {
     super('ERR_RANGECACHE_ORIGIN', `${label(options)}${message}: ${options.path}`, options);
+  }
+
+  /**
+   * Whether `e` is an {@link OriginError} or one of its subclasses (code `ERR_RANGECACHE_ORIGIN`,
+   * `ERR_RANGECACHE_ENCODING` or `ERR_RANGECACHE_ORIGIN_TIMEOUT`), also one made by another installed copy of
+   * `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (OriginError.is(e)) console.error(`${e.backend} ${e.status ?? ''}: ${e.message}`, e.cause); }
+   * ```
+   */
+  static override is(e: unknown): e is OriginError {
+    return e instanceof OriginError || hasCode(e, 'ERR_RANGECACHE_ORIGIN', 'ERR_RANGECACHE_ENCODING', 'ERR_RANGECACHE_ORIGIN_TIMEOUT');
   }
 }
 
 /**
  * A byte range that cannot be served: negative, non-integer, inverted, or starting past the end of the object.
- * It is a `RangeError`, so `instanceof RangeError` holds, and it carries the path and the range.
+ * It is a `RangeError` (as Node's `ERR_OUT_OF_RANGE` is), so `instanceof RangeError` holds, and a
+ * {@link RangecacheError}: `instanceof RangecacheError` and `RangecacheError.is()` hold too. It carries the path
+ * and the range.
  *
  * @example
  * ```ts
  * await reader.readRange(path, 10, 5); // throws InvalidRangeError: invalid range [10, 5) for path: end < start
  * ```
  */
-export class InvalidRangeError extends RangeError {
+export class InvalidRangeError extends RangeError implements RangecacheError {
   readonly code = 'ERR_RANGECACHE_RANGE';
   readonly path: string;
   readonly start: unknown;
@@ -116,23 +241,87 @@ export class InvalidRangeError extends RangeError {
     this.backend = extra.backend;
     this.status = extra.status;
   }
+
+  /**
+   * Whether `e` is an {@link InvalidRangeError} (code `ERR_RANGECACHE_RANGE`), also one made by another installed
+   * copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (InvalidRangeError.is(e)) console.error(`bad range [${e.start}, ${e.end}) of ${e.path}`); }
+   * ```
+   */
+  static is(e: unknown): e is InvalidRangeError {
+    return e instanceof InvalidRangeError || hasCode(e, 'ERR_RANGECACHE_RANGE');
+  }
 }
 
-/** A path that no fetcher can serve: an unknown URL scheme, or a URL missing its bucket or key. */
-export class InvalidPathError extends TypeError {
+/**
+ * A path that no fetcher can serve: not a string, empty or too long, an unknown URL scheme, or a URL missing its
+ * bucket or key. It is a `TypeError` (as Node's `ERR_INVALID_ARG_VALUE` is) and a {@link RangecacheError}:
+ * `instanceof TypeError`, `instanceof RangecacheError` and `RangecacheError.is()` all hold.
+ *
+ * @example
+ * ```ts
+ * await reader.readRange('gs://bucket/key', 0, 10); // throws InvalidPathError: no fetcher for the scheme "gs"
+ * ```
+ */
+export class InvalidPathError extends TypeError implements RangecacheError {
   readonly code = 'ERR_RANGECACHE_PATH';
+  readonly backend: undefined = undefined;
+  readonly status: undefined = undefined;
   constructor(readonly path: string, reason: string) {
     super(`invalid path ${JSON.stringify(path)}: ${reason}`);
     this.name = 'InvalidPathError';
   }
+
+  /**
+   * Whether `e` is an {@link InvalidPathError} (code `ERR_RANGECACHE_PATH`), also one made by another installed
+   * copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (InvalidPathError.is(e)) console.error(`cannot read ${e.path}: ${e.message}`); }
+   * ```
+   */
+  static is(e: unknown): e is InvalidPathError {
+    return e instanceof InvalidPathError || hasCode(e, 'ERR_RANGECACHE_PATH');
+  }
 }
 
-/** An option passed to a constructor is invalid; the message names the option. */
-export class ConfigError extends TypeError {
+/**
+ * A configuration mistake: an option passed to a constructor is invalid (the message names the option), or
+ * parts given to one do not fit together (two fetchers claiming one URL scheme, an unsupported Redis client).
+ * It is a `TypeError` (as Node's `ERR_INVALID_ARG_TYPE` is) and a {@link RangecacheError}: `instanceof
+ * TypeError`, `instanceof RangecacheError` and `RangecacheError.is()` all hold.
+ *
+ * @example
+ * ```ts
+ * new AsyncCachingReader({ fetcher, blockSize: 0 }); // throws ConfigError: options.blockSize must be an integer from 1 …
+ * ```
+ */
+export class ConfigError extends TypeError implements RangecacheError {
   readonly code = 'ERR_RANGECACHE_CONFIG';
+  readonly path: undefined = undefined;
+  readonly backend: undefined = undefined;
+  readonly status: undefined = undefined;
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
+  }
+
+  /**
+   * Whether `e` is a {@link ConfigError} (code `ERR_RANGECACHE_CONFIG`), also one made by another installed copy
+   * of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * try { reader = new AsyncCachingReader(options); }
+   * catch (e) { if (ConfigError.is(e)) process.exitCode = 78; throw e; }
+   * ```
+   */
+  static is(e: unknown): e is ConfigError {
+    return e instanceof ConfigError || hasCode(e, 'ERR_RANGECACHE_CONFIG');
   }
 }
 
@@ -170,6 +359,19 @@ export class UnexpectedEncodingError extends OriginError {
     super(`unexpected Content-Encoding ${JSON.stringify(options.encoding)} (only identity bodies are the object's bytes)`, options);
     this.encoding = options.encoding;
   }
+
+  /**
+   * Whether `e` is an {@link UnexpectedEncodingError} (code `ERR_RANGECACHE_ENCODING`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (UnexpectedEncodingError.is(e)) console.error(`${e.path} came ${e.encoding}-encoded`); }
+   * ```
+   */
+  static override is(e: unknown): e is UnexpectedEncodingError {
+    return e instanceof UnexpectedEncodingError || hasCode(e, 'ERR_RANGECACHE_ENCODING');
+  }
 }
 
 /**
@@ -191,5 +393,18 @@ export class OriginTimeoutError extends OriginError {
   constructor(options: RangecacheErrorOptions & { timeoutMs: number }) {
     super(`request did not complete within its ${Math.round(options.timeoutMs)} ms deadline`, options);
     this.timeoutMs = options.timeoutMs;
+  }
+
+  /**
+   * Whether `e` is an {@link OriginTimeoutError} (code `ERR_RANGECACHE_ORIGIN_TIMEOUT`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (OriginTimeoutError.is(e)) console.warn(`${e.path}: no answer within ${e.timeoutMs} ms`); }
+   * ```
+   */
+  static override is(e: unknown): e is OriginTimeoutError {
+    return e instanceof OriginTimeoutError || hasCode(e, 'ERR_RANGECACHE_ORIGIN_TIMEOUT');
   }
 }

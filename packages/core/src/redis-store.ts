@@ -1,6 +1,6 @@
 import { RESP_TYPES } from 'redis';
 import type { RedisClientType } from 'redis';
-import { ConfigError } from './errors.js';
+import { ConfigError, RangecacheError, hasCode } from './errors.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { escapeGlob } from './keys.js';
 import { RELEASE_SCRIPT, RedisCoordinator, channelOf } from './redis-coordinator.js';
@@ -80,26 +80,39 @@ const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
 const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
 /**
- * Base of the errors a {@link RedisStore} and its coordinator throw: `code` tells them apart, `operation` names
- * the Redis call, and `cause` holds the node-redis error where there was one (`ERR_RANGECACHE_STORE`: Redis or
- * the connection failed the call, e.g. a reset connection, `OOM`, `WRONGPASS`).
+ * Base of the errors a {@link RedisStore} and its coordinator throw, a {@link RangecacheError}: `code` tells them
+ * apart, `operation` names the Redis call, and `cause` holds the node-redis error where there was one
+ * (`ERR_RANGECACHE_STORE`: Redis or the connection failed the call, e.g. a reset connection, `OOM`, `WRONGPASS`).
  *
  * @example
  * ```ts
  * try { await store.deleteByPrefix(prefix); }
- * catch (e) { if (e instanceof StoreError) console.error(e.code, e.operation, e.cause); }
+ * catch (e) { if (StoreError.is(e)) console.error(e.code, e.operation, e.cause); }
  * ```
  */
-export class StoreError extends Error {
+export class StoreError extends RangecacheError {
   /** `ERR_RANGECACHE_STORE`, `ERR_RANGECACHE_STORE_TIMEOUT` or `ERR_RANGECACHE_STORE_UNAVAILABLE`. */
-  readonly code: string;
+  declare readonly code: string;
   /** The Redis call that failed, e.g. `MGET`, `MULTI/EXEC`, `SCAN`, `subscriber connect`. */
   readonly operation: string;
   constructor(operation: string, message: string, options: { code?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = options.code ?? 'ERR_RANGECACHE_STORE';
+    super(options.code ?? 'ERR_RANGECACHE_STORE', message, options.cause === undefined ? {} : { cause: options.cause });
     this.operation = operation;
+  }
+
+  /**
+   * Whether `e` is a {@link StoreError} or one of its subclasses (code `ERR_RANGECACHE_STORE`,
+   * `ERR_RANGECACHE_STORE_TIMEOUT` or `ERR_RANGECACHE_STORE_UNAVAILABLE`), also one made by another installed copy
+   * of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * try { await store.deleteByPrefix(prefix); }
+   * catch (e) { if (StoreError.is(e)) console.error(e.code, e.operation, e.cause); else throw e; }
+   * ```
+   */
+  static override is(e: unknown): e is StoreError {
+    return e instanceof StoreError || hasCode(e, 'ERR_RANGECACHE_STORE', 'ERR_RANGECACHE_STORE_TIMEOUT', 'ERR_RANGECACHE_STORE_UNAVAILABLE');
   }
 
   /** `e` as a StoreError: itself if it is one, else a StoreError with `e` as its `cause`. */
@@ -114,6 +127,19 @@ export class StoreUnavailableError extends StoreError {
   declare readonly code: 'ERR_RANGECACHE_STORE_UNAVAILABLE';
   constructor(operation: string, reason = 'the client is not ready (disconnected or reconnecting)') {
     super(operation, `redis ${operation} not sent: ${reason}`, { code: 'ERR_RANGECACHE_STORE_UNAVAILABLE' });
+  }
+
+  /**
+   * Whether `e` is a {@link StoreUnavailableError} (code `ERR_RANGECACHE_STORE_UNAVAILABLE`), also one made by
+   * another installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (StoreUnavailableError.is(e)) console.warn(`redis ${e.operation} skipped: not connected`); }
+   * ```
+   */
+  static override is(e: unknown): e is StoreUnavailableError {
+    return e instanceof StoreUnavailableError || hasCode(e, 'ERR_RANGECACHE_STORE_UNAVAILABLE');
   }
 }
 
@@ -154,6 +180,19 @@ export class StoreTimeoutError extends StoreError {
   mapAnswer(map: (answer: unknown) => unknown): StoreTimeoutError {
     const answer = this.answer?.then((a) => (a === undefined ? undefined : map(a))).catch(() => undefined);
     return new StoreTimeoutError(this.operation, this.ms, this.settled, this.completed, answer);
+  }
+
+  /**
+   * Whether `e` is a {@link StoreTimeoutError} (code `ERR_RANGECACHE_STORE_TIMEOUT`), also one made by another
+   * installed copy of `@rangecache/core`.
+   *
+   * @example
+   * ```ts
+   * catch (e) { if (StoreTimeoutError.is(e)) console.warn(`redis ${e.operation}: no answer within ${e.ms} ms`); }
+   * ```
+   */
+  static override is(e: unknown): e is StoreTimeoutError {
+    return e instanceof StoreTimeoutError || hasCode(e, 'ERR_RANGECACHE_STORE_TIMEOUT');
   }
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AsyncCachingReader, ConfigError, FileFetcher, InvalidPathError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, RangecacheError } from '@rangecache/core';
+import { AsyncCachingReader, ConfigError, FetcherRouter, FileFetcher, InvalidPathError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, RangecacheError } from '@rangecache/core';
 import { tempDir } from '@rangecache/test-support';
 
 t.test('bad ranges are InvalidRangeErrors naming the path and range', async (t) => {
@@ -117,4 +117,41 @@ t.test('a fetcher that returns the wrong number of bytes is an OriginError', asy
   t.match((err as Error).message, /origin returned 3 bytes for \[0, 100\)/, 'the read of [0, 50) fetched its whole 100-byte block');
   const bad = { backend: 'bad', stat: async () => ({ size: -1, version: '' }), fetch: async () => new Uint8Array(0) };
   await t.rejects(new AsyncCachingReader({ fetcher: bad }).stat(path), OriginError);
+});
+
+t.test('the fetcher router: fetchers that cannot be routed are a ConfigError, a path no fetcher serves an InvalidPathError', async (t) => {
+  const file = new FileFetcher();
+  const custom = (schemes: unknown) => ({ backend: 'custom', schemes: schemes as string[], stat: async () => ({ size: 0, version: 'x' }), fetch: async () => new Uint8Array(0) });
+  const mistakes: [string, () => unknown, RegExp][] = [
+    ['two fetchers claiming one scheme', () => new FetcherRouter([file, new FileFetcher()]), /two fetchers claim the URL scheme "file"/],
+    ['two claiming one scheme in different case', () => new FetcherRouter([file, custom(['FILE'])]), /two fetchers claim the URL scheme "file"/],
+    ['a fetcher without schemes', () => new FetcherRouter([custom(undefined)]), /fetcher "custom" declares no URL schemes/],
+    ['a fetcher with an empty scheme list', () => new FetcherRouter([custom([])]), /declares no URL schemes/],
+    ['a scheme with its colon', () => new FetcherRouter([custom(['gs:'])]), /declares "gs:", which is not a URL scheme name/],
+    ['an empty scheme', () => new FetcherRouter([custom([''])]), /declares "", which is not a URL scheme name/],
+    ['a scheme that is no string', () => new FetcherRouter([custom([42])]), /declares 42, which is not a URL scheme name/],
+    ['no fetchers', () => new FetcherRouter([]), /fetchers must be a non-empty array/],
+    ['fetchers that are no array', () => new FetcherRouter(file as never), /fetchers must be a non-empty array/],
+    ['a fetcher that is null', () => new FetcherRouter([file, null as never]), /fetchers\[1\] must implement Fetcher/],
+    ['via the reader', () => new AsyncCachingReader({ fetcher: [file, new FileFetcher()] }), /two fetchers claim the URL scheme "file"/],
+  ];
+  for (const [what, make, message] of mistakes) {
+    const err = (() => { try { make(); return null; } catch (e) { return e; } })();
+    t.ok(err instanceof ConfigError && ConfigError.is(err), `${what}: a ConfigError`);
+    t.notOk(err instanceof InvalidPathError, `${what}: not an InvalidPathError`);
+    t.ok(err instanceof RangecacheError, `${what}: a RangecacheError`);
+    t.match((err as Error).message, message, `${what}: the message says what is wrong`);
+  }
+
+  const router = new FetcherRouter([file, custom(['gs', 'S3'])]);
+  t.same(router.schemes, ['file', 'gs', 's3']);
+  for (const path of ['https://h/x', 'relative/path', 'x']) {
+    const err = (() => { try { router.fetcherFor(path); return null; } catch (e) { return e; } })();
+    t.ok(err instanceof InvalidPathError && InvalidPathError.is(err) && err.path === path, `reading ${path}: an InvalidPathError naming the path`);
+    t.notOk(ConfigError.is(err), `reading ${path}: not a ConfigError`);
+  }
+  const reader = new AsyncCachingReader({ fetcher: [file] });
+  await t.rejects(reader.readRange('https://h/x', 0, 1), InvalidPathError, 'the reader passes the InvalidPathError on');
+  await t.rejects(reader.readRange('https://h/x', 0, 1), { code: 'ERR_RANGECACHE_PATH', message: /no fetcher for the scheme "https" \(schemes served: file\)/ });
+  await reader.close();
 });
