@@ -16,10 +16,11 @@ import { type ByteRange, blockRange, blockSpan, clampRange, coalesceRanges } fro
 import type { CacheStore, StoreEntry } from './store.js';
 import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
 import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
-import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob, WriteResult } from './read-job.js';
+import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
 import { answersLate, isCircuitOpen, lateAnswer, orAfter } from './late-answers.js';
 import { checkMeta, checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
 import { PinnedObject, type PinnedReads, pieceStream } from './pinned-object.js';
+import { WriteBehind } from './write-behind.js';
 
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 
@@ -29,8 +30,6 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
-/** Longest time the bytes of a timed-out write stay counted against maxPendingWriteBytes while it may still land. */
-const MAX_WRITE_HOLD_MS = 30_000;
 /** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
 const CLAIM_ATTEMPTS = 5;
 /** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
@@ -85,7 +84,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   readonly authorizeTtl: number;
   #authorized = new Map<string, number>(); // path -> expiry (ms)
   #breaker: CircuitBreaker | undefined;
-  #pendingWriteBytes = 0;
   readonly maxPendingWriteBytes: number;
   #limiter: Limiter;
   #metaCache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
@@ -93,7 +91,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   #inflight = new Map<string, Flight>();
   #chunks = new ChunkIndex();
   #queue: ReadJob[] = [];
-  #writes = new Set<Promise<unknown>>();
+  #writeBehind: WriteBehind;
   #aborts = new AbortFanout();
   /** What pinned handles and streams use of this reader. */
   #pinned: PinnedReads = ((reader: AsyncCachingReader): PinnedReads => ({
@@ -155,6 +153,15 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.leaseMs = options.leaseMs === null ? null : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000);
     this.maxFleetWaiters = integerOption('maxFleetWaiters', options.maxFleetWaiters, 4096, 0, 1_000_000);
     this.maxPendingWriteBytes = integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER);
+    this.#writeBehind = new WriteBehind(this.maxPendingWriteBytes, {
+      setMany: (entries, releaseLeases) =>
+        this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany'),
+      failed: (e) => { if (!isCircuitOpen(e)) this.#stats.writeErrors++; }, // a write the open circuit skipped is storeSkipped only
+      dropped: (bytes) => {
+        this.#stats.writesDropped++;
+        this.emit('writeDropped', bytes);
+      },
+    });
     if (options.circuitBreaker !== false) {
       const cb = options.circuitBreaker ?? {};
       if (typeof cb !== 'object') throw new ConfigError(`AsyncCachingReader: circuitBreaker must be an object or false, got ${typeof cb}`);
@@ -300,7 +307,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   /** Waits until every write to the store started so far has finished (or failed). */
   async flush(): Promise<void> {
-    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+    await this.#writeBehind.flush();
   }
 
   /**
@@ -416,7 +423,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     checkMeta(meta, path, this.fetcher.backend);
     const checkedAt = Date.now();
     setBounded(this.#metaCache, path, { meta, expiresAt: checkedAt + ttlMs }, MAX_META_ENTRIES);
-    void this.#write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
+    void this.#writeBehind.write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
     return meta;
   }
 
@@ -637,7 +644,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   #deleteCorrupt(keys: string[]): void {
-    if (keys.length > 0) this.#track(this.#safely(() => this.store.deleteMany(keys), 'deleteMany').catch(() => {}));
+    if (keys.length > 0) this.#writeBehind.track(this.#safely(() => this.store.deleteMany(keys), 'deleteMany').catch(() => {}));
   }
 
   /** Counts each read once in the interest of every origin request it now waits on. */
@@ -698,7 +705,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       leased.length > 0 ? this.#coordinated(leased, coordinator!, this.leaseMs!, signal) : undefined,
       direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
     ]);
-    this.#track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
+    this.#writeBehind.track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
   }
 
   /**
@@ -954,7 +961,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (this.mode === 'chunk') this.#chunks.add(object.prefix, p.range);
       p.flight!.resolve(value);
     }
-    const { outcome, completed } = await this.#write(entries, coordinator ? entries.map((e) => e.key) : []);
+    const { outcome, completed } = await this.#writeBehind.write(entries, coordinator ? entries.map((e) => e.key) : []);
     // A write that timed out on a busy machine usually lands late, releasing its leases with it. Until it has (or
     // has failed), its leases stay held and extended: waiters are neither woken to an empty store nor let go to
     // fetch the pieces again. A Redis that never answers stops the extensions too, so the leases lapse anyway.
@@ -1091,45 +1098,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /** Writes entries in the background (tracked for flush); resolves true when the store took them. */
-  #write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<WriteResult> {
-    if (entries.length === 0) return Promise.resolve({ outcome: 'written' });
-    const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
-    if (this.#pendingWriteBytes + bytes > this.maxPendingWriteBytes && this.#pendingWriteBytes > 0) {
-      this.#stats.writesDropped++;
-      this.emit('writeDropped', bytes);
-      return Promise.resolve({ outcome: 'failed' });
-    }
-    this.#pendingWriteBytes += bytes;
-    let held: Promise<unknown> | undefined;
-    const w = this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany')
-      .then((): WriteResult => ({ outcome: 'written' }), (e: unknown): WriteResult => {
-        if (!isCircuitOpen(e)) this.#stats.writeErrors++; // a write the open circuit skipped is storeSkipped only
-        // A write that timed out may still hold the bytes (in the client's queue) until its command settles:
-        // they stay counted until then, so a stalled store cannot make this process buffer without bound.
-        const { settled, completed } = (e ?? {}) as { settled?: unknown; completed?: unknown };
-        held = settled instanceof Promise ? settled : undefined;
-        if (held === undefined) return { outcome: 'failed' };
-        return completed instanceof Promise ? { outcome: 'unknown', completed: completed as Promise<boolean> } : { outcome: 'unknown' };
-      })
-      .finally(() => {
-        if (held === undefined) {
-          this.#pendingWriteBytes -= bytes;
-          return;
-        }
-        // Held until the command settles, or at most MAX_WRITE_HOLD_MS: a command the client lost (node-redis can,
-        // across a reconnect) never settles, and must not keep its bytes counted forever.
-        void orAfter(held.catch(() => {}), MAX_WRITE_HOLD_MS, undefined).then(() => { this.#pendingWriteBytes -= bytes; });
-      });
-    this.#track(w);
-    return w;
-  }
-
-  /** Remembers background work, so that flush() and close() can wait for it. */
-  #track(work: Promise<unknown>): void {
-    const w = work.finally(() => this.#writes.delete(w));
-    this.#writes.add(w);
-  }
-
   /**
    * Every call to the store or its coordinator goes through here: a synchronous throw becomes a rejection, the
    * circuit breaker may skip the call (counted as `storeSkipped`), and failures are counted (`storeErrors`, or
