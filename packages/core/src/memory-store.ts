@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ConfigError } from './errors.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
@@ -20,40 +21,41 @@ const STRING_MAX_BYTES = 16 * 1024;
 
 /**
  * The estimated cost of one entry beside its value bytes and its key's characters (each counted twice: a key
- * may be a two-byte string, and the Map holds it besides whatever built it): the Map entry and its share of
- * the hash table, the slot object, the string header or the typed array's objects. Measured on Node 20 after
- * gc, per entry of 200k with 66-character keys: about 110 bytes of heap beside a value string and its key;
- * about 270 bytes of heap plus about 300 of native memory (seen only in RSS) beside a typed array and its key.
+ * may be a two-byte string, and the cache holds it besides whatever built it): lru-cache's Map entry and its
+ * share of the hash table, its per-entry slots (key, value, links, size, TTL start and length), the string
+ * header or the typed array's objects. Measured on Node 20 after gc, with 66-character keys and a TTL: about
+ * 165 bytes of heap per entry beside a 100-byte value string and its key (200k entries); about 330 bytes of
+ * heap and external memory, about 900 of RSS, beside a 20000-byte typed array and its key (20k entries).
  */
 const STRING_ENTRY_OVERHEAD = 128;
 const ARRAY_ENTRY_OVERHEAD = 512;
 
-interface Slot {
-  value: string | Uint8Array; // a string holds one byte per character (latin1)
-  expiresAt: number; // ms since epoch; Infinity for no expiry
-  bytes: number; // what this entry counts against maxBytes
-}
-
 /**
  * An in-process LRU byte store bounded by bytes: the embedded default when no Redis is configured, and a fine
- * store for a single long-lived process. It is not shared between processes.
+ * store for a single long-lived process. It is not shared between processes. The LRU order, the byte bound and
+ * the per-entry TTLs are kept by `lru-cache` (`maxSize` with a per-entry size, `ttl` per entry).
  *
  * Values are copied on write into memory of exactly their size (never kept as views, which would pin the
  * caller's larger buffer) and copied again on read, so no caller can change what is cached and every returned
  * array is the caller's own. `maxBytes` bounds what the entries really cost, not only their value bytes: each
  * entry counts its value's length, twice its key's length and an estimated per-entry overhead (128 bytes for
  * values up to 16 KiB, held as strings; 512 bytes for larger ones), so the heap used stays within a small
- * factor of `maxBytes` however small the values are.
+ * factor of `maxBytes` however small the values are. An entry that alone costs more than `maxBytes` is not
+ * kept (and replaces nothing but an older value under its own key). An entry's TTL counts from its write; an
+ * expired entry reads as missing and is dropped when next looked at or evicted.
  *
  * @example
  * ```ts
- * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new MemoryStore({ maxBytes: 512 << 20 }) });
+ * const store = new MemoryStore({ maxBytes: 512 << 20 });
+ * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store });
+ * await store.setMany([{ key: 'k', value: new Uint8Array([1, 2]), ttlMs: 60_000 }]);
+ * const [v] = await store.getMany(['k']); // a new Uint8Array [1, 2], the caller's own
  * ```
  */
 export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
-  #slots = new Map<string, Slot>(); // Map keeps insertion order: the first entry is the least recently used
-  #bytes = 0;
+  // A string holds one byte per character (latin1). Sizes are positive integers: entryCost() is at least 128.
+  readonly #cache: LRUCache<string, string | Uint8Array>;
 
   constructor(options: MemoryStoreOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -64,70 +66,62 @@ export class MemoryStore implements CacheStore {
       throw new ConfigError(`MemoryStore: maxBytes must be a positive integer, got ${describe(options.maxBytes)}`);
     }
     this.maxBytes = maxBytes;
+    this.#cache = new LRUCache<string, string | Uint8Array>({
+      maxSize: maxBytes, // maxEntrySize defaults to it: a bigger entry is not kept
+      // Read the clock at every TTL check. The default (1) keeps a reading until a 1 ms timer fires: a clock that
+      // stands still while the event loop is busy, and a pending timer that keeps the cache reachable.
+      ttlResolution: 0,
+      sizeCalculation: (value, key) => entryCost(key, value.length),
+    });
   }
 
   /** Bytes currently counted against `maxBytes` (values, keys and the per-entry estimate). */
   get size(): number {
-    return this.#bytes;
+    return this.#cache.calculatedSize;
   }
 
   /** The number of entries held (expired ones not yet looked at included). */
   get entries(): number {
-    return this.#slots.size;
+    return this.#cache.size;
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    const now = Date.now();
     return keys.map((key) => {
-      const slot = this.#slots.get(key);
-      if (slot === undefined) return null;
-      this.#slots.delete(key);
-      if (slot.expiresAt <= now) {
-        this.#bytes -= slot.bytes;
-        return null;
-      }
-      this.#slots.set(key, slot); // most recently used now
-      return copyOut(slot.value);
+      const value = this.#cache.get(key); // most recently used now; an expired entry is dropped, undefined
+      return value === undefined ? null : copyOut(value);
     });
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
-    const now = Date.now();
     for (const { key, value, ttlMs } of entries) {
-      this.#remove(key);
-      const length = value.byteLength;
-      const bytes = length + 2 * key.length + (length <= STRING_MAX_BYTES ? STRING_ENTRY_OVERHEAD : ARRAY_ENTRY_OVERHEAD);
-      if (bytes > this.maxBytes) continue; // would evict everything and still not fit
-      this.#slots.set(key, { value: copyIn(value), expiresAt: ttlMs === null ? Infinity : now + ttlMs, bytes });
-      this.#bytes += bytes;
-    }
-    for (const [key] of this.#slots) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#remove(key);
+      // lru-cache reads a ttl of 0 as "no expiry": a TTL that is already over is a delete instead, as is an
+      // entry bigger than the store (checked before copying it). null, Infinity and NaN never expire.
+      if (entryCost(key, value.byteLength) > this.maxBytes || (ttlMs !== null && ttlMs <= 0)) {
+        this.#cache.delete(key);
+        continue;
+      }
+      const ttl = ttlMs === null || !Number.isFinite(ttlMs) ? 0 : ttlMs;
+      this.#cache.set(key, copyIn(value), { ttl }); // evicts least recently used entries until it fits
     }
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.#remove(key);
+    for (const key of keys) this.#cache.delete(key);
   }
 
   async deleteByPrefix(prefix: string): Promise<number> {
+    this.#cache.purgeStale(); // expired entries are gone already: dropped here, not counted
     let n = 0;
-    for (const key of [...this.#slots.keys()]) {
-      if (key.startsWith(prefix)) {
-        this.#remove(key);
-        n++;
-      }
+    for (const key of [...this.#cache.keys()]) {
+      if (key.startsWith(prefix) && this.#cache.delete(key)) n++;
     }
     return n;
   }
+}
 
-  #remove(key: string): void {
-    const slot = this.#slots.get(key);
-    if (slot === undefined) return;
-    this.#slots.delete(key);
-    this.#bytes -= slot.bytes;
-  }
+/** What an entry of `key` with a value of `length` bytes counts against `maxBytes`. */
+function entryCost(key: string, length: number): number {
+  return length + 2 * key.length + (length <= STRING_MAX_BYTES ? STRING_ENTRY_OVERHEAD : ARRAY_ENTRY_OVERHEAD);
 }
 
 /** A copy of `value` in memory of exactly its size, sharing nothing with the caller's buffer. */

@@ -39,6 +39,99 @@ t.test('MemoryStore honours per-key TTL', async (t) => {
   t.equal(store.size, await costOf('long', 1), 'expired bytes are released');
 });
 
+t.test('MemoryStore expires one entry among others and keeps the rest, their order and their accounting', async (t) => {
+  const store = new MemoryStore();
+  const v = (n: number): Uint8Array => new Uint8Array(10).fill(n);
+  await store.setMany([
+    { key: 'a', value: v(1), ttlMs: null },
+    { key: 'b', value: v(2), ttlMs: 30 },
+    { key: 'c', value: v(3), ttlMs: 60_000 },
+    { key: 'd', value: v(4), ttlMs: 30 },
+  ]);
+  await store.setMany([{ key: 'd', value: v(5), ttlMs: null }]); // an overwrite drops the old TTL
+  t.equal(store.entries, 4);
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(store.entries, 4, 'an expired entry is held until it is looked at');
+  t.same(await store.getMany(['a', 'b', 'c', 'd']), [v(1), null, v(3), v(5)]);
+  t.equal(store.entries, 3);
+  t.equal(store.size, 3 * (await costOf('a', 10)), 'only the expired entry was released');
+  await store.setMany([{ key: 'a', value: v(6), ttlMs: 30 }]); // and an overwrite can add one
+  await new Promise((r) => setTimeout(r, 60));
+  t.same(await store.getMany(['a', 'c', 'd']), [null, v(3), v(5)]);
+  await store.setMany([{ key: 'c', value: v(7), ttlMs: 0 }, { key: 'd', value: v(8), ttlMs: -1 }]);
+  t.same(await store.getMany(['c', 'd']), [null, null], 'a TTL of 0 or less is over at once: nothing is kept');
+  t.equal(store.size, 0);
+  t.equal(store.entries, 0);
+});
+
+t.test('MemoryStore evicts by bytes in least recently used order, whatever the entry sizes', async (t) => {
+  const small = await costOf('k0', 100);
+  const large = await costOf('k0', 1000);
+  const store = new MemoryStore({ maxBytes: 4 * small + large });
+  const v = (n: number, length = 100): Uint8Array => new Uint8Array(length).fill(n);
+  await store.setMany([0, 1, 2, 3].map((n) => ({ key: `k${n}`, value: v(n), ttlMs: null })));
+  await store.setMany([{ key: 'k4', value: v(4, 1000), ttlMs: null }]);
+  t.equal(store.size, store.maxBytes, 'exactly full: nothing evicted yet');
+  await store.getMany(['k0', 'k2']); // used order now: k1 k3 k4 k0 k2
+  await store.setMany([{ key: 'k5', value: v(5, 1000), ttlMs: null }]); // needs k1, k3 and k4 out
+  t.same(await store.getMany(['k1', 'k3', 'k4']), [null, null, null], 'the least recently used went, as many as needed');
+  t.same(await store.getMany(['k0', 'k2', 'k5']), [v(0), v(2), v(5, 1000)]);
+  t.equal(store.size, 2 * small + large);
+  // One batch bigger than the store (room for one large entry and a small one): its later entries push out the
+  // earlier ones and everything before it.
+  await store.setMany([6, 7, 8, 9].map((n) => ({ key: `k${n}`, value: v(n, 1000), ttlMs: null })));
+  t.same(await store.getMany(['k0', 'k2', 'k5', 'k6', 'k7', 'k8']), [null, null, null, null, null, null]);
+  t.same(await store.getMany(['k9']), [v(9, 1000)]);
+  t.equal(store.size, large);
+});
+
+t.test('MemoryStore: an entry bigger than the store is not kept, and one of exactly its size is', async (t) => {
+  const cost = await costOf('x', 1000);
+  const store = new MemoryStore({ maxBytes: cost });
+  const one = new Uint8Array(1);
+  await store.setMany([{ key: 'x', value: new Uint8Array(1000).fill(1), ttlMs: null }]);
+  t.equal(store.size, cost, 'exactly maxBytes fits');
+  await store.setMany([{ key: 'y', value: one, ttlMs: null }]);
+  t.same(await store.getMany(['x', 'y']), [null, one], 'and goes when anything else comes');
+  await store.setMany([{ key: 'y', value: new Uint8Array(1001), ttlMs: null }]);
+  t.same(await store.getMany(['y']), [null], 'too big for the store: it also takes the older value of its key with it');
+  t.equal(store.size, 0);
+  t.equal(store.entries, 0);
+  await store.setMany([{ key: 'z', value: one, ttlMs: null }, { key: 'w', value: new Uint8Array(5000), ttlMs: null }]);
+  t.same(await store.getMany(['z']), [one], 'a too big entry evicts nothing');
+});
+
+t.test('MemoryStore: an overwrite counts the new size, not both, and makes the entry most recently used', async (t) => {
+  const small = await costOf('a', 10);
+  const big = await costOf('a', 20_000);
+  const store = new MemoryStore({ maxBytes: 2 * small + big });
+  const v = (n: number, length: number): Uint8Array => new Uint8Array(length).fill(n);
+  await store.setMany([{ key: 'a', value: v(1, 10), ttlMs: null }, { key: 'b', value: v(2, 10), ttlMs: null }]);
+  await store.setMany([{ key: 'a', value: v(3, 20_000), ttlMs: null }]); // grows into the room left: nothing evicted
+  t.equal(store.size, small + big);
+  t.equal(store.entries, 2);
+  t.same(await store.getMany(['a', 'b']), [v(3, 20_000), v(2, 10)]);
+  await store.setMany([{ key: 'a', value: v(4, 10), ttlMs: null }]); // shrinks; now the most recently used
+  t.equal(store.size, 2 * small);
+  await store.setMany([{ key: 'c', value: v(5, 20_000), ttlMs: null }, { key: 'd', value: v(6, 10), ttlMs: null }]);
+  t.same(await store.getMany(['a', 'b', 'c', 'd']), [v(4, 10), null, v(5, 20_000), v(6, 10)], 'b, not the rewritten a, was the least recently used');
+  t.equal(store.size, 2 * small + big);
+  await store.setMany([{ key: 'c', value: v(7, 20_010), ttlMs: null }]); // grows past the bound: others go, not itself
+  t.same(await store.getMany(['c']), [v(7, 20_010)]);
+  t.ok(store.size <= store.maxBytes);
+  t.equal(store.size, big + 10 + (await store.getMany(['a', 'd'])).filter((x) => x !== null).length * small);
+});
+
+t.test('MemoryStore deleteByPrefix drops expired entries without counting them', async (t) => {
+  const store = new MemoryStore();
+  const one = new Uint8Array(1);
+  await store.setMany([{ key: 'p:old', value: one, ttlMs: 20 }, { key: 'p:new', value: one, ttlMs: null }, { key: 'q:old', value: one, ttlMs: 20 }]);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(await store.deleteByPrefix('p:'), 1, 'an expired key is missing, as in Redis');
+  t.equal(store.entries, 0, 'expired entries of other prefixes are released too');
+  t.equal(store.size, 0);
+});
+
 t.test('MemoryStore copies on write: callers cannot change cached bytes', async (t) => {
   const store = new MemoryStore();
   const buf = Buffer.from([1, 2, 3]); // a Buffer: its slice() is a view, the trap to avoid
