@@ -7,20 +7,20 @@ import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
 import { ConfigError, InvalidRangeError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
 import type { Fetcher, ObjectMeta } from './fetcher.js';
-import { blockKey, chunkKey, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+import { blockKey, chunkKey, sourcePrefix, versionPrefix } from './keys.js';
 import { Limiter } from './limiter.js';
 import { IntegrityStore } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
-import { decodeMeta, encodeMeta } from './meta-codec.js';
 import { type ByteRange, blockRange, blockSpan, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
 import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
 import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
 import { answersLate, isCircuitOpen, lateAnswer, orAfter } from './late-answers.js';
-import { checkMeta, checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
+import { checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
 import { PinnedObject, type PinnedReads, pieceStream } from './pinned-object.js';
 import { WriteBehind } from './write-behind.js';
+import { MetaCache } from './meta-cache.js';
 
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 
@@ -82,12 +82,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   };
   readonly authorize: 'none' | 'origin';
   readonly authorizeTtl: number;
-  #authorized = new Map<string, number>(); // path -> expiry (ms)
   #breaker: CircuitBreaker | undefined;
   readonly maxPendingWriteBytes: number;
   #limiter: Limiter;
-  #metaCache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
-  #metaLoads = new Map<string, Promise<ObjectMeta>>();
+  #meta: MetaCache;
   #inflight = new Map<string, Flight>();
   #chunks = new ChunkIndex();
   #queue: ReadJob[] = [];
@@ -162,6 +160,18 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
         this.emit('writeDropped', bytes);
       },
     });
+    this.#meta = new MetaCache({
+      fetcher: this.fetcher, namespace: this.namespace, metaTtlMs: this.metaTtl * 1000,
+      authorize: this.authorize, authorizeTtlMs: this.authorizeTtl * 1000,
+      lookup: async (key) => (await this.#safely(() => this.store.getMany([key]), 'getMany'))[0] ?? null,
+      write: (key, value, ttlMs) => void this.#writeBehind.write([{ key, value, ttlMs }]),
+      race: (promise, signal) => this.#aborts.race(promise, signal),
+      counted: (what) => {
+        if (what === 'corrupt') this.#stats.corruptValues++;
+        else if (what === 'originStat') this.#stats.originStats++;
+        else this.#stats.authorizations++;
+      },
+    });
     if (options.circuitBreaker !== false) {
       const cb = options.circuitBreaker ?? {};
       if (typeof cb !== 'object') throw new ConfigError(`AsyncCachingReader: circuitBreaker must be an object or false, got ${typeof cb}`);
@@ -210,7 +220,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     ranges = ranges.map((r: unknown) => ownRange(path, r));
     signal?.throwIfAborted();
     this.#stats.reads += ranges.length;
-    const known = this.#metaFor(path, signal);
+    const known = this.#meta.metaFor(path, signal);
     let meta = known instanceof Promise ? await known : known; // no await when cached: no extra microtask hop
     const scanned = this.#continuesScan(path, ranges);
     try {
@@ -219,7 +229,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       if (!(e instanceof VersionChangedError)) throw e;
       // The object changed since its metadata was cached: refresh it from the origin and read once more.
       // Results of the failed attempt are discarded, so versions never mix.
-      meta = await this.#loadMeta(path, signal, true);
+      meta = await this.#meta.load(path, signal, true);
       return this.#read(path, meta, ranges, signal, { scanned });
     }
   }
@@ -241,7 +251,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     checkPath(path);
     this.#checkOpen(path);
     const outer = signalOf('stream', path, options);
-    return pieceStream(this.#pinned, path, options, outer, async (signal) => this.#metaFor(path, signal), (signal) => this.#loadMeta(path, signal, true));
+    return pieceStream(this.#pinned, path, options, outer, async (signal) => this.#meta.metaFor(path, signal), (signal) => this.#meta.load(path, signal, true));
   }
 
   /**
@@ -259,7 +269,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#checkOpen(path);
     const signal = signalOf('open', path, options);
     signal?.throwIfAborted();
-    return new PinnedObject(this.#pinned, path, await this.#metaFor(path, signal));
+    return new PinnedObject(this.#pinned, path, await this.#meta.metaFor(path, signal));
   }
 
   /**
@@ -275,7 +285,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#checkOpen(path);
     const signal = signalOf('stat', path, options);
     signal?.throwIfAborted();
-    const known = this.#metaFor(path, signal);
+    const known = this.#meta.metaFor(path, signal);
     return { ...(known instanceof Promise ? await known : known) };
   }
 
@@ -297,8 +307,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     checkPath(path);
     this.#checkOpen(path);
     // Deleting what others read is an act on the object too: with authorize "origin", only a reader that may read it.
-    if (this.authorize === 'origin') await this.#authorizeAt(path, undefined);
-    this.#metaCache.delete(path);
+    if (this.authorize === 'origin') await this.#meta.authorize(path, undefined);
+    this.#meta.forget(path);
     const prefix = sourcePrefix(this.namespace, path);
     this.#chunks.dropPrefix(prefix);
     await this.flush();
@@ -339,27 +349,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   // ------------------------------------------------------------------ metadata
 
   /**
-   * What every entry point needs before it reads: the authorization (with `authorize: "origin"`), then the
-   * object's metadata from memory, the store or the origin. Cached metadata comes back without a promise, and
-   * callers must not await it then: an extra microtask hop would let a caller's abort land before this read
-   * joins the fetch it shares (the batching tests check this timing).
-   */
-  #metaFor(path: string, signal: AbortSignal | undefined): ObjectMeta | Promise<ObjectMeta> {
-    if (this.authorize === 'origin') {
-      return this.#authorizeAt(path, signal).then(() => this.#freshMeta(path) ?? this.#loadMeta(path, signal, false));
-    }
-    return this.#freshMeta(path) ?? this.#loadMeta(path, signal, false);
-  }
-
-  #freshMeta(path: string): ObjectMeta | undefined {
-    const entry = this.#metaCache.get(path);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt > Date.now()) return entry.meta;
-    this.#metaCache.delete(path);
-    return undefined;
-  }
-
-  /**
    * How many bytes the sequential scan this single-range read continues has read, this read included; 0 when it
    * does not start where the previous readRange of `path` ended in an earlier batch (reads issued together are
    * batched and coalesced already, so they are no scan). Remembers its end.
@@ -372,59 +361,6 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const scanned = (continues ? previous.scanned : 0) + (end - start);
     setBounded(this.#scanEnds, path, { end, batch: this.#batches, scanned }, MAX_SCANS);
     return continues ? scanned : 0;
-  }
-
-  /** Checks at the origin, with this reader's credentials, that it may read `path` (remembered `authorizeTtl` s). */
-  async #authorizeAt(path: string, signal: AbortSignal | undefined): Promise<void> {
-    const until = this.#authorized.get(path);
-    if (until !== undefined && until > Date.now()) return;
-    this.#stats.authorizations++;
-    // The same kind of request serving would make: an origin may protect GET but not HEAD, so after the stat,
-    // one byte is read with this reader's credentials. Throws AccessDeniedError / ObjectNotFoundError.
-    const meta = await this.fetcher.stat(path, signal ? { signal } : {});
-    checkMeta(meta, path, this.fetcher.backend);
-    if (meta.size > 0) await this.fetcher.fetch(path, { start: 0, end: 1 }, signal ? { expect: meta, signal } : { expect: meta });
-    setBounded(this.#authorized, path, Date.now() + this.authorizeTtl * 1000, MAX_META_ENTRIES);
-  }
-
-  /** Loads metadata once per path at a time; `fromOrigin` skips the store (after a version change). */
-  #loadMeta(path: string, signal: AbortSignal | undefined, fromOrigin: boolean): Promise<ObjectMeta> {
-    const loadKey = fromOrigin ? `origin:${path}` : `any:${path}`;
-    let load = this.#metaLoads.get(loadKey);
-    if (load === undefined) {
-      load = this.#fetchMeta(path, fromOrigin).finally(() => this.#metaLoads.delete(loadKey));
-      this.#metaLoads.set(loadKey, load);
-    }
-    // The load is shared and not aborted by one caller: this caller just stops waiting.
-    return this.#aborts.race(load, signal);
-  }
-
-  async #fetchMeta(path: string, fromOrigin: boolean): Promise<ObjectMeta> {
-    const key = metaKey(this.namespace, path);
-    const ttlMs = this.metaTtl * 1000;
-    if (!fromOrigin) {
-      try {
-        const [raw] = await this.#safely(() => this.store.getMany([key]), 'getMany');
-        if (raw) {
-          const stored = decodeMeta(raw);
-          if (stored === undefined) {
-            this.#stats.corruptValues++;
-          } else if (stored.checkedAt + ttlMs > Date.now() && stored.checkedAt <= Date.now() + 60_000) {
-            setBounded(this.#metaCache, path, { meta: stored.meta, expiresAt: stored.checkedAt + ttlMs }, MAX_META_ENTRIES);
-            return stored.meta;
-          }
-        }
-      } catch {
-        // counted by #safely; the metadata comes from the origin instead
-      }
-    }
-    this.#stats.originStats++;
-    const meta = await this.fetcher.stat(path);
-    checkMeta(meta, path, this.fetcher.backend);
-    const checkedAt = Date.now();
-    setBounded(this.#metaCache, path, { meta, expiresAt: checkedAt + ttlMs }, MAX_META_ENTRIES);
-    void this.#writeBehind.write([{ key, value: encodeMeta(meta, checkedAt), ttlMs }]);
-    return meta;
   }
 
   // ------------------------------------------------------------------ reads
