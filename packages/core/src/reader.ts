@@ -13,14 +13,15 @@ import { IntegrityStore } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
 import { type ByteRange, blockRange, blockSpan, clampRange, coalesceRanges } from './ranges.js';
 import type { CacheStore, StoreEntry } from './store.js';
-import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
+import type { FetchCoordinator } from './coordinator.js';
 import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
-import type { FetchTask, FleetOutcome, Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
-import { answersLate, isCircuitOpen, lateAnswer, orAfter } from './late-answers.js';
+import type { FetchTask, Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
+import { isCircuitOpen, orAfter } from './late-answers.js';
 import { checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
 import { PinnedObject, type PinnedReads, pieceStream } from './pinned-object.js';
 import { WriteBehind } from './write-behind.js';
 import { MetaCache } from './meta-cache.js';
+import { FleetLoader } from './fleet.js';
 
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 
@@ -30,10 +31,6 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
-/** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
-const CLAIM_ATTEMPTS = 5;
-/** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
-const MAX_FLEET_WAIT_MS = 60_000;
 /** How many lease periods a holder keeps its leases alive for a timed-out write that may still land. */
 const UNKNOWN_WRITE_HOLD_LEASES = 5;
 
@@ -73,7 +70,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   readonly readAhead: number;
   readonly leaseMs: number | null;
   readonly maxFleetWaiters: number;
-  #fleetWaiting = 0;
+  #fleet: FleetLoader | undefined;
 
   #stats: ReaderStats = {
     reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
@@ -638,143 +635,26 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     const direct = coordinator ? fresh.filter((p) => p.refetch) : fresh;
     const signal = task.controller.signal;
     const work = Promise.all([
-      leased.length > 0 ? this.#coordinated(leased, coordinator!, this.leaseMs!, signal) : undefined,
+      leased.length > 0 ? this.#fleetOf(coordinator!, this.leaseMs!).load(leased, signal) : undefined,
       direct.length > 0 ? this.#fetchPieces(direct, signal) : undefined,
     ]);
     this.#writeBehind.track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
   }
 
-  /**
-   * Claims pieces across processes, then fetches, awaits or reads each according to its claim. Pieces whose lease
-   * the batch's lookup already took (or found busy) skip the claim.
-   */
-  async #coordinated(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
-    const unknown = pieces.filter((p) => p.lease === undefined);
-    let outcome: FleetOutcome = { claimed: pieces.filter((p) => p.lease === 'claimed'), busy: pieces.filter((p) => p.lease === 'busy'), landed: 0 };
-    for (let attempt = 1; unknown.length > 0; attempt++) {
-      try {
-        const more = await this.#claimOrRead(unknown, coordinator, leaseMs, signal);
-        outcome = { claimed: [...outcome.claimed, ...more.claimed], busy: [...outcome.busy, ...more.busy], landed: more.landed };
-        break;
-      } catch (e) {
-        // A store that is only slow is asked again (with twice the time); past that, or a failed store: no
-        // coordination for these, fetch them as a lone process would.
-        if (attempt < CLAIM_ATTEMPTS && !signal.aborted && (await answersLate(e))) continue;
-        outcome.claimed.push(...unknown);
-        break;
-      }
-    }
-    // Waiting is bounded too: past maxFleetWaiters pieces, fetch the rest directly (no lease: a small overlap).
-    const room = Math.max(0, this.maxFleetWaiters - this.#fleetWaiting);
-    const direct = outcome.busy.slice(room);
-    const busy = outcome.busy.slice(0, room);
-    this.#fleetWaiting += busy.length;
-    await Promise.all([
-      this.#fetchPieces([...outcome.claimed, ...direct], signal, coordinator),
-      busy.length > 0 ? this.#awaitFleet(busy, coordinator, leaseMs, signal).finally(() => { this.#fleetWaiting -= busy.length; }) : undefined,
-    ]);
-  }
-
-  /**
-   * Waits for pieces another process is fetching. Its holder lands them group by group (one origin response at a
-   * time) and extends its lease while it fetches, so a wake-up names the pieces that landed, and only those are
-   * read; a wait that times out asks about all of them again (a holder that died lets its lease lapse, and the
-   * piece is claimed here). Pieces this reader wins are fetched at once, not after the others.
-   */
-  async #awaitFleet(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<void> {
-    let pending = pieces;
-    // Only a holder whose origin never answers (it keeps its lease alive) can hold waiters this long.
-    const deadline = Date.now() + Math.max(3 * leaseMs, MAX_FLEET_WAIT_MS);
-    const fetches: Promise<void>[] = [];
-    let timeouts = 0; // store calls in a row that timed out
-    const fallback = (list: Piece[]): void => {
-      if (list.length === 0) return;
-      this.#stats.fleetFallbacks += list.length;
-      fetches.push(this.#fetchPieces(list, signal, coordinator));
-    };
-    while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
-      // Half a lease at most: a holder that died is noticed within about 1.5 lease periods of its last extension.
-      const released = await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs / 2, deadline - Date.now()), signal);
-      const woken = new Set<string>(Array.isArray(released) ? released : []);
-      let check = woken.size > 0 ? pending.filter((p) => woken.has(p.key)) : pending;
-      if (check.length === 0) continue;
-      const checked = new Set(check);
-      let outcome: FleetOutcome;
-      try {
-        if (woken.size > 0) {
-          // Released pieces have almost always landed: read them plainly (a script would copy every value once
-          // more inside Redis); only those that did not land (their holder failed) are claimed.
-          const before = check.length;
-          check = await this.#fromStore(check, signal);
-          this.#stats.fleetWaits += before - check.length;
-        }
-        outcome = check.length > 0 ? await this.#claimOrRead(check, coordinator, leaseMs, signal) : { claimed: [], busy: [], landed: 0 };
-      } catch (e) {
-        pending = pending.filter((p) => !p.flight!.persisted); // what was read before the store failed is done
-        // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
-        // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
-        // or skipped store is not: fetch what is left.
-        // A waiter is patient: it asks again while the store still answers within a lease, since a whole fleet
-        // woken by one release reads the same values at once and a starved machine serves them late.
-        if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e, leaseMs))) continue;
-        break;
-      }
-      timeouts = 0;
-      this.#stats.fleetWaits += outcome.landed;
-      fallback(outcome.claimed); // its holder gave up or died
-      pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
-    }
-    if (!signal.aborted) fallback(pending);
-    await Promise.all(fetches);
-    signal.throwIfAborted();
-  }
-
-  /**
-   * One round trip where the store can (`lookupAndClaim`): for each piece, its value if it has landed (the flight
-   * resolves from it), else this reader's lease on it (`claimed`), else `busy`. Without it: a claim, then a lookup
-   * of what the claim found landed.
-   */
-  async #claimOrRead(pieces: Piece[], coordinator: FetchCoordinator, leaseMs: number, signal: AbortSignal): Promise<FleetOutcome> {
-    signal.throwIfAborted();
-    const keys = pieces.map((p) => p.key);
-    const outcome: FleetOutcome = { claimed: [], busy: [], landed: 0 };
-    if (coordinator.lookupAndClaim) {
-      const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
-      let results: LookupClaimResult[];
-      try {
-        results = await this.#safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
-      } catch (e) {
-        // A lookup that timed out may still answer, and its answer holds the leases it took: asking again would
-        // find them busy (held by this very reader). On a busy machine that answer is worth half a lease.
-        const late = await lateAnswer(e, leaseMs / 2);
-        if (!Array.isArray(late)) throw e;
-        results = late as LookupClaimResult[];
-      }
-      if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
-      const corrupt: string[] = [];
-      pieces.forEach((p, i) => {
-        const r = results[i];
-        if (r === 'claimed') outcome.claimed.push(p);
-        else if (r === 'busy') outcome.busy.push(p);
-        else if (this.#acceptStored(p, r ?? null, corrupt)) {
-          this.#resolveStored(p, r!);
-          outcome.landed++;
-        } else {
-          outcome.claimed.push(p); // a value of the wrong length: fetched here (without a lease; a small overlap)
-        }
-      });
-      this.#deleteCorrupt(corrupt);
-      return outcome;
-    }
-    const claims: ClaimResult[] = await this.#safely(() => coordinator.claim(keys, leaseMs), 'claim');
-    if (!Array.isArray(claims) || claims.length !== pieces.length) throw new Error('lease claim returned the wrong number of results');
-    const landed = pieces.filter((_, i) => claims[i] === 'landed');
-    outcome.claimed = pieces.filter((_, i) => claims[i] === 'claimed');
-    outcome.busy = pieces.filter((_, i) => claims[i] === 'busy');
-    const missing = await this.#fromStore(landed, signal);
-    outcome.landed = landed.length - missing.length;
-    outcome.claimed.push(...missing);
-    return outcome;
+  /** The fleet stage for `coordinator` (made once: it counts this reader's waiters across batches). */
+  #fleetOf(coordinator: FetchCoordinator, leaseMs: number): FleetLoader {
+    if (this.#fleet?.coordinator === coordinator && this.#fleet.leaseMs === leaseMs) return this.#fleet;
+    this.#fleet = new FleetLoader({
+      maxFleetWaiters: this.maxFleetWaiters,
+      fetchPieces: (pieces, signal, c) => this.#fetchPieces(pieces, signal, c),
+      fromStore: (pieces, signal) => this.#fromStore(pieces, signal),
+      safely: (call, operation) => this.#safely(call, operation),
+      acceptStored: (p, v, corrupt): v is Uint8Array => this.#acceptStored(p, v, corrupt),
+      resolveStored: (p, value) => this.#resolveStored(p, value),
+      deleteCorrupt: (keys) => this.#deleteCorrupt(keys),
+      count: (what, n) => { this.#stats[what] += n; },
+    }, coordinator, leaseMs);
+    return this.#fleet;
   }
 
   /** Releases this reader's leases on `keys`, in the background. */

@@ -1,0 +1,184 @@
+/**
+ * Single flight across processes, as a stage around the loader: pieces the fleet may share are claimed first
+ * (one lease per piece, through the store's coordinator); this process fetches the ones it wins, waits for the
+ * ones another process holds (reading each as it lands), and fetches a piece itself only when its holder died
+ * or gave up, or the store failed. Only a reader with leases (`leaseMs`) and a coordinator uses it.
+ */
+import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
+import { answersLate, lateAnswer } from './late-answers.js';
+import type { FleetOutcome, Piece } from './read-job.js';
+
+/** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
+const CLAIM_ATTEMPTS = 5;
+/** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
+const MAX_FLEET_WAIT_MS = 60_000;
+
+/** What the fleet stage uses of its reader. */
+export interface FleetHost {
+  /** Pieces waited on at once at most; past it, the rest are fetched directly. */
+  readonly maxFleetWaiters: number;
+  /** Fetches pieces from the origin (coalesced, limited), lands them, and with a coordinator extends and releases their leases. */
+  fetchPieces(pieces: Piece[], signal: AbortSignal, coordinator?: FetchCoordinator): Promise<void>;
+  /** Resolves pieces from the store; returns those it could not. */
+  fromStore(pieces: Piece[], signal: AbortSignal): Promise<Piece[]>;
+  /** Runs one store call with the reader's failure handling (breaker, counting, events). */
+  safely<T>(call: () => Promise<T>, operation: string): Promise<T>;
+  /** Whether a stored value is acceptable for `p` (else its key goes to `corrupt`). */
+  acceptStored(p: Piece, v: Uint8Array | null | undefined, corrupt: string[]): v is Uint8Array;
+  /** Resolves `p`'s flight from a stored value. */
+  resolveStored(p: Piece, value: Uint8Array): void;
+  /** Deletes values found corrupt, in the background. */
+  deleteCorrupt(keys: string[]): void;
+  count(what: 'fleetWaits' | 'fleetFallbacks', n: number): void;
+}
+
+export class FleetLoader {
+  readonly coordinator: FetchCoordinator;
+  readonly leaseMs: number;
+  #host: FleetHost;
+  /** Pieces this reader waits on now, across batches (bounded by maxFleetWaiters). */
+  #waiting = 0;
+
+  constructor(host: FleetHost, coordinator: FetchCoordinator, leaseMs: number) {
+    this.#host = host;
+    this.coordinator = coordinator;
+    this.leaseMs = leaseMs;
+  }
+
+  /**
+   * Claims pieces across processes, then fetches, awaits or reads each according to its claim. Pieces whose lease
+   * the batch's lookup already took (or found busy) skip the claim.
+   */
+  async load(pieces: Piece[], signal: AbortSignal): Promise<void> {
+    const { coordinator } = this;
+    const unknown = pieces.filter((p) => p.lease === undefined);
+    let outcome: FleetOutcome = { claimed: pieces.filter((p) => p.lease === 'claimed'), busy: pieces.filter((p) => p.lease === 'busy'), landed: 0 };
+    for (let attempt = 1; unknown.length > 0; attempt++) {
+      try {
+        const more = await this.#claimOrRead(unknown, signal);
+        outcome = { claimed: [...outcome.claimed, ...more.claimed], busy: [...outcome.busy, ...more.busy], landed: more.landed };
+        break;
+      } catch (e) {
+        // A store that is only slow is asked again (with twice the time); past that, or a failed store: no
+        // coordination for these, fetch them as a lone process would.
+        if (attempt < CLAIM_ATTEMPTS && !signal.aborted && (await answersLate(e))) continue;
+        outcome.claimed.push(...unknown);
+        break;
+      }
+    }
+    // Waiting is bounded too: past maxFleetWaiters pieces, fetch the rest directly (no lease: a small overlap).
+    const room = Math.max(0, this.#host.maxFleetWaiters - this.#waiting);
+    const direct = outcome.busy.slice(room);
+    const busy = outcome.busy.slice(0, room);
+    this.#waiting += busy.length;
+    await Promise.all([
+      this.#host.fetchPieces([...outcome.claimed, ...direct], signal, coordinator),
+      busy.length > 0 ? this.#await(busy, signal).finally(() => { this.#waiting -= busy.length; }) : undefined,
+    ]);
+  }
+
+  /**
+   * Waits for pieces another process is fetching. Its holder lands them group by group (one origin response at a
+   * time) and extends its lease while it fetches, so a wake-up names the pieces that landed, and only those are
+   * read; a wait that times out asks about all of them again (a holder that died lets its lease lapse, and the
+   * piece is claimed here). Pieces this reader wins are fetched at once, not after the others.
+   */
+  async #await(pieces: Piece[], signal: AbortSignal): Promise<void> {
+    const { coordinator, leaseMs } = this;
+    let pending = pieces;
+    // Only a holder whose origin never answers (it keeps its lease alive) can hold waiters this long.
+    const deadline = Date.now() + Math.max(3 * leaseMs, MAX_FLEET_WAIT_MS);
+    const fetches: Promise<void>[] = [];
+    let timeouts = 0; // store calls in a row that timed out
+    const fallback = (list: Piece[]): void => {
+      if (list.length === 0) return;
+      this.#host.count('fleetFallbacks', list.length);
+      fetches.push(this.#host.fetchPieces(list, signal, coordinator));
+    };
+    while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
+      // Half a lease at most: a holder that died is noticed within about 1.5 lease periods of its last extension.
+      const released = await coordinator.waitForRelease(pending.map((p) => p.key), Math.min(leaseMs / 2, deadline - Date.now()), signal);
+      const woken = new Set<string>(Array.isArray(released) ? released : []);
+      let check = woken.size > 0 ? pending.filter((p) => woken.has(p.key)) : pending;
+      if (check.length === 0) continue;
+      const checked = new Set(check);
+      let outcome: FleetOutcome;
+      try {
+        if (woken.size > 0) {
+          // Released pieces have almost always landed: read them plainly (a script would copy every value once
+          // more inside Redis); only those that did not land (their holder failed) are claimed.
+          const before = check.length;
+          check = await this.#host.fromStore(check, signal);
+          this.#host.count('fleetWaits', before - check.length);
+        }
+        outcome = check.length > 0 ? await this.#claimOrRead(check, signal) : { claimed: [], busy: [], landed: 0 };
+      } catch (e) {
+        pending = pending.filter((p) => !p.flight!.persisted); // what was read before the store failed is done
+        // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
+        // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
+        // or skipped store is not: fetch what is left.
+        // A waiter is patient: it asks again while the store still answers within a lease, since a whole fleet
+        // woken by one release reads the same values at once and a starved machine serves them late.
+        if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e, leaseMs))) continue;
+        break;
+      }
+      timeouts = 0;
+      this.#host.count('fleetWaits', outcome.landed);
+      fallback(outcome.claimed); // its holder gave up or died
+      pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
+    }
+    if (!signal.aborted) fallback(pending);
+    await Promise.all(fetches);
+    signal.throwIfAborted();
+  }
+
+  /**
+   * One round trip where the store can (`lookupAndClaim`): for each piece, its value if it has landed (the flight
+   * resolves from it), else this reader's lease on it (`claimed`), else `busy`. Without it: a claim, then a lookup
+   * of what the claim found landed.
+   */
+  async #claimOrRead(pieces: Piece[], signal: AbortSignal): Promise<FleetOutcome> {
+    const { coordinator, leaseMs } = this;
+    const host = this.#host;
+    signal.throwIfAborted();
+    const keys = pieces.map((p) => p.key);
+    const outcome: FleetOutcome = { claimed: [], busy: [], landed: 0 };
+    if (coordinator.lookupAndClaim) {
+      const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
+      let results: LookupClaimResult[];
+      try {
+        results = await host.safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
+      } catch (e) {
+        // A lookup that timed out may still answer, and its answer holds the leases it took: asking again would
+        // find them busy (held by this very reader). On a busy machine that answer is worth half a lease.
+        const late = await lateAnswer(e, leaseMs / 2);
+        if (!Array.isArray(late)) throw e;
+        results = late as LookupClaimResult[];
+      }
+      if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
+      const corrupt: string[] = [];
+      pieces.forEach((p, i) => {
+        const r = results[i];
+        if (r === 'claimed') outcome.claimed.push(p);
+        else if (r === 'busy') outcome.busy.push(p);
+        else if (host.acceptStored(p, r ?? null, corrupt)) {
+          host.resolveStored(p, r!);
+          outcome.landed++;
+        } else {
+          outcome.claimed.push(p); // a value of the wrong length: fetched here (without a lease; a small overlap)
+        }
+      });
+      host.deleteCorrupt(corrupt);
+      return outcome;
+    }
+    const claims: ClaimResult[] = await host.safely(() => coordinator.claim(keys, leaseMs), 'claim');
+    if (!Array.isArray(claims) || claims.length !== pieces.length) throw new Error('lease claim returned the wrong number of results');
+    const landed = pieces.filter((_, i) => claims[i] === 'landed');
+    outcome.claimed = pieces.filter((_, i) => claims[i] === 'claimed');
+    outcome.busy = pieces.filter((_, i) => claims[i] === 'busy');
+    const missing = await this.#host.fromStore(landed, signal);
+    outcome.landed = landed.length - missing.length;
+    outcome.claimed.push(...missing);
+    return outcome;
+  }
+}
