@@ -31,8 +31,6 @@ const MiB = 1024 * 1024;
 const MAX_VALUE = 512 * MiB; // Redis's largest string
 const MAX_META_ENTRIES = 10_000;
 const MAX_SCANS = 1000;
-/** The longest extension of a lease, in lease periods, by a holder whose extension timer fires late. */
-const MAX_EXTENSION_LEASES = 5;
 /** How many lease periods a holder keeps its leases alive for a timed-out write that may still land. */
 const UNKNOWN_WRITE_HOLD_LEASES = 5;
 
@@ -805,15 +803,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   #extendWhileHeld(coordinator: FetchCoordinator, held: Set<string>): () => void {
     const leaseMs = this.leaseMs;
     if (!coordinator.extend || leaseMs === null) return () => {};
-    let last = performance.now();
     const timer = setInterval(() => {
-      const now = performance.now();
-      const gap = now - last;
-      last = now;
-      // A holder starved of CPU (its timer fired late) extends for longer, since its next turn may come as late:
-      // three of its last gaps, at most five lease periods. Unstarved, that is one lease period, as claimed.
-      const ttlMs = Math.round(Math.min(MAX_EXTENSION_LEASES * leaseMs, Math.max(leaseMs, 3 * gap)));
-      if (held.size > 0) void this.#safely(() => coordinator.extend!([...held], ttlMs), 'extend').catch(() => {});
+      if (held.size > 0) void this.#safely(() => coordinator.extend!([...held], leaseMs), 'extend').catch(() => {});
     }, Math.max(10, Math.floor(leaseMs / 3)));
     timer.unref();
     return () => clearInterval(timer);
