@@ -86,11 +86,15 @@ t.test('fail open: paused, killed and out-of-memory Redis never fail a read; the
   redis.signal('SIGSTOP');
   try {
     for (let i = 0; i < 8; i++) {
-      const t0 = Date.now();
+      const before = { skipped: reader.stats().storeSkipped, errors: storeErrors };
       const r = i * 256 * 1024;
       t.same(Buffer.from(await reader.readRange(url, r, r + 300_000)), bytes.subarray(r, r + 300_000), `read ${i} correct with Redis paused`);
-      const ms = Date.now() - t0;
-      if (i >= 4) t.ok(ms < 150, `read ${i} took ${ms} ms: the open circuit skips Redis`);
+      await reader.flush();
+      // Counted, not timed (a loaded machine makes any time bound flaky): once open, the breaker skips the store's
+      // calls; at most one (the probe after a cool-down) reaches the paused Redis and fails.
+      const skipped = reader.stats().storeSkipped - before.skipped;
+      const failed = storeErrors - before.errors;
+      if (i >= 4) t.ok(skipped >= 1 && failed <= 1, `read ${i}: the open circuit skips Redis (${skipped} calls skipped, ${failed} failed)`);
     }
   } finally {
     redis.signal('SIGCONT');
