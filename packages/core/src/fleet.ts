@@ -114,11 +114,10 @@ export class FleetLoader {
         outcome = check.length > 0 ? await this.#claimOrRead(check, signal) : { claimed: [], busy: [], landed: 0 };
       } catch (e) {
         pending = pending.filter((p) => !p.flight!.persisted); // what was read before the store failed is done
-        // A store that is only slow (a busy machine: the call timed out, and the next gets twice the time) is asked
-        // again: the bytes are there, and fetching them from the origin is what the fleet exists to avoid. A failed
-        // or skipped store is not: fetch what is left.
-        // A waiter is patient: it asks again while the store still answers within a lease, since a whole fleet
-        // woken by one release reads the same values at once and a starved machine serves them late.
+        // A store that is only slow is asked again while it still answers within a lease (the next call gets twice
+        // the time): a whole fleet woken by one release reads the same values at once, a starved machine serves
+        // them late, and fetching them from the origin is what the fleet exists to avoid. A failed or skipped
+        // store is not: fetch what is left.
         if (++timeouts < CLAIM_ATTEMPTS && (await answersLate(e, leaseMs))) continue;
         break;
       }
