@@ -1,4 +1,5 @@
 import { RangecacheError, hasCode } from './errors.js';
+import { orAfter } from './late-answers.js';
 
 /**
  * A circuit breaker for the cache store: after `failureThreshold` failures in a row it opens, and calls fail at
@@ -78,8 +79,7 @@ export class CircuitBreaker {
       if (this.#state === 'closed' && late instanceof Promise) {
         // A call that timed out may still be answered: a slow (busy) store is not a failed one. It is judged when
         // it completes, or as failed if it has not within LATE_GRACE_MS.
-        const timer = new Promise<boolean>((resolve) => setTimeout(resolve, LATE_GRACE_MS, false).unref());
-        void Promise.race([late.then((ok) => ok === true, () => false), timer]).then((ok) => (ok ? this.#succeeded() : this.#failed()));
+        void orAfter(late.then((ok) => ok === true, () => false), LATE_GRACE_MS, false).then((ok) => (ok ? this.#succeeded() : this.#failed()));
       } else {
         this.#failed();
       }

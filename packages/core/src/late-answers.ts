@@ -30,7 +30,3 @@ export async function orAfter<T, F>(promise: Promise<T>, ms: number, fallback: F
     clearTimeout(timer);
   }
 }
-
-export function isCircuitOpen(e: unknown): boolean {
-  return (e as { code?: unknown } | null)?.code === 'ERR_RANGECACHE_CIRCUIT_OPEN';
-}

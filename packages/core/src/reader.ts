@@ -2,7 +2,7 @@ import { ReadableStream } from 'node:stream/web';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { AbortFanout } from './abort-fanout.js';
 import { setBounded } from './bounded-map.js';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 import { ChunkIndex } from './chunk-index.js';
 import { FetcherRouter } from './router.js';
 import { ConfigError, InvalidRangeError, OriginError, RangecacheError, VersionChangedError, abortError } from './errors.js';
@@ -16,7 +16,7 @@ import type { CacheStore, StoreEntry } from './store.js';
 import type { FetchCoordinator } from './coordinator.js';
 import type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
 import type { FetchTask, Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
-import { isCircuitOpen, orAfter } from './late-answers.js';
+import { orAfter } from './late-answers.js';
 import { checkPath, integerOption, numberOption, ownRange, signalOf } from './read-input.js';
 import { PinnedObject, type PinnedReads, pieceStream } from './pinned-object.js';
 import { WriteBehind } from './write-behind.js';
@@ -151,7 +151,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#writeBehind = new WriteBehind(this.maxPendingWriteBytes, {
       setMany: (entries, releaseLeases) =>
         this.#safely(() => this.store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined), 'setMany'),
-      failed: (e) => { if (!isCircuitOpen(e)) this.#stats.writeErrors++; }, // a write the open circuit skipped is storeSkipped only
+      failed: (e) => { if (!CircuitOpenError.is(e)) this.#stats.writeErrors++; }, // a write the open circuit skipped is storeSkipped only
       dropped: (bytes) => {
         this.#stats.writesDropped++;
         this.emit('writeDropped', bytes);
@@ -929,7 +929,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     };
     const run = this.#breaker ? this.#breaker.run(operation, attempt) : attempt();
     return run.catch((e: unknown) => {
-      if (isCircuitOpen(e)) {
+      if (CircuitOpenError.is(e)) {
         this.#stats.storeSkipped++; // not asked, so not an error of the store
       } else {
         if (operation !== 'setMany') this.#stats.storeErrors++; // failed writes count as writeErrors, in #write

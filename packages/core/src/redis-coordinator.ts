@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import { StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
 import { BUFFER_REPLIES, type BufferRedisClient, type NodeRedisClient, type RedisClient } from './redis-store.js';
+import { orAfter } from './late-answers.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 
 /** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
@@ -379,10 +380,7 @@ export class RedisCoordinator implements FetchCoordinator {
   async #listenOrPoll(keys: readonly string[]): Promise<void> {
     const pending = [...new Set(keys.map(channelOf))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
     if (pending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const cap = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#timeoutMs()); timer.unref(); });
-    await Promise.race([Promise.all(pending), cap]);
-    clearTimeout(timer);
+    await orAfter(Promise.all(pending), this.#timeoutMs(), undefined);
   }
 
   #listen(channel: string): Promise<void> {
