@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
-import { AsyncCachingReader, FileFetcher, MemoryStore, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 
 const { values } = parseArgs({
   options: { 'size-mib': { type: 'string', default: '64' }, 'latency-ms': { type: 'string', default: '20' }, 'block-kib': { type: 'string', default: '1024' } },

@@ -8,7 +8,8 @@
 // example runs anywhere. With REDIS_URL set the cache is Redis; otherwise an in-process MemoryStore.
 import { S3Client } from '@aws-sdk/client-s3';
 import { createClient } from 'redis';
-import { AsyncCachingReader, MemoryStore, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, MemoryStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { S3Fetcher } from '@rangecache/s3';
 import { pseudoRandomBytes, startS3rver, S3RVER_CREDENTIALS } from '@rangecache/test-support';
 

@@ -3,8 +3,9 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { RESP_TYPES } from 'redis';
-import { AccessDeniedError, AsyncCachingReader, ConfigError, MemoryStore, RedisStore, VersionChangedError } from '@rangecache/core';
+import { AccessDeniedError, AsyncCachingReader, ConfigError, MemoryStore, VersionChangedError } from '@rangecache/core';
 import type { CacheStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
 import { pseudoRandomBytes, startHttpOrigin, startRedis } from '@rangecache/test-support';
 

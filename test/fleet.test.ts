@@ -3,7 +3,8 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { AsyncCachingReader, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
 import { pseudoRandomBytes, startHttpOrigin, startRedis } from '@rangecache/test-support';
 

@@ -1,7 +1,8 @@
 // Opening by URL: one reader, three backends, each path routed by its scheme.
 import t from 'tap';
 import { pathToFileURL } from 'node:url';
-import { AsyncCachingReader, FetcherRouter, FileFetcher, InvalidPathError, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, FetcherRouter, FileFetcher, InvalidPathError } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
 import { S3Fetcher } from '@rangecache/s3';
 import { pseudoRandomBytes, startHttpOrigin, startRedis, startS3rver, tempDir } from '@rangecache/test-support';

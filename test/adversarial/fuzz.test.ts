@@ -11,8 +11,10 @@
 // More work: RANGECACHE_FUZZ_OPS=3000 (default 300 operations).
 import t from 'tap';
 import { randomInt } from 'node:crypto';
-import { AsyncCachingReader, FileFetcher, MemoryStore, RedisStore } from '@rangecache/core';
-import type { AsyncCachingReaderOptions, CacheStore, RedisClient } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
+import type { AsyncCachingReaderOptions, CacheStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
+import type { RedisClient } from '@rangecache/redis';
 import { startRedis, tempDir } from '@rangecache/test-support';
 import { FaultStore } from './fault-store.js';
 import { GatedFetcher, sleep } from './helpers.js';

@@ -5,7 +5,8 @@
  * every genuine tagged value was counted corrupt, deleted and fetched again.
  */
 import t from 'tap';
-import { AsyncCachingReader, FileFetcher, RedisStore, blockKey, versionPrefix } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, blockKey, versionPrefix } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { startRedis, tempDir } from '@rangecache/test-support';
 
 const B = 64 * 1024;

@@ -3,8 +3,9 @@
 // Redis out of memory, the origin answering 500s and resetting connections. Checked: zero wrong bytes, zero
 // failed reads (origin faults are absorbed by retries, cache faults by failing open). Counts are reported.
 import t from 'tap';
-import { AsyncCachingReader, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader } from '@rangecache/core';
 import type { ReaderStats } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
 import { pseudoRandomBytes, startHttpOrigin, startRedis } from '@rangecache/test-support';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RedisStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { fetcherConformance, startHttpOrigin, startRedis } from '@rangecache/test-support';
 import { HttpFetcher } from '../src/index.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RedisStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { fetcherConformance, startFaultProxy, startRedis, startS3rver } from '@rangecache/test-support';
 import { S3Fetcher } from '../src/index.js';
 

@@ -1,48 +1,18 @@
-import { RESP_TYPES } from 'redis';
-import type { RedisClientType } from 'redis';
-import { ConfigError, RangecacheError, hasCode } from './errors.js';
-import type { FetchCoordinator } from './coordinator.js';
-import { escapeGlob } from './keys.js';
-import { RELEASE_SCRIPT, RedisCoordinator, channelOf } from './redis-coordinator.js';
+import { ConfigError, StoreError, StoreTimeoutError } from '@rangecache/core';
+import type { CacheStore, FetchCoordinator, StoreEntry } from '@rangecache/core';
+import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
+import { driverFor } from './driver-for.js';
+import { releaseCommands } from './lease-scripts.js';
+import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
-import type { CacheStore, StoreEntry } from './store.js';
-
-/**
- * A connected node-redis client, v5 or v6, as returned by `createClient()` after `await client.connect()`: with
- * either protocol (RESP2 or RESP3), any modules, scripts and type mapping. This is the part of it the store's
- * type checks; node-redis's own type is generic in all of these, so no one instantiation of it would accept
- * every client.
- *
- * @example
- * ```ts
- * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
- * await client.connect();
- * const store = new RedisStore({ client });
- * ```
- */
-export interface RedisClient {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  withTypeMapping(mapping: typeof BUFFER_REPLIES): unknown;
-  duplicate(): unknown;
-  on(event: 'end', listener: () => void): unknown;
-  off(event: 'end', listener: () => void): unknown;
-}
-
-/**
- * The node-redis type the store and coordinator call through. Their commands (MGET, SET, EVAL, UNLINK, SCAN,
- * SUBSCRIBE) reply in the same shapes under RESP2 and RESP3, and values are read through {@link BUFFER_REPLIES}.
- */
-export type NodeRedisClient = RedisClientType;
-
-/** Bulk strings as Buffers (values are bytes), whatever mapping the caller's client uses. */
-export const BUFFER_REPLIES = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
-
-/** {@link NodeRedisClient} with {@link BUFFER_REPLIES}: what `withTypeMapping(BUFFER_REPLIES)` gives. */
-export type BufferRedisClient = RedisClientType<{}, {}, {}, 3, typeof BUFFER_REPLIES>;
+import { RoundTripEstimator } from './round-trip.js';
 
 export interface RedisStoreOptions {
-  /** A connected node-redis v5 or v6 client. The store never connects, quits or reconfigures it: its owner does. */
+  /**
+   * A connected node-redis client: v4 (4.6 or later), v5 or v6. The store never connects, quits or reconfigures
+   * it: its owner does. With node-redis 4 the store sends its commands on a connection of its own, a duplicate
+   * of this one (see {@link RedisStore}).
+   */
   client: RedisClient;
   /**
    * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
@@ -79,123 +49,6 @@ const MAX_ADAPTIVE_FACTOR = 20;
 const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
 const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
-/**
- * Base of the errors a {@link RedisStore} and its coordinator throw, a {@link RangecacheError}: `code` tells them
- * apart, `operation` names the Redis call, and `cause` holds the node-redis error where there was one
- * (`ERR_RANGECACHE_STORE`: Redis or the connection failed the call, e.g. a reset connection, `OOM`, `WRONGPASS`).
- *
- * @example
- * ```ts
- * try { await store.deleteByPrefix(prefix); }
- * catch (e) { if (StoreError.is(e)) console.error(e.code, e.operation, e.cause); }
- * ```
- */
-export class StoreError extends RangecacheError {
-  /** `ERR_RANGECACHE_STORE`, `ERR_RANGECACHE_STORE_TIMEOUT` or `ERR_RANGECACHE_STORE_UNAVAILABLE`. */
-  declare readonly code: string;
-  /** The Redis call that failed, e.g. `MGET`, `MULTI/EXEC`, `SCAN`, `subscriber connect`. */
-  readonly operation: string;
-  constructor(operation: string, message: string, options: { code?: string; cause?: unknown } = {}) {
-    super(options.code ?? 'ERR_RANGECACHE_STORE', message, options.cause === undefined ? {} : { cause: options.cause });
-    this.operation = operation;
-  }
-
-  /**
-   * Whether `e` is a {@link StoreError} or one of its subclasses (code `ERR_RANGECACHE_STORE`,
-   * `ERR_RANGECACHE_STORE_TIMEOUT` or `ERR_RANGECACHE_STORE_UNAVAILABLE`), also one made by another installed copy
-   * of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * try { await store.deleteByPrefix(prefix); }
-   * catch (e) { if (StoreError.is(e)) console.error(e.code, e.operation, e.cause); else throw e; }
-   * ```
-   */
-  static override is(e: unknown): e is StoreError {
-    return e instanceof StoreError || hasCode(e, 'ERR_RANGECACHE_STORE', 'ERR_RANGECACHE_STORE_TIMEOUT', 'ERR_RANGECACHE_STORE_UNAVAILABLE');
-  }
-
-  /** `e` as a StoreError: itself if it is one, else a StoreError with `e` as its `cause`. */
-  static from(operation: string, e: unknown): StoreError {
-    if (e instanceof StoreError) return e;
-    return new StoreError(operation, `redis ${operation} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-}
-
-/** The client is not connected (it is reconnecting, or was closed), or a connection this store needs is not usable: the operation was not attempted. */
-export class StoreUnavailableError extends StoreError {
-  declare readonly code: 'ERR_RANGECACHE_STORE_UNAVAILABLE';
-  constructor(operation: string, reason = 'the client is not ready (disconnected or reconnecting)') {
-    super(operation, `redis ${operation} not sent: ${reason}`, { code: 'ERR_RANGECACHE_STORE_UNAVAILABLE' });
-  }
-
-  /**
-   * Whether `e` is a {@link StoreUnavailableError} (code `ERR_RANGECACHE_STORE_UNAVAILABLE`), also one made by
-   * another installed copy of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * catch (e) { if (StoreUnavailableError.is(e)) console.warn(`redis ${e.operation} skipped: not connected`); }
-   * ```
-   */
-  static override is(e: unknown): e is StoreUnavailableError {
-    return e instanceof StoreUnavailableError || hasCode(e, 'ERR_RANGECACHE_STORE_UNAVAILABLE');
-  }
-}
-
-/**
- * A Redis call did not answer within its budget (`commandTimeoutMs`, plus `timeoutPerMiBMs` per MiB it moves).
- *
- * The command may still be running: node-redis keeps it, and the value Buffers of a write, until Redis answers or
- * the connection fails. `settled`, where present, resolves (never rejects) once every command of the timed-out
- * call has settled, so a caller that bounds its pending write bytes can keep counting them until then. It may
- * stay pending as long as Redis stays stalled.
- */
-export class StoreTimeoutError extends StoreError {
-  declare readonly code: 'ERR_RANGECACHE_STORE_TIMEOUT';
-  /** The budget that ran out, in ms. */
-  readonly ms: number;
-  /** Resolves once the underlying command(s) settled (answered or failed); never rejects. */
-  readonly settled: Promise<void> | undefined;
-  /**
-   * Resolves `true` once every command of the call has succeeded after all (a slow store, not a failed one), or
-   * `false` once one failed; never rejects. The circuit breaker judges the timeout by it.
-   */
-  readonly completed: Promise<boolean> | undefined;
-  /**
-   * Resolves with the call's result if it arrives after all (every part was sent and succeeded), else
-   * `undefined`; never rejects. A caller that can still use a late answer (a lease lookup: it may have taken
-   * leases) takes it instead of asking again.
-   */
-  readonly answer: Promise<unknown> | undefined;
-  constructor(operation: string, ms: number, settled?: Promise<void>, completed?: Promise<boolean>, answer?: Promise<unknown>) {
-    super(operation, `redis ${operation} did not answer within ${Math.round(ms)} ms`, { code: 'ERR_RANGECACHE_STORE_TIMEOUT' });
-    this.ms = ms;
-    this.settled = settled;
-    this.completed = completed;
-    this.answer = answer;
-  }
-
-  /** The same timeout, with its late answer passed through `map` (a throw there makes it `undefined`). */
-  mapAnswer(map: (answer: unknown) => unknown): StoreTimeoutError {
-    const answer = this.answer?.then((a) => (a === undefined ? undefined : map(a))).catch(() => undefined);
-    return new StoreTimeoutError(this.operation, this.ms, this.settled, this.completed, answer);
-  }
-
-  /**
-   * Whether `e` is a {@link StoreTimeoutError} (code `ERR_RANGECACHE_STORE_TIMEOUT`), also one made by another
-   * installed copy of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * catch (e) { if (StoreTimeoutError.is(e)) console.warn(`redis ${e.operation}: no answer within ${e.ms} ms`); }
-   * ```
-   */
-  static override is(e: unknown): e is StoreTimeoutError {
-    return e instanceof StoreTimeoutError || hasCode(e, 'ERR_RANGECACHE_STORE_TIMEOUT');
-  }
-}
-
 /** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
 interface Part<T> {
   send: () => Promise<T>;
@@ -203,7 +56,7 @@ interface Part<T> {
 }
 
 /**
- * A {@link CacheStore} over a node-redis (v5 or v6) client: the store that a fleet of processes shares.
+ * A `CacheStore` over a node-redis client (v4, v5 or v6): the store that a fleet of processes shares.
  *
  * Lookups of a batch are one `MGET` (values come back as Buffers, never as strings, so binary data survives),
  * writes of a batch are one `MULTI … EXEC` of `SET key value PX ttl`, and `deleteByPrefix` walks the keyspace
@@ -221,6 +74,13 @@ interface Part<T> {
  * Operations fail at once while the client is not ready (reconnecting), and the reader then goes to the origin.
  * Create the client with `disableOfflineQueue: true` so that nothing else queues behind a lost connection.
  *
+ * node-redis 4: its reply parser keeps a half-read reply when a connection is lost in the middle of one, so the
+ * reconnected client reads later replies as the rest of the old one (it hands a command bytes of another reply,
+ * then never answers again). The store therefore never sends on a connection that could reconnect: it opens one
+ * of its own (`client.duplicate()` without reconnects, on first use, within twice `commandTimeoutMs`), replaces
+ * it when it is lost, and closes it on `close()` or when your client is closed. Your client itself is not used
+ * for commands and keeps the node-redis 4 behaviour for your own commands.
+ *
  * @example
  * ```ts
  * import { createClient } from 'redis';
@@ -231,9 +91,8 @@ interface Part<T> {
  */
 export class RedisStore implements CacheStore {
   readonly client: RedisClient;
-  #redis: NodeRedisClient;
-  /** The same connection, with bulk strings as Buffers. */
-  #buffers: BufferRedisClient;
+  /** What the store sends, through whichever node-redis major the client is. */
+  #driver: RedisDriver;
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
   /** Round trips of recent small calls: the base budget follows a busy but healthy Redis. */
@@ -252,18 +111,14 @@ export class RedisStore implements CacheStore {
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || options.client === undefined || options.client === null) {
-      throw new ConfigError('RedisStore: options.client (a connected node-redis v5 or v6 client) is required');
+      throw new ConfigError('RedisStore: options.client (a connected node-redis v4, v5 or v6 client) is required');
     }
-    if (typeof (options.client as { withTypeMapping?: unknown }).withTypeMapping !== 'function') {
-      throw new ConfigError('RedisStore: options.client is not a node-redis v5 or v6 client (it has no withTypeMapping method; node-redis v4 is not supported)');
-    }
+    this.#driver = driverFor(options.client, 'RedisStore');
     this.client = options.client;
-    this.#redis = options.client as unknown as NodeRedisClient;
-    this.#buffers = this.#redis.withTypeMapping(BUFFER_REPLIES);
     this.commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs, 250, false, MAX_COMMAND_TIMEOUT_MS);
     this.timeoutPerMiBMs = durationOption('timeoutPerMiBMs', options.timeoutPerMiBMs, 100, true, MAX_TIMEOUT_PER_MIB_MS);
     this.#coordinator = new RedisCoordinator(
-      this.client,
+      this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
       async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
       { commandTimeoutMs: () => this.#baseBudget(), timedParts: (operation, parts) => this.#windowed(operation, parts) },
@@ -272,11 +127,16 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Closes the connection this store opened itself (the coordinator's subscriber), without waiting for a stalled
-   * Redis. The client stays yours.
+   * Closes the connections this store opened itself (the coordinator's subscriber; with node-redis 4, its data
+   * connection too), without waiting for a stalled Redis. The client stays yours.
    */
   async close(): Promise<void> {
-    await this.coordinator.close();
+    await Promise.all([this.coordinator.close(), this.#driver.close()]);
+  }
+
+  /** The node-redis major of the client: 4, or 5 for node-redis 5 and 6 (they are driven alike). */
+  get driverMajor(): 4 | 5 {
+    return this.#driver.major;
   }
 
   /**
@@ -291,7 +151,7 @@ export class RedisStore implements CacheStore {
     let bytes = 0;
     const flush = (): void => {
       const list = part;
-      parts.push({ send: () => this.#buffers.mGet(list) as Promise<(Buffer | null)[]>, bytes });
+      parts.push({ send: () => this.#driver.mget(list), bytes });
       part = [];
       bytes = 0;
     };
@@ -311,40 +171,28 @@ export class RedisStore implements CacheStore {
   async setMany(entries: readonly StoreEntry[], options: { releaseLeases?: readonly string[] } = {}): Promise<void> {
     if (entries.length === 0) return;
     const parts: Part<unknown>[] = [];
-    let multi = this.#redis.multi();
+    let sets: SetCommand[] = [];
     let bytes = 0;
-    let queued = 0;
-    const flush = (): void => {
-      const m = multi;
-      parts.push({ send: () => m.exec(), bytes });
-      multi = this.#redis.multi();
+    const flush = (evals: readonly EvalCommand[] = []): void => {
+      const list = sets;
+      parts.push({ send: () => this.#driver.transaction(list, evals), bytes });
+      sets = [];
       bytes = 0;
-      queued = 0;
     };
     for (const { key, value, ttlMs } of entries) {
-      if (queued > 0 && bytes + value.byteLength > BYTES_PER_MULTI) flush();
+      if (sets.length > 0 && bytes + value.byteLength > BYTES_PER_MULTI) flush();
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      if (ttlMs === null) multi.set(key, buf);
-      else multi.set(key, buf, { expiration: { type: 'PX', value: Math.max(1, Math.round(ttlMs)) } });
+      sets.push({ key, value: buf, ttlMs: ttlMs === null ? null : Math.max(1, Math.round(ttlMs)) });
       bytes += value.byteLength;
-      queued++;
     }
     // Leases go in the last transaction: after every value is written, in the same round trip.
-    const byChannel = new Map<string, string[]>();
-    for (const key of options.releaseLeases ?? []) {
-      const c = channelOf(key);
-      const list = byChannel.get(c);
-      if (list) list.push(key);
-      else byChannel.set(c, [key]);
-    }
-    for (const [channel, keys] of byChannel) multi.eval(RELEASE_SCRIPT, { keys, arguments: [this.#coordinator.owner, channel] });
-    flush();
+    flush(releaseCommands(options.releaseLeases ?? [], this.#coordinator.owner));
     await this.#windowed('MULTI/EXEC', parts);
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#windowed('UNLINK', [{ send: () => this.#redis.unlink([...keys]), bytes: 0 }]);
+    await this.#windowed('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]);
   }
 
   /**
@@ -359,14 +207,14 @@ export class RedisStore implements CacheStore {
     const unlink = async (): Promise<void> => {
       const keys = batch;
       batch = [];
-      deleted += (await this.#windowed('UNLINK', [{ send: () => this.#redis.unlink(keys), bytes: 0 }]))[0]!;
+      deleted += (await this.#windowed('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]))[0]!;
     };
     let cursor = '0';
     do {
       const at = cursor;
-      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#redis.scan(at, { MATCH: match, COUNT: 1000 }), bytes: 0 }]);
-      cursor = String(reply!.cursor);
-      for (const key of reply!.keys) batch.push(String(key));
+      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#driver.scan(at, match, 1000), bytes: 0 }]);
+      cursor = reply!.cursor;
+      batch.push(...reply!.keys);
       if (batch.length >= 500) await unlink();
     } while (cursor !== '0');
     if (batch.length > 0) await unlink();
@@ -424,8 +272,10 @@ export class RedisStore implements CacheStore {
    */
   async #windowed<T>(operation: string, parts: readonly Part<T>[]): Promise<T[]> {
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
-    // failing now sends the read to the origin at once.
-    if (!this.client.isReady) throw new StoreUnavailableError(operation);
+    // failing now sends the read to the origin at once. (node-redis 4: the store's own connection may have to open
+    // first, within twice the base budget.)
+    const opening = this.#driver.ready(operation, 2 * this.#baseBudget());
+    if (opening) await opening;
     const sent: Promise<T>[] = [];
     const inFlight: { reply: Promise<T>; seq: number }[] = [];
     let next = 0;
@@ -480,50 +330,15 @@ export class RedisStore implements CacheStore {
   }
 }
 
-/**
- * Smoothed round-trip time and its variation, as TCP estimates its retransmission timeout (RFC 6298): on a
- * machine so busy that a healthy Redis answers small calls in 200 ms instead of 0.2, the timeout follows
- * (`srtt + 4 × rttvar`), so such a Redis is not declared failed and the fleet does not fall back to the origin.
- * A stalled Redis answers nothing, gives no samples, and is caught within the last estimate (capped).
- */
-export class RoundTripEstimator {
-  #srtt: number | undefined;
-  #rttvar = 0;
-  /** Doublings since the last sample (RFC 6298, section 5.5). */
-  #backoffs = 0;
-
-  /** A call timed out: the estimate doubles until the next sample (at most twice: a stall is still caught). */
-  backoff(): void {
-    this.#backoffs = Math.min(this.#backoffs + 1, 2);
-  }
-
-  /** Records the round trip, in ms, of a call that succeeded. */
-  sample(ms: number): void {
-    if (!(ms >= 0)) return;
-    this.#backoffs = 0;
-    if (this.#srtt === undefined) {
-      this.#srtt = ms;
-      this.#rttvar = ms / 2;
-      return;
-    }
-    this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - ms);
-    this.#srtt = 0.875 * this.#srtt + 0.125 * ms;
-  }
-
-  /**
-   * `srtt + 4 × rttvar` (`initial` before the first sample), at least `floor`, doubled for each timeout since the
-   * last sample, at most `cap`.
-   */
-  timeoutMs(floor: number, cap: number, initial: number): number {
-    const estimate = this.#srtt === undefined ? initial : this.#srtt + 4 * this.#rttvar;
-    return Math.min(cap, Math.max(floor, estimate) * 2 ** this.#backoffs);
-  }
-}
-
 function durationOption(name: string, value: unknown, fallback: number, zeroOk: boolean, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0) || value > max) {
     throw new ConfigError(`RedisStore: ${name} must be a number ${zeroOk ? '>= 0' : '> 0'} and <= ${max} (ms), got ${String(value)}`);
   }
   return value;
+}
+
+/** Escapes a literal string for use inside a Redis `SCAN MATCH` glob pattern. */
+function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\^]/g, (c) => '\\' + c);
 }

@@ -1,90 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-import { StoreError, StoreTimeoutError, StoreUnavailableError } from './redis-store.js';
-import { BUFFER_REPLIES, type BufferRedisClient, type NodeRedisClient, type RedisClient } from './redis-store.js';
-import { orAfter } from './late-answers.js';
+import { StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
+import type { ClaimResult, FetchCoordinator } from '@rangecache/core';
+import type { PubSubClient, RedisDriver } from './driver.js';
+import { CLAIM_SCRIPT, EXTEND_SCRIPT, LOOKUP_CLAIM_SCRIPT, channelOf, releaseCommands } from './lease-scripts.js';
+import { openConnection, type OwnConnection } from './own-connection.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
-
-/** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
-const LEASE_SUFFIX = ':lease';
-const WAITERS_SUFFIX = ':waiters';
-
-// The lease part of a check, shared by both check scripts (inside their per-key `if`): take the lease (1), or
-// count this caller as a waiter of its holder (0), so that the release is published.
-const CLAIM_OR_WAIT = `elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = 1
-  else
-    local w = key .. '${WAITERS_SUFFIX}'
-    redis.call('INCR', w)
-    redis.call('PEXPIRE', w, ARGV[2])
-    out[i] = 0
-  end`;
-
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 2 = value landed, 1 = claimed, 0 = busy (and
-// then the key's waiter count goes up, so that its release is published).
-const CLAIM_SCRIPT = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    out[i] = 2
-  ${CLAIM_OR_WAIT}
-end
-return out`;
-
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Like CLAIM_SCRIPT, but a landed value comes back itself (a
-// bulk reply, read as a Buffer), so a cold read's lookup and claim are one round trip.
-const LOOKUP_CLAIM_SCRIPT = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value then
-    out[i] = value
-  ${CLAIM_OR_WAIT}
-end
-return out`;
-
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 1 = this owner's lease now lives ARGV[2] ms more
-// (and its waiter count at least as long, so that its release is still published), 0 = not this owner's lease.
-const EXTEND_SCRIPT = `
-local out = {}
-local ms = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  local lease = key .. '${LEASE_SUFFIX}'
-  if redis.call('GET', lease) == ARGV[1] then
-    redis.call('PEXPIRE', lease, ms)
-    local w = key .. '${WAITERS_SUFFIX}'
-    local left = redis.call('PTTL', w)
-    if left >= 0 and left < ms then redis.call('PEXPIRE', w, ms) end
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-return out`;
-
-/** Keys per release message: bounds what one PUBLISH carries (and each subscriber parses). */
-export const KEYS_PER_RELEASE_MESSAGE = 256;
-
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters of
-// the keys that have some (an uncontended release publishes nothing), in messages of at most
-// KEYS_PER_RELEASE_MESSAGE keys ('\n'-separated; data keys are percent-encoded, so they hold no newline).
-export const RELEASE_SCRIPT = `
-local waited = {}
-for _, key in ipairs(KEYS) do
-  local lease = key .. '${LEASE_SUFFIX}'
-  if redis.call('GET', lease) == ARGV[1] then redis.call('DEL', lease) end
-  if redis.call('DEL', key .. '${WAITERS_SUFFIX}') == 1 then waited[#waited + 1] = key end
-end
-for first = 1, #waited, ${KEYS_PER_RELEASE_MESSAGE} do
-  redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n', first, math.min(#waited, first + ${KEYS_PER_RELEASE_MESSAGE} - 1)))
-end
-return #waited`;
-
-/** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v1:<ns>:…`). */
-export function channelOf(key: string): string {
-  const ns = key.split(':', 3)[2] ?? '';
-  return `rangecache:v1:${ns}:released`;
-}
 
 /** Options of a {@link RedisCoordinator}. */
 export interface RedisCoordinatorOptions {
@@ -143,30 +63,32 @@ const RETRY_MAX_MS = 10_000;
 const CLOSE_WAIT_MS = 1000;
 
 /** The pub/sub connection, from the moment it starts connecting. */
-interface Subscriber {
-  client: NodeRedisClient;
-  /** Resolves when connected; rejects on a failure, the deadline, or abandonment. */
-  ready: Promise<NodeRedisClient>;
-  /** Stops it for good (idempotent): disconnects, even mid-connect; resolves when that is done. */
-  abandon(reason: Error): Promise<void>;
-}
+type Subscriber = OwnConnection<PubSubClient>;
+
+type LookupAndClaim = NonNullable<FetchCoordinator['lookupAndClaim']>;
+/** What lookupAndClaim found for one key: the value, `'claimed'` or `'busy'` (core's `LookupClaimResult`). */
+type LookupClaimResult = Awaited<ReturnType<LookupAndClaim>>[number];
+/** Options of lookupAndClaim (core's `LookupAndClaimOptions`). */
+type LookupAndClaimOptions = Parameters<LookupAndClaim>[2];
 
 /**
  * {@link FetchCoordinator} on Redis: leases are `SET … NX PX` taken by a Lua script that first checks whether
  * the value has landed (so a piece written between a reader's lookup and its claim is not fetched twice), and
  * waiters are woken by `PUBLISH` on a per-namespace channel, received on a second connection this coordinator
- * opens (`client.duplicate()`) the first time it is needed. It never polls.
+ * opens (`client.duplicate()`) the first time it is needed. It never polls while that connection works.
  *
  * Every Redis interaction has a deadline: scripts go through `timed` (the store's), the subscriber's connect and
  * `SUBSCRIBE` have their own (see {@link RedisCoordinatorOptions}). When the subscriber cannot connect or
  * subscribe in time (a stalled Redis, a wrong password), it is disconnected, claims reject at once for a short
- * back-off (1 s, doubling up to 10 s), so readers fetch directly, and a claim after that tries again.
+ * back-off (1 s, doubling up to 10 s), so readers fetch directly, and a claim after that tries again. A subscriber
+ * that loses its connection wakes every waiter (releases may have been missed); on node-redis 5 and 6 it
+ * reconnects and resubscribes by itself, on node-redis 4 it is closed and the next claim opens a new one.
+ *
+ * A `RedisStore` makes one (its `coordinator`); the constructor is not meant to be called otherwise.
  */
 export class RedisCoordinator implements FetchCoordinator {
   readonly owner = randomUUID();
-  #client: NodeRedisClient;
-  /** The same connection, with bulk strings as Buffers (values come back from the lookup script). */
-  #buffers: BufferRedisClient;
+  #driver: RedisDriver;
   #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
   /** Channels whose SUBSCRIBE has been answered: waits on their keys are woken by releases; others poll. */
@@ -188,13 +110,12 @@ export class RedisCoordinator implements FetchCoordinator {
   #onClientEnd = (): void => void this.close();
 
   /**
-   * @param client the connected client the leases are taken on (the subscriber is its duplicate).
+   * @param driver the store's way to the connected client the leases are taken on (the subscriber is a duplicate).
    * @param timed runs one Redis call under a deadline, rejecting with a typed error (a store's own policy); its
    * optional third argument is the value bytes the call may move (see {@link TimedCall}).
    */
-  constructor(client: RedisClient, timed: TimedCall, options: RedisCoordinatorOptions = {}) {
-    this.#client = client as unknown as NodeRedisClient;
-    this.#buffers = this.#client.withTypeMapping(BUFFER_REPLIES);
+  constructor(driver: RedisDriver, timed: TimedCall, options: RedisCoordinatorOptions = {}) {
+    this.#driver = driver;
     this.#timed = timed;
     this.#timedParts = options.timedParts ?? (async (operation, parts) => {
       const out = [];
@@ -210,7 +131,7 @@ export class RedisCoordinator implements FetchCoordinator {
     await this.#listenOrPoll(keys);
     this.#watch(keys);
     const codes = await this.#timed('EVAL claim', () =>
-      this.#client.eval(CLAIM_SCRIPT, { keys: [...keys], arguments: [this.owner, leaseArg(ttlMs)] }),
+      this.#driver.eval({ script: CLAIM_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] }),
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
     const out = codes.map((c): ClaimResult => (c === 2 ? 'landed' : c === 1 ? 'claimed' : 'busy'));
@@ -238,7 +159,7 @@ export class RedisCoordinator implements FetchCoordinator {
     let unsized = 0;
     const flush = (): void => {
       const list = part;
-      parts.push({ send: () => this.#buffers.eval(LOOKUP_CLAIM_SCRIPT, { keys: list, arguments: [this.owner, lease] }), bytes });
+      parts.push({ send: () => this.#driver.evalBuffers({ script: LOOKUP_CLAIM_SCRIPT, keys: list, args: [this.owner, lease] }), bytes });
       part = [];
       bytes = 0;
       unsized = 0;
@@ -284,7 +205,7 @@ export class RedisCoordinator implements FetchCoordinator {
   async extend(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     if (keys.length === 0) return [];
     const codes = await this.#timed('EVAL extend', () =>
-      this.#client.eval(EXTEND_SCRIPT, { keys: [...keys], arguments: [this.owner, leaseArg(ttlMs)] }),
+      this.#driver.eval({ script: EXTEND_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] }),
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
     return codes.map((c) => c === 1);
@@ -292,15 +213,7 @@ export class RedisCoordinator implements FetchCoordinator {
 
   async release(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    const byChannel = new Map<string, string[]>();
-    for (const k of keys) {
-      const c = channelOf(k);
-      const list = byChannel.get(c);
-      if (list) list.push(k);
-      else byChannel.set(c, [k]);
-    }
-    await Promise.all([...byChannel].map(([channel, list]) =>
-      this.#timed('EVAL release', () => this.#client.eval(RELEASE_SCRIPT, { keys: list, arguments: [this.owner, channel] }))));
+    await Promise.all(releaseCommands(keys, this.owner).map((command) => this.#timed('EVAL release', () => this.#driver.eval(command))));
   }
 
   /**
@@ -380,7 +293,8 @@ export class RedisCoordinator implements FetchCoordinator {
   async #listenOrPoll(keys: readonly string[]): Promise<void> {
     const pending = [...new Set(keys.map(channelOf))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
     if (pending.length === 0) return;
-    await orAfter(Promise.all(pending), this.#timeoutMs(), undefined);
+    const waited = this.#timeoutMs();
+    await withResponsiveTimeout(Promise.all(pending), waited, () => new StoreTimeoutError('SUBSCRIBE', waited)).catch(() => {});
   }
 
   #listen(channel: string): Promise<void> {
@@ -413,47 +327,22 @@ export class RedisCoordinator implements FetchCoordinator {
   #subscriber(): Subscriber {
     if (this.#sub) return this.#sub;
     // A duplicate of a client that is down or closed would connect on its own and outlive it.
-    if (!this.#client.isReady) throw new StoreUnavailableError('subscriber connect');
+    if (!this.#driver.clientReady) throw new StoreUnavailableError('subscriber connect');
     const wait = this.#retryAt - performance.now();
     if (wait > 0) {
       throw new StoreUnavailableError('SUBSCRIBE', `the release subscriber failed recently; next attempt in ${Math.ceil(wait)} ms`);
     }
-    const client = this.#client.duplicate();
-    client.on('error', () => {}); // failures surface as failed claims, which fall back to fetching directly
-    client.unref(); // a listener the caller never asked for must not keep the process alive
-    let abandoned = false;
-    let disconnected: Promise<void> | undefined;
-    let rejectAbandoned: (e: Error) => void = () => {};
-    const abandonedP = new Promise<never>((_, reject) => { rejectAbandoned = reject; });
-    abandonedP.catch(() => {});
-    // A disconnect() during the TCP handshake does not stop node-redis from then sending its handshake commands
-    // and waiting on them; flushing them (a second disconnect(), whose socket part throws) ends that attempt.
-    client.on('connect', () => { if (abandoned) setImmediate(() => void client.disconnect().catch(() => {})); });
-    const ms = 2 * this.#timeoutMs();
-    const connected = client.connect().then(() => {
-      if (abandoned || !client.isReady) throw new StoreUnavailableError('subscriber connect', 'the subscriber was closed while connecting');
-      return client;
-    });
-    const sub: Subscriber = {
-      client,
-      ready: withResponsiveTimeout(Promise.race([connected, abandonedP]), ms, () => new StoreTimeoutError('subscriber connect', ms))
-        .catch((e: unknown) => { throw StoreError.from('subscriber connect', e); }),
-      abandon: (reason) => {
-        if (!abandoned) {
-          abandoned = true;
-          rejectAbandoned(reason);
-          disconnected = client.isOpen ? client.disconnect().catch(() => {}) : Promise.resolve();
-        }
-        return disconnected!;
-      },
-    };
+    const sub = openConnection(this.#driver.subscriber(), 'subscriber connect', 2 * this.#timeoutMs());
+    const { client } = sub;
     sub.ready.then(() => {
       this.#failures = 0;
-      // After a reconnect node-redis resubscribes by itself; wake everyone, since releases may have been missed.
-      client.on('ready', () => this.#wakeAll());
+      // After a reconnect node-redis 5+ resubscribes by itself; wake everyone, since releases may have been missed.
+      if (this.#driver.subscriberReconnects) client.on('ready', () => this.#wakeAll());
+      // node-redis 4's subscriber never reconnects (see driver-v4.ts): a lost one is replaced on the next claim.
+      else client.on('error', () => this.#drop(sub, new StoreUnavailableError('SUBSCRIBE', 'the release subscriber lost its connection'), false));
     }, (e: unknown) => this.#drop(sub, StoreError.from('subscriber connect', e), true));
     this.#sub = sub;
-    this.#client.on('end', this.#onClientEnd);
+    this.#driver.onClientEnd(this.#onClientEnd);
     return sub;
   }
 
@@ -463,7 +352,7 @@ export class RedisCoordinator implements FetchCoordinator {
     this.#sub = undefined;
     this.#channels.clear();
     this.#subscribed.clear();
-    this.#client.off('end', this.#onClientEnd);
+    this.#driver.offClientEnd(this.#onClientEnd);
     if (failed) {
       this.#failures++;
       this.#retryAt = performance.now() + Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.#failures - 1));

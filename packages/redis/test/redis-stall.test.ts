@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { createClient } from 'redis';
-import { RedisStore, StoreError, StoreTimeoutError } from '@rangecache/core';
+import { StoreError, StoreTimeoutError } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { startRedis } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
 

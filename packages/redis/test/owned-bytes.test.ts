@@ -3,7 +3,8 @@
  * 8 KiB pool backs every Buffer.allocUnsafe under 4 KiB, so `bytes.buffer` would hold other callers' bytes).
  */
 import t from 'tap';
-import { AsyncCachingReader, FileFetcher, MemoryStore, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { startRedis, tempDir } from '@rangecache/test-support';
 
 const owns = (b: Uint8Array): boolean => b.byteOffset === 0 && b.buffer.byteLength === b.byteLength;

@@ -1,7 +1,8 @@
 /** Shared set-up for the reader tests: a real redis-server, a temp dir, and a reader factory. */
 import type { Test } from 'tap';
-import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
 import type { AsyncCachingReaderOptions, Fetcher } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { CountingFetcher, startRedis, tempDir } from '@rangecache/test-support';
 import type { RedisServerHandle, TempDir, TestRedisClient } from '@rangecache/test-support';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { responsiveTimeout } from '@rangecache/core';
+import { responsiveTimeout } from '@rangecache/redis';
 import { withResponsiveTimeout } from '../src/responsive-timeout.js';
 
 const busy = (ms: number): void => { const end = performance.now() + ms; while (performance.now() < end); };

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { ConfigError, IntegrityStore, RedisStore, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
+import { ConfigError, IntegrityStore, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
 import type { CacheStore } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { commandCalls, startRedis } from '@rangecache/test-support';
 
 t.test('RedisStore against a real redis-server', async (t) => {
@@ -119,7 +120,7 @@ t.test('RedisStore against a real redis-server', async (t) => {
 
   t.test('constructor validates its options', async (t) => {
     t.throws(() => new RedisStore({} as never), ConfigError);
-    t.throws(() => new RedisStore({ client: {} as never }), /not a node-redis v5 or v6 client/);
+    t.throws(() => new RedisStore({ client: {} as never }), /not a node-redis v4, v5 or v6 client/);
     t.throws(() => new RedisStore({ client: client, commandTimeoutMs: 0 }), /commandTimeoutMs/);
     for (const bad of [1e12, 600_001, -1, Number.NaN, Infinity, '250' as unknown as number]) {
       t.throws(() => new RedisStore({ client: client, commandTimeoutMs: bad }), { name: 'ConfigError', message: /commandTimeoutMs/ }, `commandTimeoutMs ${String(bad)} refused`);

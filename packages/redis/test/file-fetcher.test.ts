@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileFetcher, InvalidRangeError, RedisStore, VersionChangedError } from '@rangecache/core';
+import { FileFetcher, InvalidRangeError, VersionChangedError } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { CountingFetcher, fetcherConformance, pseudoRandomBytes, startRedis, tempDir } from '@rangecache/test-support';
 
 const dir = await tempDir();

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createClient } from 'redis';
-import { RedisStore, StoreError } from '@rangecache/core';
+import { StoreError } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { pseudoRandomBytes, startRedis, startSlowLink } from '@rangecache/test-support';
 import { readerFixture } from './helpers.js';
 

@@ -6,8 +6,9 @@
  */
 import t from 'tap';
 import { createClient } from 'redis';
-import { RedisStore, StoreTimeoutError } from '@rangecache/core';
+import { StoreTimeoutError } from '@rangecache/core';
 import type { FetchCoordinator } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
 

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { createClient } from 'redis';
-import { RedisStore, StoreTimeoutError } from '@rangecache/core';
+import { StoreTimeoutError } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
 import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { RedisServerHandle } from '@rangecache/test-support';
 
