@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
+// It runs every workload on every origin: minutes on a busy 2-core machine, past the suite's 180 s per file.
+t.setTimeout(600_000);
 
 t.test('bench --quick', async (t) => {
   const { stdout } = await promisify(execFile)(process.execPath, ['bench/run.mjs', '--quick'], { cwd: root, maxBuffer: 64 << 20 });

@@ -6,6 +6,9 @@
  */
 import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordinator.js';
 import { answersLate, lateAnswer } from './late-answers.js';
+import type { FlightTable } from './flight-table.js';
+import type { StoreLookup } from './lookup.js';
+import type { OriginLoader } from './origin-loader.js';
 import type { FleetOutcome, Piece } from './read-job.js';
 
 /** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
@@ -13,33 +16,37 @@ const CLAIM_ATTEMPTS = 5;
 /** Longest wait for a piece another instance is fetching (and keeps its lease on): past it, this one fetches it. */
 const MAX_FLEET_WAIT_MS = 60_000;
 
-/** What the fleet stage uses of its reader. */
-export interface FleetHost {
+/** The parts of the reader the fleet stage works with. */
+export interface FleetParts {
   /** Pieces waited on at once at most; past it, the rest are fetched directly. */
   readonly maxFleetWaiters: number;
-  /** Fetches pieces from the origin (coalesced, limited), lands them, and with a coordinator extends and releases their leases. */
-  fetchPieces(pieces: Piece[], signal: AbortSignal, coordinator?: FetchCoordinator): Promise<void>;
-  /** Resolves pieces from the store; returns those it could not. */
-  fromStore(pieces: Piece[], signal: AbortSignal): Promise<Piece[]>;
-  /** Runs one store call with the reader's failure handling (breaker, counting, events). */
-  safely<T>(call: () => Promise<T>, operation: string): Promise<T>;
-  /** Whether a stored value is acceptable for `p` (else its key goes to `corrupt`). */
-  acceptStored(p: Piece, v: Uint8Array | null | undefined, corrupt: string[]): v is Uint8Array;
-  /** Resolves `p`'s flight from a stored value. */
-  resolveStored(p: Piece, value: Uint8Array): void;
-  /** Deletes values found corrupt, in the background. */
-  deleteCorrupt(keys: string[]): void;
-  count(what: 'fleetWaits' | 'fleetFallbacks', n: number): void;
+  /** The loader this stage wraps: fetches pieces, lands them, and extends and releases their leases. */
+  readonly loader: OriginLoader;
+  /** Reads pieces that landed (and checks stored values). */
+  readonly lookup: StoreLookup;
+  /** Resolves flights from stored values. */
+  readonly flights: FlightTable;
 }
 
+/**
+ * The fleet stage: a wrapper around the loader that makes the processes sharing a store fetch each missing piece
+ * once. Made only for a reader with leases and a store with a coordinator.
+ *
+ * @example
+ * ```ts
+ * const fleet = new FleetLoader({ maxFleetWaiters: 4096, loader, lookup, flights }, store.coordinator, 2000);
+ * await fleet.load(missingPieces, signal); // every piece's flight resolves (or rejects)
+ * ```
+ */
 export class FleetLoader {
+  readonly counters = { fleetWaits: 0, fleetFallbacks: 0 };
   readonly coordinator: FetchCoordinator;
   readonly leaseMs: number;
-  #host: FleetHost;
+  #host: FleetParts;
   /** Pieces this reader waits on now, across batches (bounded by maxFleetWaiters). */
   #waiting = 0;
 
-  constructor(host: FleetHost, coordinator: FetchCoordinator, leaseMs: number) {
+  constructor(host: FleetParts, coordinator: FetchCoordinator, leaseMs: number) {
     this.#host = host;
     this.coordinator = coordinator;
     this.leaseMs = leaseMs;
@@ -72,7 +79,7 @@ export class FleetLoader {
     const busy = outcome.busy.slice(0, room);
     this.#waiting += busy.length;
     await Promise.all([
-      this.#host.fetchPieces([...outcome.claimed, ...direct], signal, coordinator),
+      this.#host.loader.fetchPieces([...outcome.claimed, ...direct], signal, coordinator),
       busy.length > 0 ? this.#await(busy, signal).finally(() => { this.#waiting -= busy.length; }) : undefined,
     ]);
   }
@@ -92,8 +99,8 @@ export class FleetLoader {
     let timeouts = 0; // store calls in a row that timed out
     const fallback = (list: Piece[]): void => {
       if (list.length === 0) return;
-      this.#host.count('fleetFallbacks', list.length);
-      fetches.push(this.#host.fetchPieces(list, signal, coordinator));
+      this.counters.fleetFallbacks += list.length;
+      fetches.push(this.#host.loader.fetchPieces(list, signal, coordinator));
     };
     while (pending.length > 0 && Date.now() < deadline && !signal.aborted) {
       // Half a lease at most: a holder that died is noticed within about 1.5 lease periods of its last extension.
@@ -108,8 +115,8 @@ export class FleetLoader {
           // Released pieces have almost always landed: read them plainly (a script would copy every value once
           // more inside Redis); only those that did not land (their holder failed) are claimed.
           const before = check.length;
-          check = await this.#host.fromStore(check, signal);
-          this.#host.count('fleetWaits', before - check.length);
+          check = await this.#host.lookup.fromStore(check, signal);
+          this.counters.fleetWaits += before - check.length;
         }
         outcome = check.length > 0 ? await this.#claimOrRead(check, signal) : { claimed: [], busy: [], landed: 0 };
       } catch (e) {
@@ -122,7 +129,7 @@ export class FleetLoader {
         break;
       }
       timeouts = 0;
-      this.#host.count('fleetWaits', outcome.landed);
+      this.counters.fleetWaits += outcome.landed;
       fallback(outcome.claimed); // its holder gave up or died
       pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
     }
@@ -146,7 +153,7 @@ export class FleetLoader {
       const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
       let results: LookupClaimResult[];
       try {
-        results = await host.safely(() => coordinator.lookupAndClaim!(keys, leaseMs, { expectedBytes }), 'lookupAndClaim');
+        results = await coordinator.lookupAndClaim(keys, leaseMs, { expectedBytes });
       } catch (e) {
         // A lookup that timed out may still answer, and its answer holds the leases it took: asking again would
         // find them busy (held by this very reader). On a busy machine that answer is worth half a lease.
@@ -160,22 +167,22 @@ export class FleetLoader {
         const r = results[i];
         if (r === 'claimed') outcome.claimed.push(p);
         else if (r === 'busy') outcome.busy.push(p);
-        else if (host.acceptStored(p, r ?? null, corrupt)) {
-          host.resolveStored(p, r!);
+        else if (host.lookup.accept(p, r ?? null, corrupt)) {
+          host.flights.resolveStored(p, r!);
           outcome.landed++;
         } else {
           outcome.claimed.push(p); // a value of the wrong length: fetched here (without a lease; a small overlap)
         }
       });
-      host.deleteCorrupt(corrupt);
+      host.lookup.deleteCorrupt(corrupt);
       return outcome;
     }
-    const claims: ClaimResult[] = await host.safely(() => coordinator.claim(keys, leaseMs), 'claim');
+    const claims: ClaimResult[] = await coordinator.claim(keys, leaseMs);
     if (!Array.isArray(claims) || claims.length !== pieces.length) throw new Error('lease claim returned the wrong number of results');
     const landed = pieces.filter((_, i) => claims[i] === 'landed');
     outcome.claimed = pieces.filter((_, i) => claims[i] === 'claimed');
     outcome.busy = pieces.filter((_, i) => claims[i] === 'busy');
-    const missing = await this.#host.fromStore(landed, signal);
+    const missing = await this.#host.lookup.fromStore(landed, signal);
     outcome.landed = landed.length - missing.length;
     outcome.claimed.push(...missing);
     return outcome;

@@ -24,6 +24,8 @@ export interface IntegrityOptions {
  */
 export class IntegrityStore implements CacheStore {
   readonly inner: CacheStore;
+  /** Values (and metadata) whose tag did not verify: rejected, deleted, read as misses. */
+  readonly counters = { integrityRejected: 0 };
   #secret: Buffer;
   #onReject: (key: string) => void;
 
@@ -61,6 +63,7 @@ export class IntegrityStore implements CacheStore {
       if (timingSafeEqual(this.#tag(key, data), v.subarray(v.byteLength - TAG))) return data;
     }
     forged.push(key);
+    this.counters.integrityRejected++;
     this.#onReject(key);
     return null;
   }

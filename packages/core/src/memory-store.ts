@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from './errors.js';
+import { LeaseTable, withLeases } from './memory-coordinator.js';
 import type { CacheStore, StoreEntry } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -56,6 +57,7 @@ export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
   // A string holds one byte per character (latin1). Sizes are positive integers: entryCost() is at least 128.
   readonly #cache: LRUCache<string, string | Uint8Array>;
+  readonly #leases = new LeaseTable();
 
   constructor(options: MemoryStoreOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -83,6 +85,20 @@ export class MemoryStore implements CacheStore {
   /** The number of entries held (expired ones not yet looked at included). */
   get entries(): number {
     return this.#cache.size;
+  }
+
+  /**
+   * This store with leases, for one reader of a fleet in this process: readers built on views from the same store
+   * fetch each missing piece once between them, as processes sharing a `RedisStore` do (see {@link MemoryCoordinator}).
+   *
+   * @example
+   * ```ts
+   * const shared = new MemoryStore();
+   * const readers = [1, 2, 3].map(() => new AsyncCachingReader({ fetcher, store: shared.withLeases() }));
+   * ```
+   */
+  withLeases(): CacheStore {
+    return withLeases(this, this.#leases);
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {

@@ -18,7 +18,7 @@ export interface MetaCacheOptions {
   /** How long metadata is trusted, in ms (in memory and in the store). */
   metaTtlMs: number;
   /** `origin`: check each path at the origin with this reader's credentials before serving it. */
-  authorize: 'none' | 'origin';
+  authorize: false | 'origin';
   /** How long an authorization is remembered, in ms. */
   authorizeTtlMs: number;
   /** Reads one key from the store: null when missing; rejects when the store failed (already counted). */
@@ -27,11 +27,11 @@ export interface MetaCacheOptions {
   write(key: string, value: Uint8Array, ttlMs: number): void;
   /** `promise`, or a rejection as soon as `signal` aborts (the load itself goes on for others). */
   race<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T>;
-  /** Counters: a stored entry that did not decode, an origin stat, an authorization check. */
-  counted(what: 'corrupt' | 'originStat' | 'authorization'): void;
 }
 
 export class MetaCache {
+  /** Stored entries that did not decode, origin stats, authorization checks. */
+  readonly counters = { corruptValues: 0, originStats: 0, authorizations: 0 };
   #o: MetaCacheOptions;
   #cache = new Map<string, { meta: ObjectMeta; expiresAt: number }>();
   #loads = new Map<string, Promise<ObjectMeta>>();
@@ -75,7 +75,7 @@ export class MetaCache {
   async authorize(path: string, signal: AbortSignal | undefined): Promise<void> {
     const until = this.#authorized.get(path);
     if (until !== undefined && until > Date.now()) return;
-    this.#o.counted('authorization');
+    this.counters.authorizations++;
     // The same kind of request serving would make: an origin may protect GET but not HEAD, so after the stat,
     // one byte is read with this reader's credentials. Throws AccessDeniedError / ObjectNotFoundError.
     const { fetcher } = this.#o;
@@ -102,7 +102,7 @@ export class MetaCache {
         if (raw) {
           const stored = decodeMeta(raw);
           if (stored === undefined) {
-            this.#o.counted('corrupt');
+            this.counters.corruptValues++;
           } else if (stored.checkedAt + ttlMs > Date.now() && stored.checkedAt <= Date.now() + 60_000) {
             setBounded(this.#cache, path, { meta: stored.meta, expiresAt: stored.checkedAt + ttlMs }, MAX_ENTRIES);
             return stored.meta;
@@ -112,7 +112,7 @@ export class MetaCache {
         // counted where the store was called; the metadata comes from the origin instead
       }
     }
-    this.#o.counted('originStat');
+    this.counters.originStats++;
     const meta = await this.#o.fetcher.stat(path);
     checkMeta(meta, path, this.#o.fetcher.backend);
     const checkedAt = Date.now();

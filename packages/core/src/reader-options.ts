@@ -1,7 +1,14 @@
-/** The reader's public option, stats and event types: what a caller passes to and gets from `AsyncCachingReader`. */
+/**
+ * The reader's public option, stats and event types (what a caller passes to and gets from `AsyncCachingReader`),
+ * and the check of its options.
+ */
 import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
+import { ConfigError } from './errors.js';
 import type { Fetcher } from './fetcher.js';
 import type { IntegrityOptions } from './integrity-store.js';
+import { MemoryStore } from './memory-store.js';
+import { integerOption, numberOption } from './read-input.js';
+import { FetcherRouter } from './router.js';
 import type { CacheStore } from './store.js';
 
 /** `"block"`: aligned fixed-size blocks. `"chunk"`: the exact ranges asked for, one entry each. */
@@ -150,4 +157,88 @@ export interface ReaderEvents {
    * for it. Emitted once per origin.
    */
   weakVersion: [path: string, version: string];
+}
+
+/** The reader's settings after checking, with every duration in milliseconds and `false` for "off". */
+export interface ResolvedReaderOptions {
+  readonly fetcher: Fetcher;
+  readonly store: CacheStore;
+  readonly mode: CacheMode;
+  readonly blockSize: number;
+  readonly ttlMs: number | false;
+  readonly metaTtlMs: number;
+  readonly namespace: string;
+  readonly maxGap: number;
+  readonly maxRequest: number;
+  readonly maxConcurrentFetches: number;
+  readonly leaseMs: number | false;
+  readonly maxFleetWaiters: number;
+  readonly circuitBreaker: CircuitBreakerOptions | false;
+  readonly maxPendingWriteBytes: number;
+  readonly integrity: IntegrityOptions | undefined;
+  readonly authorize: false | 'origin';
+  readonly authorizeTtlMs: number;
+  readonly readAhead: number;
+}
+
+const MiB = 1024 * 1024;
+/** Redis's largest string, and so the largest block. */
+const MAX_BLOCK = 512 * MiB;
+
+/**
+ * Checks the options a caller passed and fills in defaults. Every mistake is a `ConfigError` naming the option.
+ *
+ * @example
+ * ```ts
+ * const o = resolveReaderOptions({ fetcher: new FileFetcher() }); // o.blockSize === 1048576
+ * ```
+ */
+export function resolveReaderOptions(options: AsyncCachingReaderOptions): ResolvedReaderOptions {
+  if (options === null || typeof options !== 'object') throw new ConfigError('AsyncCachingReader: options object is required');
+  const fetcher = Array.isArray(options.fetcher) ? new FetcherRouter(options.fetcher) : (options.fetcher as Fetcher);
+  if (fetcher === null || typeof fetcher !== 'object' || typeof fetcher.fetch !== 'function' || typeof fetcher.stat !== 'function') {
+    throw new ConfigError('AsyncCachingReader: options.fetcher must implement Fetcher (stat and fetch)');
+  }
+  const store = options.store ?? new MemoryStore();
+  for (const m of ['getMany', 'setMany', 'deleteMany', 'deleteByPrefix'] as const) {
+    if (typeof store[m] !== 'function') throw new ConfigError(`AsyncCachingReader: options.store must implement CacheStore (missing ${m})`);
+  }
+  const authorize = options.authorize ?? 'none';
+  if (authorize !== 'none' && authorize !== 'origin') {
+    throw new ConfigError(`AsyncCachingReader: authorize must be "none" or "origin", got ${JSON.stringify(options.authorize)}`);
+  }
+  const mode = options.mode ?? 'block';
+  if (mode !== 'block' && mode !== 'chunk') {
+    throw new ConfigError(`AsyncCachingReader: mode must be "block" or "chunk", got ${JSON.stringify(options.mode)}`);
+  }
+  const namespace = options.namespace ?? 'default';
+  if (typeof namespace !== 'string' || namespace.length > 256) {
+    throw new ConfigError(`AsyncCachingReader: namespace must be a string of at most 256 characters, got ${typeof namespace === 'string' ? `${namespace.length} characters` : typeof namespace}`);
+  }
+  const circuitBreaker = options.circuitBreaker ?? {};
+  if (circuitBreaker !== false) {
+    if (typeof circuitBreaker !== 'object') throw new ConfigError(`AsyncCachingReader: circuitBreaker must be an object or false, got ${typeof circuitBreaker}`);
+    integerOption('circuitBreaker.failureThreshold', circuitBreaker.failureThreshold, 5, 1, 1_000_000);
+    integerOption('circuitBreaker.cooldownMs', circuitBreaker.cooldownMs, 5000, 1, 3_600_000);
+  }
+  return {
+    fetcher,
+    store,
+    mode,
+    blockSize: integerOption('blockSize', options.blockSize, MiB, 1, MAX_BLOCK),
+    ttlMs: options.ttl === null ? false : numberOption('ttl', options.ttl, 3600) * 1000,
+    metaTtlMs: numberOption('metaTtl', options.metaTtl, 60) * 1000,
+    namespace,
+    maxGap: integerOption('maxGap', options.maxGap, 64 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    maxRequest: integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER),
+    maxConcurrentFetches: integerOption('maxConcurrentFetches', options.maxConcurrentFetches, 10, 1, 1024),
+    leaseMs: options.leaseMs === null ? false : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000),
+    maxFleetWaiters: integerOption('maxFleetWaiters', options.maxFleetWaiters, 4096, 0, 1_000_000),
+    circuitBreaker,
+    maxPendingWriteBytes: integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER),
+    integrity: options.integrity,
+    authorize: authorize === 'none' ? false : authorize,
+    authorizeTtlMs: numberOption('authorizeTtl', options.authorizeTtl, 30) * 1000,
+    readAhead: integerOption('readAhead', options.readAhead, 4, 1, 1024),
+  };
 }

@@ -10,15 +10,17 @@ import type { StoreEntry } from './store.js';
 const MAX_WRITE_HOLD_MS = 30_000;
 
 export interface WriteBehindHooks {
-  /** Writes `entries` (and releases `releaseLeases` in the same round trip, where given); rejects, never throws. */
+  /**
+   * Writes `entries` (and releases `releaseLeases` in the same round trip, where given); rejects, never throws.
+   * Its failures are counted where the store is guarded, not here.
+   */
   setMany(entries: readonly StoreEntry[], releaseLeases: readonly string[]): Promise<void>;
-  /** A write failed (or timed out) with `error`. */
-  failed(error: unknown): void;
-  /** A write of `bytes` was dropped: the bound was reached. */
+  /** A write of `bytes` was dropped (and counted in `writesDropped`): the bound was reached. */
   dropped(bytes: number): void;
 }
 
 export class WriteBehind {
+  readonly counters = { writesDropped: 0 };
   /** Bytes of writes not yet settled; a write that would pass `maxPendingBytes` is dropped (unless none waits). */
   readonly maxPendingBytes: number;
   #hooks: WriteBehindHooks;
@@ -43,6 +45,7 @@ export class WriteBehind {
     if (entries.length === 0) return Promise.resolve({ outcome: 'written' });
     const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
     if (this.#pendingBytes + bytes > this.maxPendingBytes && this.#pendingBytes > 0) {
+      this.counters.writesDropped++;
       this.#hooks.dropped(bytes);
       return Promise.resolve({ outcome: 'failed' });
     }
@@ -50,7 +53,6 @@ export class WriteBehind {
     let held: Promise<unknown> | undefined;
     const w = this.#hooks.setMany(entries, releaseLeases)
       .then((): WriteResult => ({ outcome: 'written' }), (e: unknown): WriteResult => {
-        this.#hooks.failed(e);
         // A write that timed out may still hold the bytes (in the client's queue) until its command settles:
         // they stay counted until then, so a stalled store cannot make this process buffer without bound.
         const { settled, completed } = (e ?? {}) as { settled?: unknown; completed?: unknown };

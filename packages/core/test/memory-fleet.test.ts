@@ -1,0 +1,53 @@
+/**
+ * Fleet behaviour in one process: readers on views of one MemoryStore with leases (`withLeases()`) share each
+ * missing piece's origin fetch, as processes sharing a Redis do. The real-process fleet tests (test/fleet*.ts)
+ * cover the same over Redis; these run without it and isolate the fleet stage.
+ */
+import t from 'tap';
+import { AsyncCachingReader, FileFetcher, MemoryStore, blockKey, versionPrefix } from '@rangecache/core';
+import { CountingFetcher, tempDir } from '@rangecache/test-support';
+
+const B = 256 * 1024;
+
+t.test('eight readers reading a cold object at once fetch each block once between them, byte-exact', async (t) => {
+  const dir = await tempDir();
+  const { path, bytes } = await dir.file('fleet.bin', 16 * B + 99);
+  const shared = new MemoryStore();
+  const origins = Array.from({ length: 8 }, () => new CountingFetcher(new FileFetcher(), { delayMs: 30 }));
+  const readers = origins.map((fetcher) => new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs: 5000 }));
+  t.teardown(async () => { await Promise.all(readers.map((r) => r.close())); await dir.remove(); });
+
+  const results = await Promise.all(readers.map((r, i) => (i % 2 === 0 ? r.readRange(path, 0, bytes.byteLength) : r.readRange(path, 5 * B + 7, 12 * B))));
+  results.forEach((got, i) => {
+    const want = i % 2 === 0 ? bytes : bytes.subarray(5 * B + 7, 12 * B);
+    t.ok(Buffer.from(got).equals(want), `reader ${i}: byte-exact`);
+  });
+  const fetched = origins.reduce((n, o) => n + o.fetchedBytes, 0);
+  t.equal(fetched, bytes.byteLength, 'the origin served the object once, not once per reader');
+  const stats = readers.map((r) => r.stats());
+  t.ok(stats.reduce((n, s) => n + s.fleetWaits, 0) > 0, 'readers waited for blocks others were fetching');
+  t.equal(stats.reduce((n, s) => n + s.fleetFallbacks, 0), 0, 'and none gave up waiting');
+});
+
+t.test('a holder that dies holding its leases costs its waiters about one lease, then they fetch themselves', async (t) => {
+  const dir = await tempDir();
+  const { path, bytes } = await dir.file('stuck.bin', 4 * B);
+  const shared = new MemoryStore();
+  const leaseMs = 400;
+  const fetcher = new CountingFetcher(new FileFetcher());
+  const reader = new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs });
+  t.teardown(async () => { await reader.close(); await dir.remove(); });
+  // A holder that took the leases of every block and died: it never lands, releases or extends them.
+  const { version } = await new FileFetcher().stat(path);
+  const keys = [0, 1, 2, 3].map((i) => blockKey(versionPrefix('default', path, version), B, i));
+  t.same(await shared.withLeases().coordinator!.claim(keys, leaseMs), ['claimed', 'claimed', 'claimed', 'claimed']);
+
+  const started = performance.now();
+  const got = await reader.readRange(path, 0, bytes.byteLength);
+  const waitedMs = performance.now() - started;
+  t.ok(Buffer.from(got).equals(bytes), 'the waiter gets the right bytes');
+  t.equal(fetcher.fetchedBytes, bytes.byteLength, 'fetched by the waiter itself, once');
+  t.equal(reader.stats().fleetFallbacks, 4, 'after waiting in vain for the dead holder');
+  t.ok(waitedMs >= leaseMs * 0.9, `it waited for the leases to lapse (${Math.round(waitedMs)} ms)`);
+  t.comment(`waited ${Math.round(waitedMs)} ms for a ${leaseMs} ms lease`); // the bound on the wait is the benchmark's, not a test's
+});
