@@ -10,13 +10,13 @@ import { withResponsiveTimeout } from './responsive-timeout.js';
 export interface RedisCoordinatorOptions {
   /**
    * The base deadline of the subscriber connection, in ms: connecting (TCP, `AUTH`, `SELECT`, client info) gets
-   * twice this, each `SUBSCRIBE` once. Default 250. A function is asked each time (a {@link RedisStore} passes
+   * twice this, each `SUBSCRIBE` once. Default 250. A function is asked each time (a `RedisStore` passes
    * its current base budget, which follows a busy but healthy Redis).
    */
   commandTimeoutMs?: number | (() => number);
   /**
    * Sends several calls of one operation with their own budgets (`bytes` each), returning their replies in order:
-   * a {@link RedisStore} passes the one its MGETs use (two in flight, each reply within its part's budget of the
+   * a `RedisStore` passes the one its MGETs use (two in flight, each reply within its part's budget of the
    * one before it). Without it, the parts go one after another through `timed`.
    */
   timedParts?: TimedParts;
@@ -36,7 +36,7 @@ const KEYS_PER_LOOKUP = 1024;
 
 /**
  * Runs one Redis call under a deadline (a store's own policy), rejecting with a typed {@link StoreError}. `bytes`
- * is how many value bytes the call may move, which the budget may grow with (a {@link RedisStore} gives
+ * is how many value bytes the call may move, which the budget may grow with (a `RedisStore` gives
  * `commandTimeoutMs + timeoutPerMiBMs` per MiB); callers that pass nothing move (almost) no bytes.
  */
 export type TimedCall = <T>(operation: string, call: () => Promise<T>, bytes?: number) => Promise<T>;
