@@ -52,7 +52,7 @@ const { values: args } = parseArgs({
   },
 });
 // --lease-ms null: fleet single flight off, to measure what the leases cost a lone reader.
-const leaseMs = args['lease-ms'] === undefined ? undefined : args['lease-ms'] === 'null' ? null : Number(args['lease-ms']);
+const leaseMs = args['lease-ms'] === undefined ? undefined : args['lease-ms'] === 'null' || args['lease-ms'] === 'false' ? false : Number(args['lease-ms']);
 // --meta-ttl S: the reader's metaTtl (default: the library's, 60 s). A weak validator (the origins' nginx-style ETags)
 // caps every value's TTL at metaTtl, so a warm run that starts more than metaTtl after the cold run began finds
 // part of the cache expired (s3like W2: the cold run alone takes ~95 s).

@@ -74,10 +74,10 @@ async function setup() {
     : cfg.origin.kind === 's3' ? new S3Fetcher({ client: s3client() }) : new HttpFetcher();
   const store = new RedisStore({ client });
   const reader = new AsyncCachingReader({
-    fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttl: 3600, readAhead: cfg.readAhead ?? 4,
+    fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttlMs: 3_600_000, readAhead: cfg.readAhead ?? 4,
     ...(cfg.integrity ? { integrity: { secret: 'benchmark-secret-0123456789' } } : {}),
     ...(cfg.leaseMs === undefined ? {} : { leaseMs: cfg.leaseMs }),
-    ...(cfg.metaTtl == null ? {} : { metaTtl: cfg.metaTtl }),
+    ...(cfg.metaTtl == null ? {} : { metaTtlMs: Math.round(cfg.metaTtl * 1000) }),
   });
   return {
     reader,

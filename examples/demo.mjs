@@ -55,7 +55,7 @@ if (process.env.REDIS_URL) {
 const namespace = `demo-${process.pid}-${Date.now()}`; // a fresh namespace: the first pass is really cold
 
 async function pass(label) {
-  const reader = new AsyncCachingReader({ fetcher: new SlowFileFetcher(), store, namespace, blockSize, ttl: 600 });
+  const reader = new AsyncCachingReader({ fetcher: new SlowFileFetcher(), store, namespace, blockSize, ttlMs: 600_000 });
   const t0 = performance.now();
   const hash = createHash('sha256');
   let bytes = 0;

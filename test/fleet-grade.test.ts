@@ -49,19 +49,19 @@ t.test('a stream over an object overwritten mid-read yields one version or a Ver
   t.ok(outcomes.includes('changed'), `outcomes: ${outcomes.join(', ')}`);
 });
 
-t.test('after metaTtl, reads return the new version over HTTP', async (t) => {
+t.test('after metaTtlMs, reads return the new version over HTTP', async (t) => {
   const [origin, redis] = await Promise.all([startHttpOrigin(), startRedis()]);
   const http = new HttpFetcher();
   t.teardown(async () => { await http.close(); await origin.stop(); await redis.stop(); });
   const store = new RedisStore({ client: await redis.client() });
   t.teardown(() => store.close());
   origin.put('m.bin', pseudoRandomBytes(100_000, 'old'));
-  const reader = new AsyncCachingReader({ fetcher: http, store, metaTtl: 0.3, blockSize: 16_384, namespace: 'meta' });
+  const reader = new AsyncCachingReader({ fetcher: http, store, metaTtlMs: 300, blockSize: 16_384, namespace: 'meta' });
   t.same(Buffer.from(await reader.readRange(origin.url('m.bin'), 0, 100_000)), pseudoRandomBytes(100_000, 'old'));
   const fresh = pseudoRandomBytes(120_000, 'new');
   origin.put('m.bin', fresh);
   await new Promise((r) => setTimeout(r, 400));
-  const other = new AsyncCachingReader({ fetcher: http, store, metaTtl: 0.3, blockSize: 16_384, namespace: 'meta' });
+  const other = new AsyncCachingReader({ fetcher: http, store, metaTtlMs: 300, blockSize: 16_384, namespace: 'meta' });
   t.same(Buffer.from(await reader.readRange(origin.url('m.bin'), 0, 200_000)), fresh, 'the same reader sees the new bytes');
   t.same(Buffer.from(await other.readRange(origin.url('m.bin'), 0, 200_000)), fresh, 'so does another reader on the same Redis');
 });
@@ -194,10 +194,10 @@ t.test('authorize: "origin" checks the caller may read the object before serving
   t.equal((await leaky.readRange(origin.url('secret.bin'), 0, 10)).byteLength, 10, 'without authorize, a shared cache serves a reader the origin would refuse');
   const checked = new AsyncCachingReader({ fetcher: without, store: shared, authorize: 'origin' });
   await t.rejects(checked.readRange(origin.url('secret.bin'), 0, 10), AccessDeniedError, 'with authorize: "origin" it is refused');
-  const checkedOk = new AsyncCachingReader({ fetcher: withToken, store: shared, authorize: 'origin', authorizeTtl: 60 });
+  const checkedOk = new AsyncCachingReader({ fetcher: withToken, store: shared, authorize: 'origin', authorizeTtlMs: 60_000 });
   origin.requests.length = 0;
   for (let i = 0; i < 5; i++) await checkedOk.readRange(origin.url('secret.bin'), i, i + 10);
-  t.equal(checkedOk.stats().authorizations, 1, 'one origin check, remembered for authorizeTtl');
+  t.equal(checkedOk.stats().authorizations, 1, 'one origin check, remembered for authorizeTtlMs');
   const gets = origin.requests.filter((r) => r.method === 'GET');
   t.same(gets.map((r) => r.range), ['bytes=0-0'], 'the check reads one byte (as serving would: GET, not only HEAD), and no data comes from the origin');
 });

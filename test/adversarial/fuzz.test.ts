@@ -63,10 +63,10 @@ t.test(`fuzz: AsyncCachingReader over a hostile store and hostile callers (seed 
       maxGap: R.pick([0, 1, B, 4 * B, 65_536, R.int(0, 100_000)]),
       maxRequest: R.pick([1, B, 2 * B + 1, 4 * B, 16 << 20, R.int(1, 300_000)]),
       readAhead: R.int(1, 8),
-      leaseMs: R.pick([null, 30, 100, 250]),
+      leaseMs: R.pick([false, 30, 100, 250] as const),
       maxConcurrentFetches: R.int(1, 10),
-      ttl: R.pick([null, 60, 3600]),
-      metaTtl: R.pick([0.05, 1, 60]),
+      ttlMs: R.pick([false, 60_000, 3_600_000] as const),
+      metaTtlMs: R.pick([50, 1000, 60_000]),
       namespace: `fuzz-${seed}-${round}`,
       circuitBreaker: R.pick([false, { failureThreshold: R.int(1, 5), cooldownMs: R.int(20, 300) }]),
       ...(integrity ? { integrity: { secret: `fuzz-secret-${seed}-0123456789` } } : {}),
@@ -152,7 +152,7 @@ t.test(`fuzz: AsyncCachingReader over a hostile store and hostile callers (seed 
       }
     }
     for (const fs of faultStores) await fs.close();
-    const checker = new AsyncCachingReader({ fetcher: new FileFetcher(), store: inner, ...options, leaseMs: null, circuitBreaker: false });
+    const checker = new AsyncCachingReader({ fetcher: new FileFetcher(), store: inner, ...options, leaseMs: false, circuitBreaker: false });
     for (const file of files) {
       const size = file.bytes.byteLength;
       const ranges: Range[] = [];

@@ -38,7 +38,7 @@ t.test('1a. a range object changed after readRanges() (mutation, or a getter) ne
       const name = `${storeKind}, ${variant}`;
       const file = await dir.file(`${storeKind}-${variant.split(' ')[0]}.bin`, 4 * B, name);
       const store: CacheStore = storeKind === 'memory' ? new MemoryStore() : new RedisStore({ client });
-      const options = { store, blockSize: B, leaseMs: null, namespace: `range-${variant.split(' ')[0]}` };
+      const options = { store, blockSize: B, leaseMs: false as const, namespace: `range-${variant.split(' ')[0]}` };
       const first = new AsyncCachingReader({ fetcher: new FileFetcher(), ...options });
       let pending: Promise<Uint8Array[]>;
       if (variant === 'mutated after the call') {
@@ -102,7 +102,7 @@ async function handOffRace(t: { ok: (v: unknown, m: string) => unknown }, label:
     },
   });
   const fetcher = fetcherOf((r) => (r.start === B ? (g1.enter(), g1.promise) : undefined));
-  const reader = new AsyncCachingReader({ fetcher, store, blockSize: B, maxGap: 0, maxRequest: B, leaseMs: null, readAhead: 1, namespace: ns });
+  const reader = new AsyncCachingReader({ fetcher, store, blockSize: B, maxGap: 0, maxRequest: B, leaseMs: false, readAhead: 1, namespace: ns });
   const want = (s: number, e: number): Uint8Array => bytes.subarray(s, e);
   const x = reader.readRange(path, B, 2 * B); // block 1: its fetch waits for g1
   await deadline(g1.entered, D, 'block 1 fetch');
@@ -128,7 +128,7 @@ async function handOffRace(t: { ok: (v: unknown, m: string) => unknown }, label:
   t.ok(same(gx, want(B, 2 * B)) && same(gz, want(0, B)) && same(gw, want(3 * B, 4 * B)), `${label}: the other callers got the origin's bytes`);
   t.ok(key0 !== '', `${label}: the race was staged (block 0 write seen)`);
   await reader.close();
-  const check = new AsyncCachingReader({ fetcher: fetcherOf(() => undefined), store: inner, blockSize: B, leaseMs: null, namespace: ns });
+  const check = new AsyncCachingReader({ fetcher: fetcherOf(() => undefined), store: inner, blockSize: B, leaseMs: false, namespace: ns });
   t.ok(same(await check.readRange(path, 0, 4 * B), want(0, 4 * B)), `${label}: the cache holds the origin's bytes afterwards`);
   await check.close();
 }
@@ -156,7 +156,7 @@ t.test('3. callers that scribble over their results never change what another ca
     const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
     const slowStore = new GatedStore(store, { get: () => sleep(rand(15)), set: () => sleep(rand(15)) });
     const reader = new AsyncCachingReader({
-      fetcher: new GatedFetcher(base, () => sleep(rand(30))), store: slowStore, blockSize: B, maxGap: 0, maxRequest: B, leaseMs: null, namespace: `crowd-${kind}`,
+      fetcher: new GatedFetcher(base, () => sleep(rand(30))), store: slowStore, blockSize: B, maxGap: 0, maxRequest: B, leaseMs: false, namespace: `crowd-${kind}`,
     });
     const held: { got: Uint8Array; start: number; end: number; who: number }[] = [];
     let wrongOnArrival = 0;
@@ -195,7 +195,7 @@ t.test('4. stream() of an uncached range recovers from a changed object, in this
   const v2 = pseudoRandomBytes(8 * B, 'stream-v2');
   origin.put('obj.bin', v1);
   const url = origin.url('obj.bin');
-  const opts = { fetcher: http, store, blockSize: B, metaTtl: 60, namespace: 'stream-change' };
+  const opts = { fetcher: http, store, blockSize: B, metaTtlMs: 60_000, namespace: 'stream-change' };
   const reader = new AsyncCachingReader(opts);
   t.ok(same(await reader.readRange(url, 0, B), v1.subarray(0, B)), 'v1 read, its metadata cached (here and in Redis)');
   await reader.flush();
@@ -323,7 +323,7 @@ t.test('5c. bad input gets a typed error (code ERR_RANGECACHE_*) naming what was
     ['a path of 100 000 characters', () => reader.readRange(`/tmp/${'x'.repeat(100_000)}`, 0, 10), /path/i],
     ['a path with a NUL byte', () => reader.readRange(`${file.path}\0.evil`, 0, 10), /path|NUL|\\0|null/i],
     ['new AsyncCachingReader(null)', () => new AsyncCachingReader(null as never), /option/i],
-    ['{ ttl: 1e17 }', () => new AsyncCachingReader({ fetcher: new FileFetcher(), ttl: 1e17 }), /ttl/i],
+    ['{ ttlMs: 1e17 }', () => new AsyncCachingReader({ fetcher: new FileFetcher(), ttlMs: 1e17 }), /ttlMs/i],
     ['RedisStore { commandTimeoutMs: 1e12 }', () => new RedisStore({ client, commandTimeoutMs: 1e12 }), /commandTimeoutMs/],
   ];
   for (const [what, call, names] of cases) {
@@ -436,7 +436,7 @@ t.test('1d. weak validators: an object replaced by another of the same size is n
     const name = `weak-${storeKind}.bin`;
     origin.put(name, v1);
     const store: CacheStore = storeKind === 'memory' ? new MemoryStore() : new RedisStore({ client });
-    const reader = new AsyncCachingReader({ fetcher: http, store, blockSize: B, metaTtl: 60, namespace: `weak-${storeKind}` });
+    const reader = new AsyncCachingReader({ fetcher: http, store, blockSize: B, metaTtlMs: 60_000, namespace: `weak-${storeKind}` });
     t.ok(same(await reader.readRange(origin.url(name), 0, B), v1.subarray(0, B)), `${storeKind}: block 0 of v1 read and cached`);
     await reader.flush();
     origin.put(name, v2); // same size
@@ -453,7 +453,7 @@ t.test('1d. weak validators: an object replaced by another of the same size is n
       t.ok(isV1 || isV2, `${storeKind}: a read spanning a cached and an uncached block returns all v1 or all v2 (got ${splice ? 'v1 block 0 spliced to v2 block 1' : isV1 ? 'v1' : isV2 ? 'v2' : 'neither'})`);
     }
     // Another instance, same store, arriving after the change.
-    const other = new AsyncCachingReader({ fetcher: http, store, blockSize: B, metaTtl: 60, namespace: `weak-${storeKind}` });
+    const other = new AsyncCachingReader({ fetcher: http, store, blockSize: B, metaTtlMs: 60_000, namespace: `weak-${storeKind}` });
     const all = await deadline(other.readRange(origin.url(name), 0, 4 * B), D, 'other instance');
     t.ok(same(all, v1) || same(all, v2), `${storeKind}: another instance reads one version whole, not a splice`);
     await reader.close();
@@ -476,7 +476,7 @@ t.test('1b. a file rewritten in place during reads: each read is one version or 
   const whichOf = (b: Uint8Array): string => (same(b, versions[0]!) ? 'A' : same(b, versions[1]!) ? 'B' : 'torn');
   const outcomes: string[] = [];
   for (let i = 0; i < 10; i++) {
-    const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: 1 << 20, metaTtl: 60, namespace: 'torn', leaseMs: null });
+    const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: 1 << 20, metaTtlMs: 60_000, namespace: 'torn', leaseMs: false });
     const next = versions[(i + 1) % 2]!;
     const read = reader.readRange(path, 0, size);
     read.catch(() => {}); // seen below
@@ -492,7 +492,7 @@ t.test('1b. a file rewritten in place during reads: each read is one version or 
     }
     await reader.close();
     // Another instance on the same store, with the metadata it can find there: never torn bytes.
-    const other = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: 1 << 20, metaTtl: 60, namespace: 'torn', leaseMs: null });
+    const other = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: 1 << 20, metaTtlMs: 60_000, namespace: 'torn', leaseMs: false });
     try {
       const again = await deadline(other.readRange(path, 0, size), D, 'other reader');
       outcomes.push(`other:${whichOf(again)}`);
@@ -582,7 +582,7 @@ t.test('5g. writes that timed out on a stalled Redis stay counted against maxPen
   const file = await dir.file('pending.bin', 8 * B, 'pending');
   const client = asClient(await redis.client());
   const store = new RedisStore({ client, commandTimeoutMs: 200, timeoutPerMiBMs: 0 });
-  const options = { store, blockSize: B, leaseMs: null, namespace: 'pending', circuitBreaker: false as const, maxPendingWriteBytes: 3 * B };
+  const options = { store, blockSize: B, leaseMs: false as const, namespace: 'pending', circuitBreaker: false as const, maxPendingWriteBytes: 3 * B };
   const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), ...options });
   await reader.stat(file.path);
   await reader.flush();
@@ -620,7 +620,7 @@ t.test('2b. invalidate() with Redis down throws a typed error, not a raw node-re
   const file = await dir.file('d.bin', B, 'down');
   const client = asClient(await redis.client());
   const store = new RedisStore({ client, commandTimeoutMs: 200 });
-  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: B, leaseMs: null, namespace: 'down' });
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, blockSize: B, leaseMs: false, namespace: 'down' });
   t.ok(same(await reader.readRange(file.path, 0, B), file.bytes), 'read while up');
   redis.signal('SIGKILL');
   await sleep(200);

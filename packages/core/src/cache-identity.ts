@@ -71,7 +71,7 @@ const AZURE_SAS: ReadonlySet<string> = new Set([
  *
  * **Anything else** (plain paths, `file://` URLs, other schemes) is returned unchanged.
  *
- * Two paths with the same identity share cache entries. Under `authorize: "none"` the cache therefore serves an
+ * Two paths with the same identity share cache entries. Without `authorize: "origin"` the cache therefore serves an
  * object to a caller whose signature has expired, or whose URL carries no credentials, once a caller with
  * valid ones has read it; use `authorize: "origin"` where each caller's own access must be checked.
  *

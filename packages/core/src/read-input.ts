@@ -60,13 +60,14 @@ export function integerOption(name: string, value: number | undefined, fallback:
   return value;
 }
 
-/** Longest duration option, in seconds: ten years. Redis refuses expiry times that overflow its clock. */
-const MAX_SECONDS = 10 * 365 * 24 * 3600;
+/** Longest duration option: ten years, in ms. Redis refuses expiry times that overflow its clock. */
+const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
-export function numberOption(name: string, value: number | undefined, fallback: number): number {
+/** A duration option: a positive whole number of milliseconds, at most ten years. */
+export function durationOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS) {
-    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive number of seconds, at most ${MAX_SECONDS} (ten years), got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_DURATION_MS) {
+    throw new ConfigError(`AsyncCachingReader: ${name} must be a positive whole number of milliseconds, at most ${MAX_DURATION_MS} (ten years), got ${String(value)}`);
   }
   return value;
 }

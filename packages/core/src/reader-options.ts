@@ -7,7 +7,7 @@ import { ConfigError } from './errors.js';
 import type { Fetcher } from './fetcher.js';
 import type { IntegrityOptions } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
-import { integerOption, numberOption } from './read-input.js';
+import { durationOption, integerOption } from './read-input.js';
 import { FetcherRouter } from './router.js';
 import type { CacheStore } from './store.js';
 
@@ -26,13 +26,13 @@ export interface AsyncCachingReaderOptions {
   mode?: CacheMode;
   /** Block size in bytes for block mode, and the piece size of `stream()`. Default 1 MiB; at most 512 MiB. */
   blockSize?: number;
-  /** Time to live of cached bytes, in seconds; `null` means no expiry. Default 3600. */
-  ttl?: number | null;
+  /** Time to live of cached bytes, in ms; `false`: they never expire. Default 3_600_000 (an hour). */
+  ttlMs?: number | false;
   /**
-   * Time to live of cached metadata (size and version), in seconds. It bounds staleness: a changed object is
-   * seen at most this long after it changed. Default 60.
+   * Time to live of cached metadata (size and version), in ms. It bounds staleness: a changed object is seen at
+   * most this long after it changed. Default 60_000.
    */
-  metaTtl?: number;
+  metaTtlMs?: number;
   /** Separates tenants or datasets sharing one Redis. Default `"default"`. */
   namespace?: string;
   /** Misses at most this many bytes apart are fetched in one origin request. Default 64 KiB. */
@@ -45,9 +45,9 @@ export interface AsyncCachingReaderOptions {
    * Cross-instance single flight, when the store offers leases (`RedisStore` does): of the processes that miss a
    * piece at the same time, the one holding its lease (for this many ms) fetches it and the others wait for it to
    * land, for at most about three lease periods, then fetch it themselves. A lease holder that dies costs the
-   * waiters one lease period. `null` turns it off (each process fetches its own misses). Default 2000.
+   * waiters one lease period. `false` turns it off (each process fetches its own misses). Default 2000.
    */
-  leaseMs?: number | null;
+  leaseMs?: number | false;
   /** Pieces this reader waits for other instances to fetch, at most, at once; beyond, it fetches them itself. Default 4096. */
   maxFleetWaiters?: number;
   /**
@@ -67,13 +67,13 @@ export interface AsyncCachingReaderOptions {
   integrity?: IntegrityOptions;
   /**
    * `"origin"`: before serving cached bytes of an object, check that this reader's fetcher (with its own
-   * credentials) may read it, by a `stat` at the origin, remembered for `authorizeTtl` seconds. Use it when
-   * readers with different credentials share one cache: otherwise a reader can receive bytes that only another
-   * reader's credentials allowed. Default `"none"`.
+   * credentials) may read it, by a `stat` at the origin, remembered for `authorizeTtlMs`. Use it when readers with
+   * different credentials share one cache: otherwise a reader can receive bytes that only another reader's
+   * credentials allowed. Default `false` (no check).
    */
-  authorize?: 'none' | 'origin';
-  /** Seconds an origin authorization is remembered, per path. Default 30. */
-  authorizeTtl?: number;
+  authorize?: false | 'origin';
+  /** How long an origin authorization is remembered, per path, in ms. Default 30_000. */
+  authorizeTtlMs?: number;
   /**
    * Blocks fetched ahead of the reader: by `stream()` always, and by `readRange` in block mode when reads of an
    * object continue where the previous one ended and miss the cache (a cold sequential scan). Each block
@@ -153,7 +153,7 @@ export interface ReaderEvents {
   /**
    * The first object of an origin (scheme, host and port; the backend for other paths) whose version cannot tell
    * two contents apart: no ETag and no Last-Modified, a weak or second-resolution ETag. Its cached bytes then
-   * live no longer than its metadata (`metaTtl`), and no read mixes bytes found in the cache with bytes fetched
+   * live no longer than its metadata (`metaTtlMs`), and no read mixes bytes found in the cache with bytes fetched
    * for it. Emitted once per origin.
    */
   weakVersion: [path: string, version: string];
@@ -203,9 +203,10 @@ export function resolveReaderOptions(options: AsyncCachingReaderOptions): Resolv
   for (const m of ['getMany', 'setMany', 'deleteMany', 'deleteByPrefix'] as const) {
     if (typeof store[m] !== 'function') throw new ConfigError(`AsyncCachingReader: options.store must implement CacheStore (missing ${m})`);
   }
-  const authorize = options.authorize ?? 'none';
-  if (authorize !== 'none' && authorize !== 'origin') {
-    throw new ConfigError(`AsyncCachingReader: authorize must be "none" or "origin", got ${JSON.stringify(options.authorize)}`);
+  refuseRenamed(options);
+  const authorize = options.authorize ?? false;
+  if (authorize !== false && authorize !== 'origin') {
+    throw new ConfigError(`AsyncCachingReader: authorize must be false or "origin", got ${JSON.stringify(options.authorize)}`);
   }
   const mode = options.mode ?? 'block';
   if (mode !== 'block' && mode !== 'chunk') {
@@ -226,19 +227,37 @@ export function resolveReaderOptions(options: AsyncCachingReaderOptions): Resolv
     store,
     mode,
     blockSize: integerOption('blockSize', options.blockSize, MiB, 1, MAX_BLOCK),
-    ttlMs: options.ttl === null ? false : numberOption('ttl', options.ttl, 3600) * 1000,
-    metaTtlMs: numberOption('metaTtl', options.metaTtl, 60) * 1000,
+    ttlMs: options.ttlMs === false ? false : durationOption('ttlMs', options.ttlMs, 3_600_000),
+    metaTtlMs: durationOption('metaTtlMs', options.metaTtlMs, 60_000),
     namespace,
     maxGap: integerOption('maxGap', options.maxGap, 64 * 1024, 0, Number.MAX_SAFE_INTEGER),
     maxRequest: integerOption('maxRequest', options.maxRequest, 16 * MiB, 1, Number.MAX_SAFE_INTEGER),
     maxConcurrentFetches: integerOption('maxConcurrentFetches', options.maxConcurrentFetches, 10, 1, 1024),
-    leaseMs: options.leaseMs === null ? false : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000),
+    leaseMs: options.leaseMs === false ? false : integerOption('leaseMs', options.leaseMs, 2000, 10, 600_000),
     maxFleetWaiters: integerOption('maxFleetWaiters', options.maxFleetWaiters, 4096, 0, 1_000_000),
     circuitBreaker,
     maxPendingWriteBytes: integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER),
     integrity: options.integrity,
-    authorize: authorize === 'none' ? false : authorize,
-    authorizeTtlMs: numberOption('authorizeTtl', options.authorizeTtl, 30) * 1000,
+    authorize,
+    authorizeTtlMs: durationOption('authorizeTtlMs', options.authorizeTtlMs, 30_000),
     readAhead: integerOption('readAhead', options.readAhead, 4, 1, 1024),
   };
+}
+
+/** Options of earlier versions, and what replaced them: passing one is a mistake worth naming. */
+const RENAMED: Record<string, string> = {
+  ttl: 'ttlMs (milliseconds; false for no expiry)',
+  metaTtl: 'metaTtlMs (milliseconds)',
+  authorizeTtl: 'authorizeTtlMs (milliseconds)',
+};
+
+/** Refuses options that were renamed (durations in seconds became `…Ms`) and `null`/`"none"` where `false` means off. */
+function refuseRenamed(options: AsyncCachingReaderOptions): void {
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if (old in options) throw new ConfigError(`AsyncCachingReader: option ${old} was renamed ${now}`);
+  }
+  for (const name of ['ttlMs', 'leaseMs', 'authorize', 'circuitBreaker'] as const) {
+    const value: unknown = options[name];
+    if (value === null || value === 'none') throw new ConfigError(`AsyncCachingReader: ${name}: ${JSON.stringify(value)} is not accepted; false turns it off`);
+  }
 }

@@ -53,7 +53,7 @@ const ZERO_STATS: ReaderStats = {
  *
  * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
  * await client.connect();
- * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new RedisStore({ client }), ttl: 3600 });
+ * const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store: new RedisStore({ client }), ttlMs: 3_600_000 });
  * const header = await reader.readRange('/data/file.bin', 0, 4096);
  * for await (const chunk of reader.stream('/data/file.bin', { start: 0, end: 1 << 26 })) process.stdout.write(chunk);
  * await reader.close();

@@ -73,9 +73,18 @@ t.test('options are validated with errors that name the option', async (t) => {
   t.throws(() => new AsyncCachingReader({ fetcher, mode: 'blocks' as never }), /mode must be "block" or "chunk"/);
   t.throws(() => new AsyncCachingReader({ fetcher, blockSize: 0 }), /blockSize must be an integer from 1/);
   t.throws(() => new AsyncCachingReader({ fetcher, blockSize: 1024 ** 3 }), /blockSize must be an integer from 1 to 536870912/);
-  t.throws(() => new AsyncCachingReader({ fetcher, ttl: -1 }), /ttl must be a positive number of seconds/);
-  t.throws(() => new AsyncCachingReader({ fetcher, metaTtl: 0 }), ConfigError);
-  t.throws(() => new AsyncCachingReader({ fetcher, ttl: 1e17 }), /ttl must be a positive number of seconds, at most 315360000/);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: -1 }), /ttlMs must be a positive whole number of milliseconds/);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: 1.5 }), /ttlMs must be a positive whole number of milliseconds/);
+  t.throws(() => new AsyncCachingReader({ fetcher, metaTtlMs: 0 }), ConfigError);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: 1e17 }), /ttlMs must be a positive whole number of milliseconds, at most 315360000000/);
+  // Options of earlier versions are named, not ignored: a duration in seconds read as ms would be 1000x off.
+  t.throws(() => new AsyncCachingReader({ fetcher, ttl: 3600 } as never), { name: 'ConfigError', message: /option ttl was renamed ttlMs \(milliseconds; false for no expiry\)/ });
+  t.throws(() => new AsyncCachingReader({ fetcher, metaTtl: 60 } as never), /option metaTtl was renamed metaTtlMs/);
+  t.throws(() => new AsyncCachingReader({ fetcher, authorizeTtl: 30 } as never), /option authorizeTtl was renamed authorizeTtlMs/);
+  t.throws(() => new AsyncCachingReader({ fetcher, leaseMs: null } as never), /leaseMs: null is not accepted; false turns it off/);
+  t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: null } as never), /ttlMs: null is not accepted/);
+  t.throws(() => new AsyncCachingReader({ fetcher, authorize: 'none' } as never), /authorize: "none" is not accepted/);
+  t.equal(new AsyncCachingReader({ fetcher, ttlMs: false, leaseMs: false, authorize: false, circuitBreaker: false }).options.ttlMs, false, 'false turns each of them off');
   t.throws(() => new AsyncCachingReader(null as never), /options object is required/);
   t.throws(() => new AsyncCachingReader({ fetcher, circuitBreaker: 5 as never }), /circuitBreaker must be an object or false/);
   t.throws(() => new AsyncCachingReader({ fetcher, maxGap: -1 }), /maxGap/);

@@ -67,7 +67,7 @@ t.test('412 and a changed ETag are VersionChangedErrors; the reader refreshes an
   const f = make();
   origin.put('v.bin', pseudoRandomBytes(10_000, 'a'));
   const u = origin.url('v.bin');
-  const reader = new AsyncCachingReader({ fetcher: f, store: new MemoryStore(), blockSize: 4096, metaTtl: 3600 });
+  const reader = new AsyncCachingReader({ fetcher: f, store: new MemoryStore(), blockSize: 4096, metaTtlMs: 3_600_000 });
   await reader.stat(u);
   const meta = await f.stat(u);
   const v2 = pseudoRandomBytes(10_000, 'b');

@@ -10,8 +10,8 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
   for (const coordinated of [false, true]) {
     for (const k of [1, 8, 64]) {
       const label = `${coordinated ? 'with' : 'without'} fleet leases, k=${k}`;
-      const { reader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : null });
-      await reader.stat(path); // metadata is looked up once per object per metaTtl; it is not part of the read
+      const { reader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : false });
+      await reader.stat(path); // metadata is looked up once per object per metaTtlMs; it is not part of the read
       await reader.flush();
       await admin.configResetStat();
       t.same(Buffer.from(await reader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));
@@ -39,7 +39,7 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
         t.equal(next['exec'], 1, `cold again ${label}: one MULTI/EXEC for the writes`);
       }
       // Another instance (a new reader, as a new process would be) reads what this one cached.
-      const { reader: warmReader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : null });
+      const { reader: warmReader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : false });
       await warmReader.stat(path);
       await admin.configResetStat();
       t.same(Buffer.from(await warmReader.readRange(path, 0, k * B)), bytes.subarray(0, k * B));

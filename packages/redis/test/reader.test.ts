@@ -110,10 +110,10 @@ t.test('a cached value of the wrong length is never returned, and is replaced', 
   t.equal(await fx.client.strLen(key), 4096, 'the bad value was replaced by the right one');
 });
 
-t.test('TTL: data keys get ttl, metadata gets metaTtl, ttl null means no expiry', async (t) => {
+t.test('TTL: data keys get ttlMs, metadata gets metaTtlMs, ttlMs false means no expiry', async (t) => {
   const fx = await readerFixture(t);
   const { path } = await fx.dir.file('ttl.bin', 1000);
-  const { reader } = fx.reader({ ttl: 100, metaTtl: 7 });
+  const { reader } = fx.reader({ ttlMs: 100_000, metaTtlMs: 7000 });
   await reader.readRange(path, 0, 1000);
   await reader.flush();
   const keys = await fx.client.keys('*ttl.bin*');
@@ -123,21 +123,21 @@ t.test('TTL: data keys get ttl, metadata gets metaTtl, ttl null means no expiry'
   const d = await fx.client.pTTL(data);
   t.ok(m > 6000 && m <= 7000, `meta PTTL ${m}`);
   t.ok(d > 99_000 && d <= 100_000, `data PTTL ${d}`);
-  const { reader: forever } = fx.reader({ ttl: null, namespace: 'forever' });
+  const { reader: forever } = fx.reader({ ttlMs: false, namespace: 'forever' });
   await forever.readRange(path, 0, 10);
   await forever.flush();
   const key = (await fx.client.keys('rangecache:v1:forever:*:b:*'))[0]!;
   t.equal(await fx.client.pTTL(key), -1);
 });
 
-t.test('a changed object is never served stale after metaTtl, and keys carry the version', async (t) => {
+t.test('a changed object is never served stale after metaTtlMs, and keys carry the version', async (t) => {
   const fx = await readerFixture(t);
   const { path, bytes: v1 } = await fx.dir.file('changing.bin', 10_000, 'v1');
-  const { reader } = fx.reader({ metaTtl: 0.3, blockSize: 4096 });
+  const { reader } = fx.reader({ metaTtlMs: 300, blockSize: 4096 });
   t.same(Buffer.from(await reader.readRange(path, 0, 10_000)), v1);
   const v2 = await fx.dir.file('changing.bin', 12_000, 'v2');
   await new Promise((r) => setTimeout(r, 400));
-  t.same(Buffer.from(await reader.readRange(path, 0, 12_000)), v2.bytes, 'new bytes and new size after metaTtl');
+  t.same(Buffer.from(await reader.readRange(path, 0, 12_000)), v2.bytes, 'new bytes and new size after metaTtlMs');
   await reader.flush();
   const versions = new Set((await fx.client.keys('*changing.bin:v=*')).map((k) => k.split(':v=')[1]!.split(':')[0]));
   t.equal(versions.size, 2, 'old and new versions live under different keys');
@@ -146,7 +146,7 @@ t.test('a changed object is never served stale after metaTtl, and keys carry the
 t.test('the version check refreshes metadata and retries when the object changed under cached metadata', async (t) => {
   const fx = await readerFixture(t);
   const { path } = await fx.dir.file('swap.bin', 10_000, 'v1');
-  const { reader, origin } = fx.reader({ metaTtl: 3600, blockSize: 4096 });
+  const { reader, origin } = fx.reader({ metaTtlMs: 3_600_000, blockSize: 4096 });
   await reader.stat(path);
   const v2 = await fx.dir.file('swap.bin', 10_000, 'v2');
   t.same(Buffer.from(await reader.readRange(path, 0, 10_000)), v2.bytes, 'bytes of the new version only');

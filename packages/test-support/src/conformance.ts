@@ -81,7 +81,7 @@ export function fetcherConformance(t: Test, h: ConformanceHarness): void {
     const v2 = pseudoRandomBytes(50_000, 'v2');
     const path = await h.put('versioned.bin', v1);
     const meta1 = await h.fetcher.stat(path);
-    const reader = new AsyncCachingReader({ fetcher: h.fetcher, store: new MemoryStore(), blockSize: 4096, metaTtl: 3600 });
+    const reader = new AsyncCachingReader({ fetcher: h.fetcher, store: new MemoryStore(), blockSize: 4096, metaTtlMs: 3_600_000 });
     t.same(Buffer.from(await reader.readRange(path, 0, 8192)), v1.subarray(0, 8192));
     await h.put('versioned.bin', v2);
     const meta2 = await h.fetcher.stat(path);
