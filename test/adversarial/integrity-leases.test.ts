@@ -5,7 +5,8 @@
  * every genuine tagged value was counted corrupt, deleted and fetched again.
  */
 import t from 'tap';
-import { AsyncCachingReader, FileFetcher, blockKey, versionPrefix } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
+import { blockKey, versionPrefix } from '@rangecache/core/store-kit';
 import { RedisStore } from '@rangecache/redis';
 import { startRedis, tempDir } from '@rangecache/test-support';
 

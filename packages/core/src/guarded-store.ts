@@ -6,8 +6,8 @@
  */
 import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type CircuitState } from './circuit-breaker.js';
 import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-import { RangecacheError } from './errors.js';
 import type { CacheStore, StoreEntry } from './store.js';
+import { StoreError } from './store-errors.js';
 
 export interface GuardedStoreOptions {
   /** The circuit breaker's settings, or `false` for none. Default: `{}` (5 failures, 5000 ms). */
@@ -90,7 +90,7 @@ export class GuardedStore implements CacheStore {
     const attempt = async (): Promise<T> => {
       const answer = await call();
       if (expectedLength !== undefined && (!Array.isArray(answer) || answer.length !== expectedLength)) {
-        throw new RangecacheError('ERR_RANGECACHE_STORE', `store ${operation} answered ${Array.isArray(answer) ? `${answer.length} results` : typeof answer} for ${expectedLength} keys`);
+        throw new StoreError(operation, `store ${operation} answered ${Array.isArray(answer) ? `${answer.length} results` : typeof answer} for ${expectedLength} keys`);
       }
       return answer;
     };

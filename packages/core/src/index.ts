@@ -1,5 +1,7 @@
 /**
- * @rangecache/core: a shared, Redis-backed byte-range cache for remote objects.
+ * @rangecache/core: a shared, Redis-backed byte-range cache for remote objects. This entry holds what a user of
+ * the cache needs; `@rangecache/core/fetcher-kit` has the helpers for writing a fetcher, and
+ * `@rangecache/core/store-kit` those for writing a store or a tool that reads the cache's keys.
  *
  * @example
  * ```ts
@@ -11,29 +13,18 @@
  */
 export { AsyncCachingReader } from './reader.js';
 export { PinnedObject } from './pinned-object.js';
-export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader.js';
-export { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
+export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, ResolvedReaderOptions, StreamOptions } from './reader-options.js';
 export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
+export type { ByteRange } from './ranges.js';
 export type { CacheStore, StoreEntry } from './store.js';
-export type { ClaimResult, FetchCoordinator } from './coordinator.js';
+export type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 export { FileFetcher } from './file-fetcher.js';
 export { FetcherRouter } from './router.js';
-export { readExact } from './read-exact.js';
-export { offsetInContentRange, parseContentRange } from './content-range.js';
-export type { ContentRange } from './content-range.js';
 export { MemoryStore } from './memory-store.js';
-export { IntegrityStore } from './integrity-store.js';
-export { GuardedStore } from './guarded-store.js';
-export type { GuardedStoreCounters, GuardedStoreOptions } from './guarded-store.js';
-export { MemoryCoordinator } from './memory-coordinator.js';
-export type { IntegrityOptions } from './integrity-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
-export { StoreError, StoreTimeoutError, StoreUnavailableError } from './store-errors.js';
-export { blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from './ranges.js';
-export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';
-export { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from './keys.js';
-export { cacheIdentity } from './cache-identity.js';
+export { IntegrityStore } from './integrity-store.js';
+export type { IntegrityOptions } from './integrity-store.js';
 export {
   AccessDeniedError,
   ConfigError,
@@ -41,11 +32,11 @@ export {
   InvalidRangeError,
   ObjectNotFoundError,
   OriginError,
+  OriginTimeoutError,
   RangecacheError,
+  UnexpectedEncodingError,
   VersionChangedError,
-  abortError,
 } from './errors.js';
 export type { RangecacheErrorOptions } from './errors.js';
-export { checkFetchRange } from './ranges.js';
-export { OriginTimeoutError, UnexpectedEncodingError } from './errors.js';
-export { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';
+export { CircuitOpenError } from './circuit-breaker.js';
+export { StoreError, StoreTimeoutError, StoreUnavailableError } from './store-errors.js';

@@ -49,7 +49,8 @@ const ZERO_STATS: ReaderStats = {
  * @example
  * ```ts
  * import { createClient } from 'redis';
- * import { AsyncCachingReader, FileFetcher, RedisStore } from '@rangecache/core';
+ * import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
+ * import { RedisStore } from '@rangecache/redis';
  *
  * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true });
  * await client.connect();

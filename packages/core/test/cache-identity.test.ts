@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { blockKey, cacheIdentity, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from '@rangecache/core';
+import { blockKey, cacheIdentity, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from '@rangecache/core/store-kit';
 
 // Realistic presigned URLs (the examples of the providers' documentation, with made-up secrets).
 const AWS_V4_SIG = 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';

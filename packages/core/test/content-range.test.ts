@@ -1,5 +1,5 @@
 import t from 'tap';
-import { offsetInContentRange, parseContentRange } from '@rangecache/core';
+import { offsetInContentRange, parseContentRange } from '@rangecache/core/fetcher-kit';
 
 t.test('parseContentRange', async (t) => {
   t.same(parseContentRange('bytes 0-9/100'), { start: 0, end: 10, size: 100 });

@@ -7,11 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@rangecache/core';
-import {
-  AccessDeniedError, CircuitOpenError, ConfigError, InvalidPathError, InvalidRangeError, ObjectNotFoundError, OriginError,
-  OriginTimeoutError, RangecacheError, StoreError, StoreTimeoutError, StoreUnavailableError, UnexpectedEncodingError,
-  VersionChangedError,
-} from '@rangecache/core';
+import { AccessDeniedError, CircuitOpenError, ConfigError, InvalidPathError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, RangecacheError, StoreError, StoreTimeoutError, StoreUnavailableError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
 
 type Core = typeof core;
 interface Guard {

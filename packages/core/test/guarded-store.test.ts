@@ -3,7 +3,8 @@
  * for a failing Redis (the real-Redis fail-open tests drive the same guard through the reader).
  */
 import t from 'tap';
-import { CircuitOpenError, GuardedStore, MemoryStore } from '@rangecache/core';
+import { CircuitOpenError, MemoryStore } from '@rangecache/core';
+import { GuardedStore } from '@rangecache/core/store-kit';
 import type { CacheStore, FetchCoordinator } from '@rangecache/core';
 
 /** A real MemoryStore whose calls fail while `failing` is set (a synchronous throw for `throwSync`). */
@@ -46,7 +47,7 @@ t.test('an answer of the wrong shape is a failure of the store, never passed on'
   const inner = new MemoryStore();
   const short: CacheStore = { ...inner, getMany: async () => [null], setMany: (e) => inner.setMany(e), deleteMany: (k) => inner.deleteMany(k), deleteByPrefix: (p) => inner.deleteByPrefix(p) };
   const store = new GuardedStore(short, { circuitBreaker: false });
-  await t.rejects(store.getMany(['a', 'b']), { code: 'ERR_RANGECACHE_STORE', message: /getMany answered 1 results for 2 keys/ });
+  await t.rejects(store.getMany(['a', 'b']), { name: 'StoreError', code: 'ERR_RANGECACHE_STORE', operation: 'getMany', message: /getMany answered 1 results for 2 keys/ });
   t.equal(store.counters.storeErrors, 1);
 });
 

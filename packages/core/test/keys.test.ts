@@ -1,5 +1,5 @@
 import t from 'tap';
-import { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from '@rangecache/core';
+import { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from '@rangecache/core/store-kit';
 
 t.test('key fields are injective, colon-free and glob-safe', async (t) => {
   const tricky = ['a:b', 'a%3Ab', 'a/b', 'a%2Fb', '*', '?', '[x]', '\\', '^', ' ', 'é', '', 'a-b', 'a--b', "'()!"];

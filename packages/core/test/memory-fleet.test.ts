@@ -4,7 +4,8 @@
  * cover the same over Redis; these run without it and isolate the fleet stage.
  */
 import t from 'tap';
-import { AsyncCachingReader, FileFetcher, MemoryStore, blockKey, versionPrefix } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
+import { blockKey, versionPrefix } from '@rangecache/core/store-kit';
 import { CountingFetcher, tempDir } from '@rangecache/test-support';
 
 const B = 256 * 1024;

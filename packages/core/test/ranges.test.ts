@@ -1,5 +1,7 @@
 import t from 'tap';
-import { InvalidRangeError, blockRange, blockSpan, checkRangeShape, clampRange, coalesceRanges } from '@rangecache/core';
+import { InvalidRangeError } from '@rangecache/core';
+import { checkRangeShape } from '@rangecache/core/fetcher-kit';
+import { blockRange, blockSpan, clampRange, coalesceRanges } from '@rangecache/core/store-kit';
 import type { ByteRange } from '@rangecache/core';
 
 t.test('checkRangeShape rejects bad ranges with a RangeError naming path and range', async (t) => {

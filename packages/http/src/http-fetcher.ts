@@ -1,22 +1,6 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
-import {
-  abortError,
-  AccessDeniedError,
-  checkFetchRange,
-  ConfigError,
-  Deadline,
-  deadlineMs,
-  InvalidRangeError,
-  MAX_TIMER_MS,
-  ObjectNotFoundError,
-  offsetInContentRange,
-  OriginError,
-  OriginTimeoutError,
-  parseContentRange,
-  readExact,
-  UnexpectedEncodingError,
-  VersionChangedError,
-} from '@rangecache/core';
+import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
+import { abortError, checkFetchRange, Deadline, deadlineMs, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 

@@ -1,8 +1,5 @@
 import t from 'tap';
-import {
-  AccessDeniedError, AsyncCachingReader, ConfigError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, OriginTimeoutError,
-  UnexpectedEncodingError, VersionChangedError,
-} from '@rangecache/core';
+import { AccessDeniedError, AsyncCachingReader, ConfigError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
 import { pseudoRandomBytes, startHttpOrigin } from '@rangecache/test-support';
 import { HttpFetcher } from '../src/index.js';
 

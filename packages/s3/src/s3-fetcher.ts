@@ -1,21 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import {
-  abortError,
-  AccessDeniedError,
-  checkFetchRange,
-  ConfigError,
-  Deadline,
-  deadlineMs,
-  InvalidRangeError,
-  MAX_TIMER_MS,
-  ObjectNotFoundError,
-  offsetInContentRange,
-  OriginError,
-  OriginTimeoutError,
-  parseContentRange,
-  readExact,
-  VersionChangedError,
-} from '@rangecache/core';
+import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, VersionChangedError } from '@rangecache/core';
+import { abortError, checkFetchRange, Deadline, deadlineMs, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { parseS3Url } from './s3-url.js';
 
