@@ -81,12 +81,12 @@ export class FaultStore implements CacheStore {
     });
   }
 
-  setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
+  setMany(entries: readonly StoreEntry[]): Promise<void> {
     const fault = this.#pick(['throw', 'syncThrow', 'delay', 'hang', 'dropWrite']);
     if (fault === 'syncThrow') throw new InjectedStoreError('setMany threw synchronously');
     return this.#around(fault, 'setMany', async () => {
       if (fault === 'dropWrite') return; // reports success, keeps nothing (and releases no lease)
-      await this.inner.setMany(entries, options);
+      await this.inner.setMany(entries);
     });
   }
 

@@ -46,10 +46,10 @@ export class GatedStore implements CacheStore {
     if (wait) await wait;
     return this.inner.getMany(keys);
   }
-  async setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
+  async setMany(entries: readonly StoreEntry[]): Promise<void> {
     const wait = this.hooks.set?.(entries.map((e) => e.key));
     if (wait) await wait;
-    return this.inner.setMany(entries, options);
+    return this.inner.setMany(entries);
   }
   deleteMany(keys: readonly string[]): Promise<void> { return this.inner.deleteMany(keys); }
   deleteByPrefix(prefix: string): Promise<number> { return this.inner.deleteByPrefix(prefix); }

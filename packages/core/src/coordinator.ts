@@ -3,6 +3,8 @@
  * at once, one fetches it from the origin and the others wait for it to land in the store.
  */
 
+import type { StoreEntry } from './store.js';
+
 /** What a claim found for one key. */
 export type ClaimResult = 'claimed' | 'busy' | 'landed';
 
@@ -67,7 +69,7 @@ export interface FetchCoordinator {
    * ```ts
    * const [a, b] = await coordinator.lookupAndClaim!(['k1', 'k2'], 5000, { expectedBytes: [65536, 65536] });
    * if (a instanceof Uint8Array) use(a);
-   * if (b === 'claimed') { const v = await fetchFromOrigin(); await store.setMany([{ key: 'k2', value: v, ttlMs }], { releaseLeases: ['k2'] }); }
+   * if (b === 'claimed') { const v = await fetchFromOrigin(); await coordinator.writeAndRelease!([{ key: 'k2', value: v, ttlMs }]); }
    * if (b === 'busy') await coordinator.waitForRelease(['k2'], 5000);
    * ```
    */
@@ -85,6 +87,18 @@ export interface FetchCoordinator {
    * ```
    */
   extend?(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
+  /**
+   * Writes `entries` to the store (as `CacheStore.setMany`) and then releases this caller's leases on their keys,
+   * waking their waiters, in one round trip: a waiter woken by the release finds the value in place. Optional:
+   * without it, a caller writes with `setMany` and then calls `release`.
+   *
+   * @example
+   * ```ts
+   * const [r] = await coordinator.claim(['k'], 2000);
+   * if (r === 'claimed') await coordinator.writeAndRelease!([{ key: 'k', value: await fetchFromOrigin(), ttlMs: 3_600_000 }]);
+   * ```
+   */
+  writeAndRelease?(entries: readonly StoreEntry[]): Promise<void>;
   /** Drops this caller's leases on `keys` (values written, or the fetch failed) and wakes their waiters. */
   release(keys: readonly string[]): Promise<void>;
   /**

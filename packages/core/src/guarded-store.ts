@@ -22,7 +22,7 @@ export interface GuardedStoreOptions {
 export interface GuardedStoreCounters {
   /** Calls (other than writes) that failed or timed out. */
   storeErrors: number;
-  /** Writes (`setMany`) that failed or timed out. */
+  /** Writes (`setMany`, the coordinator's `writeAndRelease`) that failed or timed out. */
   writeErrors: number;
   /** Calls not made because the circuit was open. */
   storeSkipped: number;
@@ -66,8 +66,8 @@ export class GuardedStore implements CacheStore {
     return this.guard('getMany', () => this.inner.getMany(keys, options), keys.length);
   }
 
-  setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
-    return this.guard('setMany', () => this.inner.setMany(entries, options));
+  setMany(entries: readonly StoreEntry[]): Promise<void> {
+    return this.guard('setMany', () => this.inner.setMany(entries));
   }
 
   deleteMany(keys: readonly string[]): Promise<void> {
@@ -99,7 +99,7 @@ export class GuardedStore implements CacheStore {
       if (CircuitOpenError.is(e)) {
         this.counters.storeSkipped++; // not asked, so not an error of the store
       } else {
-        if (operation === 'setMany') this.counters.writeErrors++;
+        if (operation === 'setMany' || operation === 'writeAndRelease') this.counters.writeErrors++;
         else this.counters.storeErrors++;
         this.#onError(e, operation);
       }
@@ -115,6 +115,7 @@ export class GuardedStore implements CacheStore {
       waitForRelease: (keys, timeoutMs, signal) => inner.waitForRelease(keys, timeoutMs, signal),
       close: () => inner.close(),
     };
+    if (inner.writeAndRelease) guarded.writeAndRelease = (entries) => this.guard('writeAndRelease', () => inner.writeAndRelease!(entries));
     if (inner.extend) guarded.extend = (keys, ttlMs) => this.guard('extend', () => inner.extend!(keys, ttlMs), keys.length);
     if (inner.lookupAndClaim) {
       guarded.lookupAndClaim = (keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> =>

@@ -38,7 +38,9 @@ export class IntegrityStore implements CacheStore {
     this.#secret = secret;
     this.#onReject = onReject;
     // The coordinator's lookup returns stored values too: they are verified like getMany's, never passed on raw.
-    this.coordinator = inner.coordinator ? verifyingCoordinator(inner.coordinator, (keys, results) => this.#verifyResults(keys, results)) : undefined;
+    this.coordinator = inner.coordinator
+      ? verifyingCoordinator(inner.coordinator, (keys, results) => this.#verifyResults(keys, results), (entries) => this.#tagged(entries))
+      : undefined;
   }
 
   async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
@@ -72,13 +74,18 @@ export class IntegrityStore implements CacheStore {
     if (forged.length > 0) this.inner.deleteMany(forged).catch(() => {});
   }
 
-  async setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void> {
-    await this.inner.setMany(entries.map((e) => {
+  async setMany(entries: readonly StoreEntry[]): Promise<void> {
+    await this.inner.setMany(this.#tagged(entries));
+  }
+
+  /** Each entry with its tag appended. */
+  #tagged(entries: readonly StoreEntry[]): StoreEntry[] {
+    return entries.map((e) => {
       const tagged = Buffer.allocUnsafe(e.value.byteLength + TAG);
       tagged.set(e.value, 0);
       tagged.set(this.#tag(e.key, e.value), e.value.byteLength);
       return { key: e.key, value: tagged, ttlMs: e.ttlMs };
-    }), options);
+    });
   }
 
   deleteMany(keys: readonly string[]): Promise<void> {
@@ -117,6 +124,7 @@ function withTags(options?: { expectedBytes?: readonly number[] }): { expectedBy
 function verifyingCoordinator(
   inner: FetchCoordinator,
   verify: (keys: readonly string[], results: readonly LookupClaimResult[]) => LookupClaimResult[],
+  tag: (entries: readonly StoreEntry[]) => StoreEntry[],
 ): FetchCoordinator {
   const lookupAndClaim = inner.lookupAndClaim;
   const wrapped: FetchCoordinator = {
@@ -126,6 +134,8 @@ function verifyingCoordinator(
     close: () => inner.close(),
   };
   if (inner.extend) wrapped.extend = (keys, ttlMs) => inner.extend!(keys, ttlMs);
+  // Values written with a lease release are tagged like setMany's: an untagged value would read as forged.
+  if (inner.writeAndRelease) wrapped.writeAndRelease = (entries) => inner.writeAndRelease!(tag(entries));
   if (lookupAndClaim) {
     wrapped.lookupAndClaim = async (keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions) => {
       try {

@@ -74,6 +74,11 @@ export class MemoryCoordinator implements FetchCoordinator {
     });
   }
 
+  async writeAndRelease(entries: readonly StoreEntry[]): Promise<void> {
+    await this.#store.setMany(entries);
+    await this.release(entries.map((e) => e.key));
+  }
+
   async release(keys: readonly string[]): Promise<void> {
     const woken = new Set<MemoryCoordinator>();
     for (const key of keys) {
@@ -131,17 +136,14 @@ export class MemoryCoordinator implements FetchCoordinator {
 
 /**
  * `store` seen by one reader of a fleet in this process: its values, with a coordinator of its own over the
- * shared `table`. A write that releases leases releases them once the values are in.
+ * shared `table`.
  */
 export function withLeases(store: CacheStore, table: LeaseTable): CacheStore {
   const coordinator = new MemoryCoordinator(store, table);
   return {
     coordinator,
     getMany: (keys, options) => store.getMany(keys, options),
-    setMany: async (entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }) => {
-      await store.setMany(entries);
-      if (options?.releaseLeases?.length) await coordinator.release(options.releaseLeases);
-    },
+    setMany: (entries: readonly StoreEntry[]) => store.setMany(entries),
     deleteMany: (keys) => store.deleteMany(keys),
     deleteByPrefix: (prefix) => store.deleteByPrefix(prefix),
   };

@@ -103,7 +103,7 @@ export class OriginLoader {
       if (this.#o.mode === 'chunk') this.#o.chunks.add(object.prefix, p.range);
       p.flight!.resolve(value);
     }
-    const { outcome, completed } = await this.#o.writeBehind.write(entries, coordinator ? entries.map((e) => e.key) : []);
+    const { outcome, completed } = await this.#o.writeBehind.write(entries, coordinator !== undefined);
     // A write that timed out on a busy machine usually lands late, releasing its leases with it. Until it has (or
     // has failed), its leases stay held and extended: waiters are neither woken to an empty store nor let go to
     // fetch the pieces again. A Redis that never answers stops the extensions too, so the leases lapse anyway.

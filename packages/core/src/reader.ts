@@ -99,7 +99,13 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     });
     const whenClosed = new Promise<false>((resolve) => { this.#onClose = () => resolve(false); });
     this.#writeBehind = new WriteBehind(o.maxPendingWriteBytes, {
-      setMany: (entries, releaseLeases) => this.#store.setMany(entries, releaseLeases.length > 0 ? { releaseLeases } : undefined),
+      // Leases go with the write where the coordinator can (one round trip), else right after it.
+      setMany: (entries, releaseLeases) => {
+        const leases = releaseLeases ? this.#store.coordinator : undefined;
+        if (!leases) return this.#store.setMany(entries);
+        if (leases.writeAndRelease) return leases.writeAndRelease(entries);
+        return this.#store.setMany(entries).then(() => leases.release(entries.map((e) => e.key)));
+      },
       dropped: (bytes) => this.emit('writeDropped', bytes),
     });
     const track = (work: Promise<unknown>): void => this.#writeBehind.track(work);

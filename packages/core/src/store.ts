@@ -31,10 +31,9 @@ export interface CacheStore {
   getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]>;
   /**
    * Writes all entries, each with its own TTL. One round trip. The values must not be changed until it settles.
-   * A store with a `coordinator` also releases this caller's leases on `options.releaseLeases` once the values are
-   * written, in the same round trip (other stores ignore it).
+   * (A write that also releases leases is the coordinator's: `FetchCoordinator.writeAndRelease`.)
    */
-  setMany(entries: readonly StoreEntry[], options?: { releaseLeases?: readonly string[] }): Promise<void>;
+  setMany(entries: readonly StoreEntry[]): Promise<void>;
   /** Deletes the given keys (missing ones are ignored). */
   deleteMany(keys: readonly string[]): Promise<void>;
   /** Deletes every key that starts with `prefix` and returns how many were deleted. */

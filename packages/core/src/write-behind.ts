@@ -11,10 +11,10 @@ const MAX_WRITE_HOLD_MS = 30_000;
 
 export interface WriteBehindHooks {
   /**
-   * Writes `entries` (and releases `releaseLeases` in the same round trip, where given); rejects, never throws.
-   * Its failures are counted where the store is guarded, not here.
+   * Writes `entries` (and, with `releaseLeases`, then releases this reader's leases on their keys); rejects, never
+   * throws. Its failures are counted where the store is guarded, not here.
    */
-  setMany(entries: readonly StoreEntry[], releaseLeases: readonly string[]): Promise<void>;
+  setMany(entries: readonly StoreEntry[], releaseLeases: boolean): Promise<void>;
   /** A write of `bytes` was dropped (and counted in `writesDropped`): the bound was reached. */
   dropped(bytes: number): void;
 }
@@ -41,7 +41,7 @@ export class WriteBehind {
    * Starts a write and returns how it ended: `written`, `failed` (also: dropped), or `unknown` when it timed out
    * (it may still land; `completed` says later). Never rejects.
    */
-  write(entries: StoreEntry[], releaseLeases: readonly string[] = []): Promise<WriteResult> {
+  write(entries: StoreEntry[], releaseLeases = false): Promise<WriteResult> {
     if (entries.length === 0) return Promise.resolve({ outcome: 'written' });
     const bytes = entries.reduce((n, e) => n + e.value.byteLength, 0);
     if (this.#pendingBytes + bytes > this.maxPendingBytes && this.#pendingBytes > 0) {

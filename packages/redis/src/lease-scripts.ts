@@ -1,7 +1,7 @@
 /**
  * The Lua scripts behind the leases of `RedisCoordinator` (claims, lookups that claim, extensions,
  * releases), the key suffixes they use and the release channel: what Redis runs, kept apart from the code that
- * calls it. `RedisStore.setMany` sends {@link RELEASE_SCRIPT} in its last transaction.
+ * calls it. `RedisCoordinator.writeAndRelease` sends {@link RELEASE_SCRIPT} in the last transaction of its write.
  */
 
 /** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */

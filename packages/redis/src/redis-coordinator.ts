@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
-import type { ClaimResult, FetchCoordinator } from '@rangecache/core';
+import { ConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
+import type { ClaimResult, FetchCoordinator, StoreEntry } from '@rangecache/core';
 import type { PubSubClient, RedisDriver } from './driver.js';
 import { CLAIM_SCRIPT, EXTEND_SCRIPT, LOOKUP_CLAIM_SCRIPT, channelOf, releaseCommands } from './lease-scripts.js';
 import { openConnection, type OwnConnection } from './own-connection.js';
@@ -20,6 +20,11 @@ export interface RedisCoordinatorOptions {
    * one before it). Without it, the parts go one after another through `timed`.
    */
   timedParts?: TimedParts;
+  /**
+   * Writes entries and then releases this coordinator's leases on `release` in the same round trip (the
+   * `RedisStore`'s transaction with the release script in its last part). Without it, `writeAndRelease` is absent.
+   */
+  write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
 }
 
 /** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */
@@ -103,6 +108,7 @@ export class RedisCoordinator implements FetchCoordinator {
   #watched = new Map<string, boolean>();
   #timed: TimedCall;
   #timedParts: TimedParts;
+  #write: RedisCoordinatorOptions['write'];
   #timeoutMs: () => number;
   #failures = 0;
   #retryAt = 0;
@@ -122,6 +128,7 @@ export class RedisCoordinator implements FetchCoordinator {
       for (const p of parts) out.push(await timed(operation, p.send, p.bytes));
       return out;
     });
+    this.#write = options.write;
     const base = options.commandTimeoutMs ?? 250;
     this.#timeoutMs = typeof base === 'function' ? base : () => base;
   }
@@ -209,6 +216,12 @@ export class RedisCoordinator implements FetchCoordinator {
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
     return codes.map((c) => c === 1);
+  }
+
+  /** Writes entries and releases this coordinator's leases on their keys, in one round trip (the store's transaction). */
+  async writeAndRelease(entries: readonly StoreEntry[]): Promise<void> {
+    if (!this.#write) throw new ConfigError('RedisCoordinator: writeAndRelease needs the store\'s write (a RedisStore makes its coordinator with it)');
+    await this.#write(entries, entries.map((e) => e.key));
   }
 
   async release(keys: readonly string[]): Promise<void> {

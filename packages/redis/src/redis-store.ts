@@ -121,7 +121,11 @@ export class RedisStore implements CacheStore {
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
       async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
-      { commandTimeoutMs: () => this.#baseBudget(), timedParts: (operation, parts) => this.#windowed(operation, parts) },
+      {
+        commandTimeoutMs: () => this.#baseBudget(),
+        timedParts: (operation, parts) => this.#windowed(operation, parts),
+        write: (entries, release) => this.#write(entries, release),
+      },
     );
     this.coordinator = this.#coordinator;
   }
@@ -168,7 +172,12 @@ export class RedisStore implements CacheStore {
     return replies.flat();
   }
 
-  async setMany(entries: readonly StoreEntry[], options: { releaseLeases?: readonly string[] } = {}): Promise<void> {
+  async setMany(entries: readonly StoreEntry[]): Promise<void> {
+    await this.#write(entries, []);
+  }
+
+  /** Writes entries in `MULTI` transactions; the last one also runs the release script for `release` (this store's leases). */
+  async #write(entries: readonly StoreEntry[], release: readonly string[]): Promise<void> {
     if (entries.length === 0) return;
     const parts: Part<unknown>[] = [];
     let sets: SetCommand[] = [];
@@ -186,7 +195,7 @@ export class RedisStore implements CacheStore {
       bytes += value.byteLength;
     }
     // Leases go in the last transaction: after every value is written, in the same round trip.
-    flush(releaseCommands(options.releaseLeases ?? [], this.#coordinator.owner));
+    flush(releaseCommands(release, this.#coordinator.owner));
     await this.#windowed('MULTI/EXEC', parts);
   }
 

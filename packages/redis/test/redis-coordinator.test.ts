@@ -125,7 +125,7 @@ t.test('lookupAndClaim: byte-exact values, claimed (with a lease of ttlMs), busy
 
   // Releasing wakes b's wait on what a claimed: the usual cycle works with lookupAndClaim.
   const wait = b.store.coordinator.waitForRelease([key('lac', 'free')], 20_000);
-  await a.store.setMany([{ key: key('lac', 'free'), value: every, ttlMs: 60_000 }], { releaseLeases: [key('lac', 'free')] });
+  await a.store.coordinator.writeAndRelease!([{ key: key('lac', 'free'), value: every, ttlMs: 60_000 }]);
   t.same(await within(wait, 20_000, 'waitForRelease'), [key('lac', 'free')], 'the waiter is woken by the write-and-release');
   const after = await lac(b.store)([key('lac', 'free')], ttlMs);
   t.ok(sameBytes(after[0], every), 'and its next lookupAndClaim returns the landed value');

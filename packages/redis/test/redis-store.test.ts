@@ -67,7 +67,7 @@ t.test('RedisStore against a real redis-server', async (t) => {
     const seen: (readonly number[] | undefined)[] = [];
     const recording: CacheStore = {
       getMany: (keys, options) => { seen.push(options?.expectedBytes); return store.getMany(keys, options); },
-      setMany: (e, o) => store.setMany(e, o),
+      setMany: (e) => store.setMany(e),
       deleteMany: (k) => store.deleteMany(k),
       deleteByPrefix: (p) => store.deleteByPrefix(p),
     };

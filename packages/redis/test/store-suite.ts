@@ -165,7 +165,9 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     t.same(await b.coordinator.extend!([key('lease', 'free')], 5000), [false], 'the other store may not');
 
     const wait = b.coordinator.waitForRelease([key('lease', 'free')], 20_000);
-    await a.setMany([{ key: key('lease', 'free'), value, ttlMs: 60_000 }], { releaseLeases: [key('lease', 'free')] });
+    const evalsBefore = (await commandCalls(admin))['eval'] ?? 0;
+    await a.coordinator.writeAndRelease!([{ key: key('lease', 'free'), value, ttlMs: 60_000 }]);
+    t.equal(((await commandCalls(admin))['eval'] ?? 0) - evalsBefore, 1, 'writeAndRelease: the release script runs inside the write\'s transaction (one EVAL)');
     t.same(await within(wait, 20_000, 'waitForRelease'), [key('lease', 'free')], 'the write-and-release wakes the waiter through pub/sub');
     t.equal(await admin.exists(`${key('lease', 'free')}:lease`), 0, 'the lease is gone');
     t.same(await b.coordinator.claim([key('lease', 'free')], 5000), ['landed'], 'and the value has landed');
