@@ -89,8 +89,16 @@ export class RangecacheError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    return this === RangecacheError && (value instanceof InvalidRangeError || value instanceof InvalidPathError || value instanceof ConfigError);
+    return this === RangecacheError && [...BUILT_IN_KIN].some((kin) => value instanceof kin);
   }
+}
+
+/** Error classes that extend a built-in error but count as RangecacheErrors (input-errors.ts registers them). */
+const BUILT_IN_KIN = new Set<abstract new (...args: never[]) => Error>();
+
+/** Makes `instanceof RangecacheError` hold for instances of `kin`, a class that must extend a built-in error. */
+export function countAsRangecacheError(kin: abstract new (...args: never[]) => Error): void {
+  BUILT_IN_KIN.add(kin);
 }
 
 const CODE_PREFIX = 'ERR_RANGECACHE_';
@@ -210,121 +218,6 @@ export class OriginError extends RangecacheError {
   }
 }
 
-/**
- * A byte range that cannot be served: negative, non-integer, inverted, or starting past the end of the object.
- * It is a `RangeError` (as Node's `ERR_OUT_OF_RANGE` is), so `instanceof RangeError` holds, and a
- * {@link RangecacheError}: `instanceof RangecacheError` and `RangecacheError.is()` hold too. It carries the path
- * and the range.
- *
- * @example
- * ```ts
- * await reader.readRange(path, 10, 5); // throws InvalidRangeError: invalid range [10, 5) for path: end < start
- * ```
- */
-export class InvalidRangeError extends RangeError implements RangecacheError {
-  readonly code = 'ERR_RANGECACHE_RANGE';
-  readonly path: string;
-  readonly start: unknown;
-  readonly end: unknown;
-  /** The object's size, when the range was checked against it. */
-  readonly size: number | undefined;
-  readonly backend: string | undefined;
-  readonly status: number | undefined;
-
-  constructor(path: string, range: RequestedRange, reason: string, extra: { size?: number; backend?: string; status?: number } = {}) {
-    super(`invalid range [${show(range.start)}, ${show(range.end)}) for ${path}: ${reason}`);
-    this.name = 'InvalidRangeError';
-    this.path = path;
-    this.start = range.start;
-    this.end = range.end;
-    this.size = extra.size;
-    this.backend = extra.backend;
-    this.status = extra.status;
-  }
-
-  /**
-   * Whether `e` is an {@link InvalidRangeError} (code `ERR_RANGECACHE_RANGE`), also one made by another installed
-   * copy of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * catch (e) { if (InvalidRangeError.is(e)) console.error(`bad range [${e.start}, ${e.end}) of ${e.path}`); }
-   * ```
-   */
-  static is(e: unknown): e is InvalidRangeError {
-    return e instanceof InvalidRangeError || hasCode(e, 'ERR_RANGECACHE_RANGE');
-  }
-}
-
-/**
- * A path that no fetcher can serve: not a string, empty or too long, an unknown URL scheme, or a URL missing its
- * bucket or key. It is a `TypeError` (as Node's `ERR_INVALID_ARG_VALUE` is) and a {@link RangecacheError}:
- * `instanceof TypeError`, `instanceof RangecacheError` and `RangecacheError.is()` all hold.
- *
- * @example
- * ```ts
- * await reader.readRange('gs://bucket/key', 0, 10); // throws InvalidPathError: no fetcher for the scheme "gs"
- * ```
- */
-export class InvalidPathError extends TypeError implements RangecacheError {
-  readonly code = 'ERR_RANGECACHE_PATH';
-  readonly backend: undefined = undefined;
-  readonly status: undefined = undefined;
-  constructor(readonly path: string, reason: string) {
-    super(`invalid path ${JSON.stringify(path)}: ${reason}`);
-    this.name = 'InvalidPathError';
-  }
-
-  /**
-   * Whether `e` is an {@link InvalidPathError} (code `ERR_RANGECACHE_PATH`), also one made by another installed
-   * copy of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * catch (e) { if (InvalidPathError.is(e)) console.error(`cannot read ${e.path}: ${e.message}`); }
-   * ```
-   */
-  static is(e: unknown): e is InvalidPathError {
-    return e instanceof InvalidPathError || hasCode(e, 'ERR_RANGECACHE_PATH');
-  }
-}
-
-/**
- * A configuration mistake: an option passed to a constructor is invalid (the message names the option), or
- * parts given to one do not fit together (two fetchers claiming one URL scheme, an unsupported Redis client).
- * It is a `TypeError` (as Node's `ERR_INVALID_ARG_TYPE` is) and a {@link RangecacheError}: `instanceof
- * TypeError`, `instanceof RangecacheError` and `RangecacheError.is()` all hold.
- *
- * @example
- * ```ts
- * new AsyncCachingReader({ fetcher, blockSize: 0 }); // throws ConfigError: options.blockSize must be an integer from 1 …
- * ```
- */
-export class ConfigError extends TypeError implements RangecacheError {
-  readonly code = 'ERR_RANGECACHE_CONFIG';
-  readonly path: undefined = undefined;
-  readonly backend: undefined = undefined;
-  readonly status: undefined = undefined;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-
-  /**
-   * Whether `e` is a {@link ConfigError} (code `ERR_RANGECACHE_CONFIG`), also one made by another installed copy
-   * of `@rangecache/core`.
-   *
-   * @example
-   * ```ts
-   * try { reader = new AsyncCachingReader(options); }
-   * catch (e) { if (ConfigError.is(e)) process.exitCode = 78; throw e; }
-   * ```
-   */
-  static is(e: unknown): e is ConfigError {
-    return e instanceof ConfigError || hasCode(e, 'ERR_RANGECACHE_CONFIG');
-  }
-}
-
 /** Thrown (as the rejection reason) when a caller's `AbortSignal` fires; matches the DOM `AbortError` name. */
 export function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
@@ -333,10 +226,6 @@ export function abortError(signal: AbortSignal): unknown {
 function label(o: RangecacheErrorOptions): string {
   const parts = [o.backend, o.status === undefined ? undefined : String(o.status)].filter((x) => x !== undefined);
   return parts.length ? `[${parts.join(' ')}] ` : '';
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 /**

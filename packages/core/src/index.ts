@@ -27,9 +27,6 @@ export { IntegrityStore } from './integrity-store.js';
 export type { IntegrityOptions } from './integrity-store.js';
 export {
   AccessDeniedError,
-  ConfigError,
-  InvalidPathError,
-  InvalidRangeError,
   ObjectNotFoundError,
   OriginError,
   OriginTimeoutError,
@@ -37,6 +34,7 @@ export {
   UnexpectedEncodingError,
   VersionChangedError,
 } from './errors.js';
+export { ConfigError, InvalidPathError, InvalidRangeError } from './input-errors.js';
 export type { RangecacheErrorOptions } from './errors.js';
 export { CircuitOpenError } from './circuit-breaker.js';
 export { StoreError, StoreTimeoutError, StoreUnavailableError } from './store-errors.js';

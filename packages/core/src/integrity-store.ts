@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './input-errors.js';
 import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import type { CacheStore, StoreEntry } from './store.js';
 

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './input-errors.js';
 import { LeaseTable, withLeases } from './memory-coordinator.js';
 import type { CacheStore, StoreEntry } from './store.js';
 

@@ -4,7 +4,8 @@
  * reject with `VersionChangedError`, so everything read through one handle is from the same bytes.
  */
 import { ReadableStream } from 'node:stream/web';
-import { InvalidRangeError, VersionChangedError } from './errors.js';
+import { VersionChangedError } from './errors.js';
+import { InvalidRangeError } from './input-errors.js';
 import type { ObjectMeta } from './fetcher.js';
 import { type ByteRange, checkRangeShape, clampRange } from './ranges.js';
 import { ownRange, signalOf } from './read-input.js';

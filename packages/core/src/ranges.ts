@@ -1,5 +1,5 @@
 /** Pure range arithmetic: validation, block spans and the coalescing of misses. No I/O here. */
-import { InvalidRangeError } from './errors.js';
+import { InvalidRangeError } from './input-errors.js';
 
 /** A half-open byte range `[start, end)`. */
 export interface ByteRange {

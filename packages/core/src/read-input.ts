@@ -1,5 +1,6 @@
 /** Checks of what callers pass in (paths, ranges, read options, reader options) and of what fetchers return. */
-import { ConfigError, InvalidPathError, InvalidRangeError, OriginError } from './errors.js';
+import { OriginError } from './errors.js';
+import { ConfigError, InvalidPathError, InvalidRangeError } from './input-errors.js';
 import type { ObjectMeta } from './fetcher.js';
 import { type ByteRange, checkRangeShape } from './ranges.js';
 

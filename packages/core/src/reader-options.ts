@@ -3,7 +3,7 @@
  * and the check of its options.
  */
 import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './input-errors.js';
 import type { Fetcher } from './fetcher.js';
 import type { IntegrityOptions } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';

@@ -1,4 +1,4 @@
-import { ConfigError, InvalidPathError } from './errors.js';
+import { ConfigError, InvalidPathError } from './input-errors.js';
 import type { FetchOptions, Fetcher, ObjectMeta, StatOptions } from './fetcher.js';
 import type { ByteRange } from './ranges.js';
 
