@@ -87,7 +87,7 @@ async function setup() {
     // W3 shapes over the whole object (cfg.objectUrl): one readRange of [0, size), or one stream().
     whole: async (url) => { const { size } = await reader.stat(url); return reader.readRange(url, 0, size); },
     stream: (url) => reader.stream(url),
-    close: async () => { await reader.close(); await store.close(); await client.close(); fetcher.close?.(); },
+    close: async () => { await reader.close(); await store.close(); await client.close(); await fetcher.close?.(); },
   };
 }
 

@@ -46,6 +46,6 @@ for (const pass of ['cold', 'warm']) {
   const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
   console.log(`${pass}: ${parts.length} chunks, ${bytes} bytes in ${ms.toFixed(0)} ms; origin requests ${s.originRequests}, cache hits ${s.hits}`);
 }
-fetcher.close();
+await fetcher.close();
 if (client) await client.close();
 if (s3server) await s3server.stop();

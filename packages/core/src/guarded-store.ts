@@ -82,6 +82,11 @@ export class GuardedStore implements CacheStore {
     await this.inner.close?.();
   }
 
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Runs one call of the store with this guard: skipped while the circuit is open, failures counted and reported
    * once. Where `expectedLength` is given, an answer that is not an array of that length is a failure of the store.

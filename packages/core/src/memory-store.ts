@@ -125,6 +125,16 @@ export class MemoryStore implements CacheStore {
     for (const key of keys) this.#cache.delete(key);
   }
 
+  /** Drops every entry (the store holds nothing else to release). */
+  async close(): Promise<void> {
+    this.#cache.clear();
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async deleteByPrefix(prefix: string): Promise<number> {
     this.#cache.purgeStale(); // expired entries are gone already: dropped here, not counted
     let n = 0;

@@ -87,3 +87,10 @@ t.test('the coordinator is guarded too: its failures count, waiting for a releas
   t.same(await store.coordinator!.waitForRelease(['k'], 10), [], 'a wait that times out resolves empty');
   t.equal(store.coordinator!.lookupAndClaim, undefined, 'what the inner coordinator lacks, the guarded one lacks');
 });
+
+t.test('closing the guard closes the store it wraps (Symbol.asyncDispose too)', async (t) => {
+  const inner = new MemoryStore();
+  await inner.setMany([{ key: 'k', value: new Uint8Array([1]), ttlMs: null }]);
+  await new GuardedStore(inner)[Symbol.asyncDispose]();
+  t.equal(inner.entries, 0, 'the inner store was closed');
+});

@@ -240,3 +240,12 @@ t.test('MemoryStore heap stays within 2x maxBytes for small values that are view
   const freed = process.memoryUsage();
   t.ok(freed.heapUsed - before.heapUsed < maxBytes / 4, 'released with the store');
 });
+
+t.test('close() (and Symbol.asyncDispose, what `await using` calls) drops every entry', async (t) => {
+  const store = new MemoryStore();
+  await store.setMany([{ key: 'k', value: new Uint8Array([1]), ttlMs: null }]);
+  t.equal(store.entries, 1);
+  await store[Symbol.asyncDispose]();
+  t.equal(store.entries, 0, 'nothing is held after close');
+  t.same(await store.getMany(['k']), [null]);
+});

@@ -202,6 +202,11 @@ export class HttpFetcher implements Fetcher {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Runs one attempt under its deadline (`requestMs + length / minBytesPerSecond`). When the deadline expires, the
    * request is aborted and whatever it failed with becomes a retryable {@link OriginTimeoutError}.

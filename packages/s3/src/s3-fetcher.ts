@@ -183,9 +183,14 @@ export class S3Fetcher implements Fetcher {
     }
   }
 
-  /** Destroys the client when this fetcher built it. */
-  close(): void {
+  /** Destroys the client when this fetcher built it (a client you passed in stays yours). */
+  async close(): Promise<void> {
     if (this.#ownsClient) this.client.destroy();
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

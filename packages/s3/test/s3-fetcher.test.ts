@@ -70,7 +70,7 @@ t.test('weakVersion: S3 ETags (content hashes) are strong; a size-only version i
   origin.reset();
   const strong = await g.stat('s3://bucket/no-etag.bin');
   t.equal(strong.weakVersion, false, 'with an ETag: strong');
-  g.close();
+  await g.close();
 });
 
 // Issue 8: an origin trickling bytes kept a read pending forever; the SDK's timeouts only measure pauses.
