@@ -138,6 +138,11 @@ export class RedisStore implements CacheStore {
     await Promise.all([this.coordinator.close(), this.#driver.close()]);
   }
 
+  /** `close()`, for `await using`: the store's own connections close, the client stays yours. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** The node-redis major of the client: 4, or 5 for node-redis 5 and 6 (they are driven alike). */
   get driverMajor(): 4 | 5 {
     return this.#driver.major;
