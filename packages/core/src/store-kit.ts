@@ -13,7 +13,7 @@
  */
 export type { CacheStore, StoreEntry } from './store.js';
 export type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-export { blockKey, chunkKey, encodeKeyField, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+export { blockKey, chunkKey, encodeKeyField, escapeGlob, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 export { cacheIdentity } from './cache-identity.js';
 export { blockRange, blockSpan, clampRange, coalesceRanges } from './ranges.js';
 export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
-import type { ClaimResult, FetchCoordinator, StoreEntry } from '@rangecache/core';
+import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult, StoreEntry } from '@rangecache/core';
 import type { PubSubClient, RedisDriver } from './driver.js';
 import { CLAIM_SCRIPT, EXTEND_SCRIPT, LOOKUP_CLAIM_SCRIPT, channelOf, releaseCommands } from './lease-scripts.js';
 import { openConnection, type OwnConnection } from './own-connection.js';
@@ -69,12 +69,6 @@ const CLOSE_WAIT_MS = 1000;
 
 /** The pub/sub connection, from the moment it starts connecting. */
 type Subscriber = OwnConnection<PubSubClient>;
-
-type LookupAndClaim = NonNullable<FetchCoordinator['lookupAndClaim']>;
-/** What lookupAndClaim found for one key: the value, `'claimed'` or `'busy'` (core's `LookupClaimResult`). */
-type LookupClaimResult = Awaited<ReturnType<LookupAndClaim>>[number];
-/** Options of lookupAndClaim (core's `LookupAndClaimOptions`). */
-type LookupAndClaimOptions = Parameters<LookupAndClaim>[2];
 
 /**
  * {@link FetchCoordinator} on Redis: leases are `SET … NX PX` taken by a Lua script that first checks whether

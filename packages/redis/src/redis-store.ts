@@ -1,5 +1,6 @@
 import { ConfigError, StoreError, StoreTimeoutError } from '@rangecache/core';
 import type { CacheStore, FetchCoordinator, StoreEntry } from '@rangecache/core';
+import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
 import { driverFor } from './driver-for.js';
 import { releaseCommands } from './lease-scripts.js';
@@ -352,7 +353,3 @@ function durationOption(name: string, value: unknown, fallback: number, zeroOk: 
   return value;
 }
 
-/** Escapes a literal string for use inside a Redis `SCAN MATCH` glob pattern. */
-function escapeGlob(literal: string): string {
-  return literal.replace(/[*?[\]\\^]/g, (c) => '\\' + c);
-}
