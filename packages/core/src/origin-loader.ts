@@ -103,6 +103,9 @@ export class OriginLoader {
       if (this.#o.mode === 'chunk') this.#o.chunks.add(object.prefix, p.range);
       p.flight!.resolve(value);
     }
+    // The write waits for the reads these bytes complete to queue their next store call (in the microtasks that
+    // follow): that small call and this big write then leave together, in one flush of the store's connection.
+    await new Promise(setImmediate);
     const { outcome, completed } = await this.#o.writeBehind.write(entries, coordinator !== undefined);
     // A write that timed out on a busy machine usually lands late, releasing its leases with it. Until it has (or
     // has failed), its leases stay held and extended: waiters are neither woken to an empty store nor let go to

@@ -28,7 +28,7 @@ type V4CommandOptions = object;
 
 interface V4EvalOptions {
   keys: string[];
-  arguments: string[];
+  arguments: (string | Buffer)[];
 }
 
 /** The `multi()` of node-redis 4, as far as the store uses it. */

@@ -11,7 +11,7 @@ const BUFFER_REPLIES = { [BLOB_STRING]: Buffer } as const;
 /** The `multi()` of node-redis 5 and 6, as far as the store uses it. */
 interface V5Multi {
   set(key: string, value: Buffer, options?: { expiration: { type: 'PX'; value: number } }): unknown;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): unknown;
+  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): unknown;
   exec(): Promise<unknown>;
 }
 
@@ -24,7 +24,7 @@ export interface V5Client {
   multi(): V5Multi;
   unlink(keys: string[]): Promise<unknown>;
   scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: unknown; keys: readonly unknown[] }>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>;
   duplicate(): PubSubClient;
   on(event: 'end', listener: () => void): unknown;
   off(event: 'end', listener: () => void): unknown;

@@ -39,7 +39,8 @@ export interface SetCommand {
 export interface EvalCommand {
   readonly script: string;
   readonly keys: readonly string[];
-  readonly args: readonly string[];
+  /** Strings, or bytes (values written by a script). */
+  readonly args: readonly (string | Buffer)[];
 }
 
 /** A pub/sub connection: a duplicate of the caller's client, not connected yet. */

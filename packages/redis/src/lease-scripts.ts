@@ -67,7 +67,7 @@ export const KEYS_PER_RELEASE_MESSAGE = 256;
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters of
 // the keys that have some (an uncontended release publishes nothing), in messages of at most
 // KEYS_PER_RELEASE_MESSAGE keys ('\n'-separated; data keys are percent-encoded, so they hold no newline).
-export const RELEASE_SCRIPT = `
+const RELEASE = `
 local waited = {}
 for _, key in ipairs(KEYS) do
   local lease = key .. '${LEASE_SUFFIX}'
@@ -78,6 +78,18 @@ for first = 1, #waited, ${KEYS_PER_RELEASE_MESSAGE} do
   redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n', first, math.min(#waited, first + ${KEYS_PER_RELEASE_MESSAGE} - 1)))
 end
 return #waited`;
+export const RELEASE_SCRIPT = RELEASE;
+
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel, then per key a TTL in ms ('' for none) and the value. Writes
+// every value, then releases as RELEASE_SCRIPT does: a write and its release as one command. (A MULTI of SETs and
+// a release is several commands, and node-redis stops writing after the one that fills the socket's buffer, so
+// the rest of the transaction, EXEC included, would wait for the next write: one more syscall per landing.)
+export const WRITE_RELEASE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  local ttl = ARGV[1 + 2 * i]
+  if ttl == '' then redis.call('SET', key, ARGV[2 + 2 * i]) else redis.call('SET', key, ARGV[2 + 2 * i], 'PX', ttl) end
+end
+${RELEASE.trimStart()}`;
 
 /** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v1:<ns>:…`). */
 export function channelOf(key: string): string {

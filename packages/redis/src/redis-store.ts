@@ -3,7 +3,7 @@ import type { CacheStore, FetchCoordinator, StoreEntry } from '@rangecache/core'
 import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
 import { driverFor } from './driver-for.js';
-import { releaseCommands } from './lease-scripts.js';
+import { WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 import { RoundTripEstimator } from './round-trip.js';
@@ -200,8 +200,18 @@ export class RedisStore implements CacheStore {
       sets.push({ key, value: buf, ttlMs: ttlMs === null ? null : Math.max(1, Math.round(ttlMs)) });
       bytes += value.byteLength;
     }
+    const releases = releaseCommands(release, this.#coordinator.owner);
+    const only = releases.length === 1 && parts.length === 0 ? releases[0]! : undefined;
+    if (only && sameKeys(only.keys, sets)) {
+      // The usual landing (its values and their leases, one namespace): one command, so node-redis sends it whole.
+      const args: (string | Buffer)[] = [...only.args];
+      for (const s of sets) args.push(s.ttlMs === null ? '' : String(s.ttlMs), s.value);
+      const command = { script: WRITE_RELEASE_SCRIPT, keys: only.keys, args };
+      await this.#windowed('EVAL writeAndRelease', [{ send: () => this.#driver.eval(command), bytes }]);
+      return;
+    }
     // Leases go in the last transaction: after every value is written, in the same round trip.
-    flush(releaseCommands(release, this.#coordinator.owner));
+    flush(releases);
     await this.#windowed('MULTI/EXEC', parts);
   }
 
@@ -353,3 +363,7 @@ function durationOption(name: string, value: unknown, fallback: number, zeroOk: 
   return value;
 }
 
+/** Whether `keys` are the keys of `sets`, in order (a release of exactly what is written). */
+function sameKeys(keys: readonly string[], sets: readonly SetCommand[]): boolean {
+  return keys.length === sets.length && keys.every((k, i) => k === sets[i]!.key);
+}

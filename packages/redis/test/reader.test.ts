@@ -90,7 +90,9 @@ t.test('randomized: thousands of ranges in both modes match the origin bytes', a
     t.equal(checked, 2000);
     t.equal(wrong, 0, `${mode}: all 2000 ranges byte-exact`);
     const s = reader.stats();
-    t.ok(s.hits > 0 && s.misses > 0, `${mode}: mixed hits (${s.hits}) and misses (${s.misses})`);
+    // Pieces fetched earlier are served from the store (hits) or, while their write is still out (a write that timed
+    // out on a loaded machine keeps them joinable until it lands), from the fetch in flight (joins).
+    t.ok(s.hits + s.joins > 0 && s.misses > 0, `${mode}: mixed hits (${s.hits}), joins (${s.joins}) and misses (${s.misses})`);
   }
 });
 

@@ -167,10 +167,26 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     const wait = b.coordinator.waitForRelease([key('lease', 'free')], 20_000);
     const evalsBefore = (await commandCalls(admin))['eval'] ?? 0;
     await a.coordinator.writeAndRelease!([{ key: key('lease', 'free'), value, ttlMs: 60_000 }]);
-    t.equal(((await commandCalls(admin))['eval'] ?? 0) - evalsBefore, 1, 'writeAndRelease: the release script runs inside the write\'s transaction (one EVAL)');
+    t.equal(((await commandCalls(admin))['eval'] ?? 0) - evalsBefore, 1, 'writeAndRelease: the write and the release are one EVAL');
     t.same(await within(wait, 20_000, 'waitForRelease'), [key('lease', 'free')], 'the write-and-release wakes the waiter through pub/sub');
     t.equal(await admin.exists(`${key('lease', 'free')}:lease`), 0, 'the lease is gone');
     t.same(await b.coordinator.claim([key('lease', 'free')], 5000), ['landed'], 'and the value has landed');
+    t.ok(same((await a.getMany([key('lease', 'free')]))[0], value), 'byte-exact');
+    const pttl = await admin.pTTL(key('lease', 'free'));
+    t.ok(pttl > 55_000 && pttl <= 60_000, `with its TTL (PTTL ${pttl})`);
+
+    // Several values, one without expiry: each written byte-exact with its own TTL, every lease released.
+    const many = [
+      { key: key('lease', 'm1'), value: Buffer.alloc(70_000, 1), ttlMs: 30_000 },
+      { key: key('lease', 'm2'), value: Buffer.from([0, 13, 10, 255]), ttlMs: null },
+    ];
+    t.same(await a.coordinator.claim(many.map((e) => e.key), 5000), ['claimed', 'claimed']);
+    await a.coordinator.writeAndRelease!(many);
+    const back = await a.getMany(many.map((e) => e.key));
+    t.ok(back.every((v, i) => same(v, many[i]!.value)), 'both values byte-exact (binary, CR LF included)');
+    t.equal(await admin.pTTL(key('lease', 'm2')), -1, 'ttlMs null: no expiry');
+    t.ok((await admin.pTTL(key('lease', 'm1'))) > 25_000);
+    t.equal(await admin.exists(many.map((e) => `${e.key}:lease`)), 0, 'both leases released');
     await a.close();
     await b.close();
   });
