@@ -1,0 +1,36 @@
+// How many writes (syscalls) to Redis a sequential cold reader makes per read: N cold 64 KiB chunk reads of a
+// local file through RedisStore with leases, counting every net.Socket write to the Redis port and each flush
+// (one event-loop turn's writes). `node bench/writes-per-read.mjs [N]`; HWM=<bytes> creates the client with that
+// socket writableHighWaterMark instead of Node's 16 KiB.
+import net from 'node:net';
+import { createClient } from 'redis';
+import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
+import { RedisStore } from '@rangecache/redis';
+import { startRedis, tempDir } from '@rangecache/test-support';
+
+const N = Number(process.argv[2] ?? 1000);
+const redis = await startRedis({ ownProcess: true });
+const dir = await tempDir();
+const { path } = await dir.file('f.bin', 64 << 20);
+const socket = process.env.HWM ? { socket: { writableHighWaterMark: Number(process.env.HWM) } } : {};
+const client = createClient({ url: redis.url, disableOfflineQueue: true, ...socket });
+await client.connect();
+const port = new URL(redis.url).port;
+let syscalls = 0;
+const writeGeneric = net.Socket.prototype._writeGeneric;
+net.Socket.prototype._writeGeneric = function (writev, data, encoding, cb) {
+  if (String(this.remotePort) === port) syscalls++;
+  return writeGeneric.call(this, writev, data, encoding, cb);
+};
+const store = new RedisStore({ client });
+const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, mode: 'chunk', namespace: 'wpr' });
+await reader.stat(path);
+syscalls = 0;
+const t0 = performance.now();
+for (let i = 0; i < N; i++) {
+  const start = ((i * 7919) % 1000) * 65536;
+  await reader.readRange(path, start, start + 65536);
+}
+const ms = performance.now() - t0;
+console.log(JSON.stringify({ reads: N, ms: Math.round(ms), writesToRedis: syscalls, perRead: +(syscalls / N).toFixed(3) }));
+await reader.close(); await store.close(); await client.close(); await redis.stop(); await dir.remove();
