@@ -5,7 +5,7 @@
 import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 import { ConfigError } from './input-errors.js';
 import type { Fetcher } from './fetcher.js';
-import type { IntegrityOptions } from './integrity-store.js';
+import { type IntegrityOptions, IntegrityStore } from './integrity-store.js';
 import { MemoryStore } from './memory-store.js';
 import { durationOption, integerOption } from './read-input.js';
 import { FetcherRouter } from './router.js';
@@ -175,7 +175,8 @@ export interface ResolvedReaderOptions {
   readonly maxFleetWaiters: number;
   readonly circuitBreaker: CircuitBreakerOptions | false;
   readonly maxPendingWriteBytes: number;
-  readonly integrity: IntegrityOptions | undefined;
+  /** Whether values are tagged and verified (`store` is then an {@link IntegrityStore}); the secret is not kept here. */
+  readonly integrity: boolean;
   readonly authorize: false | 'origin';
   readonly authorizeTtlMs: number;
   readonly readAhead: number;
@@ -224,7 +225,7 @@ export function resolveReaderOptions(options: AsyncCachingReaderOptions): Resolv
   }
   return {
     fetcher,
-    store,
+    store: options.integrity === undefined ? store : new IntegrityStore(store, options.integrity),
     mode,
     blockSize: integerOption('blockSize', options.blockSize, MiB, 1, MAX_BLOCK),
     ttlMs: options.ttlMs === false ? false : durationOption('ttlMs', options.ttlMs, 3_600_000),
@@ -237,7 +238,7 @@ export function resolveReaderOptions(options: AsyncCachingReaderOptions): Resolv
     maxFleetWaiters: integerOption('maxFleetWaiters', options.maxFleetWaiters, 4096, 0, 1_000_000),
     circuitBreaker,
     maxPendingWriteBytes: integerOption('maxPendingWriteBytes', options.maxPendingWriteBytes, 256 * MiB, 0, Number.MAX_SAFE_INTEGER),
-    integrity: options.integrity,
+    integrity: options.integrity !== undefined,
     authorize,
     authorizeTtlMs: durationOption('authorizeTtlMs', options.authorizeTtlMs, 30_000),
     readAhead: integerOption('readAhead', options.readAhead, 4, 1, 1024),

@@ -91,8 +91,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     super();
     const o = (this.options = Object.freeze(resolveReaderOptions(options)));
     ({ fetcher: this.fetcher, mode: this.mode, blockSize: this.blockSize, readAhead: this.readAhead } = o);
-    const integrity = o.integrity === undefined ? undefined : new IntegrityStore(o.store, o.integrity);
-    this.store = integrity ?? o.store;
+    this.store = o.store;
+    const integrity = o.store instanceof IntegrityStore ? o.store : undefined;
     this.#store = new GuardedStore(this.store, {
       circuitBreaker: o.circuitBreaker,
       onError: (e, operation) => this.emit('storeError', e, operation),

@@ -164,3 +164,14 @@ t.test('the fetcher router: fetchers that cannot be routed are a ConfigError, a 
   await t.rejects(reader.readRange('https://h/x', 0, 1), { code: 'ERR_RANGECACHE_PATH', message: /no fetcher for the scheme "https" \(schemes served: file\)/ });
   await reader.close();
 });
+
+t.test('reader.options holds the checked options, durations in ms, and never the integrity secret', async (t) => {
+  const secret = 'a secret of at least 16 bytes';
+  const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), integrity: { secret }, metaTtlMs: 5000 });
+  t.equal(reader.options.metaTtlMs, 5000);
+  t.equal(reader.options.ttlMs, 3_600_000, 'default: an hour, in ms');
+  t.equal(reader.options.integrity, true);
+  t.notMatch(JSON.stringify(reader.options), secret, 'the secret is not kept in the options');
+  t.ok(Object.isFrozen(reader.options));
+  await reader.close();
+});
