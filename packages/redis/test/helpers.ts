@@ -54,3 +54,22 @@ export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer
   for await (const c of stream) parts.push(Buffer.from(c));
   return Buffer.concat(parts);
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Rejects after `ms` (so a hang fails the test instead of stalling it); the timer is cleared either way. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+/** Polls `cond` every 50 ms until it holds or `ms` passed; returns whether it held (a check that throws has not held). */
+export async function eventually(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await cond().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+}

@@ -11,6 +11,7 @@ import type { FetchCoordinator } from '@rangecache/core';
 import { RedisStore } from '@rangecache/redis';
 import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
+import { eventually, sleep, within } from './helpers.js';
 
 const MiB = 1024 * 1024;
 // Timers of the stores are unref'd (they must not keep a process alive), so the test keeps itself alive.
@@ -19,7 +20,6 @@ t.teardown(() => clearInterval(keepAlive));
 
 const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
 const keys = (ns: string, n: number): string[] => Array.from({ length: n }, (_, i) => key(ns, i));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The lookupAndClaim of a RedisStore's coordinator (present on RedisCoordinator). */
 function lac(store: RedisStore): NonNullable<FetchCoordinator['lookupAndClaim']> {
@@ -32,23 +32,6 @@ function extendOf(store: RedisStore): NonNullable<FetchCoordinator['extend']> {
   const c = store.coordinator;
   if (!c.extend) throw new Error('RedisCoordinator has no extend');
   return c.extend.bind(c);
-}
-
-/** Rejects after `ms` (so a hang fails the test instead of stalling it); the timer does not keep the process alive. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
-/** Polls `cond` every 50 ms until it holds or `ms` passed; returns whether it held. */
-async function eventually(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
 }
 
 async function connectedStore(url: string, options: { timeoutPerMiBMs?: number } = {}): Promise<{ store: RedisStore; client: TestRedisClient }> {

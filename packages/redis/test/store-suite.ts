@@ -12,6 +12,7 @@ import { RedisStore } from '@rangecache/redis';
 import type { RedisClient } from '@rangecache/redis';
 import { CountingFetcher, commandCalls, pseudoRandomBytes, startRedis, startSlowLink, tempDir } from '@rangecache/test-support';
 import type { RedisServerHandle, TestRedisClient } from '@rangecache/test-support';
+import { eventually, sleep, within } from './helpers.js';
 
 /** A connected client of the major under test, as far as the suite uses it. */
 export interface SuiteClient extends RedisClient {
@@ -29,25 +30,7 @@ export interface SuiteHarness {
 }
 
 const MiB = 1024 * 1024;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
-
-/** Rejects after `ms` (so a hang fails the test instead of stalling it). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
-/** Polls `cond` every 50 ms until it holds or `ms` passed; returns whether it held. */
-async function eventually(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await cond().catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-}
 
 function same(a: Uint8Array | null | undefined | unknown, b: Uint8Array): boolean {
   return a instanceof Uint8Array && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
