@@ -5,30 +5,9 @@ import type { PubSubClient, RedisDriver } from './driver.js';
 import { CLAIM_SCRIPT, EXTEND_SCRIPT, LOOKUP_CLAIM_SCRIPT, channelOf, releaseCommands } from './lease-scripts.js';
 import { openConnection, type OwnConnection } from './own-connection.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
+import type { RedisCoordinatorOptions, TimedCall, TimedParts } from './coordinator-options.js';
 
-/** Options of a {@link RedisCoordinator}. */
-export interface RedisCoordinatorOptions {
-  /**
-   * The base deadline of the subscriber connection, in ms: connecting (TCP, `AUTH`, `SELECT`, client info) gets
-   * twice this, each `SUBSCRIBE` once. Default 250. A function is asked each time (a `RedisStore` passes
-   * its current base budget, which follows a busy but healthy Redis).
-   */
-  commandTimeoutMs?: number | (() => number);
-  /**
-   * Sends several calls of one operation with their own budgets (`bytes` each), returning their replies in order:
-   * a `RedisStore` passes the one its MGETs use (two in flight, each reply within its part's budget of the
-   * one before it). Without it, the parts go one after another through `timed`.
-   */
-  timedParts?: TimedParts;
-  /**
-   * Writes entries and then releases this coordinator's leases on `release` in the same round trip (the
-   * `RedisStore`'s transaction with the release script in its last part). Without it, `writeAndRelease` is absent.
-   */
-  write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
-}
-
-/** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */
-export type TimedParts = <T>(operation: string, parts: readonly { send: () => Promise<T>; bytes: number }[]) => Promise<T[]>;
+export type { RedisCoordinatorOptions } from './coordinator-options.js';
 
 /**
  * lookupAndClaim parts: at most this many expected value bytes (one reply, which Redis builds whole, and a budget
@@ -38,13 +17,6 @@ export type TimedParts = <T>(operation: string, parts: readonly { send: () => Pr
 const BYTES_PER_LOOKUP = 16 * 1024 * 1024;
 const UNSIZED_KEYS_PER_LOOKUP = 64;
 const KEYS_PER_LOOKUP = 1024;
-
-/**
- * Runs one Redis call under a deadline (a store's own policy), rejecting with a typed {@link StoreError}. `bytes`
- * is how many value bytes the call may move, which the budget may grow with (a `RedisStore` gives
- * `commandTimeoutMs + timeoutPerMiBMs` per MiB); callers that pass nothing move (almost) no bytes.
- */
-export type TimedCall = <T>(operation: string, call: () => Promise<T>, bytes?: number) => Promise<T>;
 
 /**
  * Keys this coordinator remembers as "busy when last checked" (to report their releases to a wait that starts

@@ -1,0 +1,37 @@
+/**
+ * What a {@link RedisCoordinator} is given by the store that makes it: deadlines for its calls and the store's
+ * write. Types only, kept apart from the coordinator's code.
+ */
+import type { StoreEntry } from '@rangecache/core';
+
+/** Options of a {@link RedisCoordinator}. */
+export interface RedisCoordinatorOptions {
+  /**
+   * The base deadline of the subscriber connection, in ms: connecting (TCP, `AUTH`, `SELECT`, client info) gets
+   * twice this, each `SUBSCRIBE` once. Default 250. A function is asked each time (a `RedisStore` passes
+   * its current base budget, which follows a busy but healthy Redis).
+   */
+  commandTimeoutMs?: number | (() => number);
+  /**
+   * Sends several calls of one operation with their own budgets (`bytes` each), returning their replies in order:
+   * a `RedisStore` passes the one its MGETs use (two in flight, each reply within its part's budget of the
+   * one before it). Without it, the parts go one after another through `timed`.
+   */
+  timedParts?: TimedParts;
+  /**
+   * Writes entries and then releases this coordinator's leases on `release` in the same round trip (a `RedisStore`
+   * sends one script for the usual landing, else transactions with the release script in the last one). Without
+   * it, `writeAndRelease` throws a `ConfigError`.
+   */
+  write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
+}
+
+/** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */
+export type TimedParts = <T>(operation: string, parts: readonly { send: () => Promise<T>; bytes: number }[]) => Promise<T[]>;
+
+/**
+ * Runs one Redis call under a deadline (a store's own policy), rejecting with a typed {@link StoreError}. `bytes`
+ * is how many value bytes the call may move, which the budget may grow with (a `RedisStore` gives
+ * `commandTimeoutMs + timeoutPerMiBMs` per MiB); callers that pass nothing move (almost) no bytes.
+ */
+export type TimedCall = <T>(operation: string, call: () => Promise<T>, bytes?: number) => Promise<T>;
