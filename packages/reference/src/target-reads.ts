@@ -73,9 +73,14 @@ export async function readTargets(reader: AsyncCachingReader, reads: readonly Ta
       const toRead = ranges.map((r, j) => ({ r, j })).filter(({ r }) => r.end > r.start);
       const bytes = toRead.length === 0 ? [] : file ? await file.readRanges(toRead.map(({ r }) => r), { signal }) : await reader.readRanges(url, toRead.map(({ r }) => r), { signal });
       for (const i of indices) out[i] = new Uint8Array(0);
-      toRead.forEach(({ j }, n) => (out[indices[j]!] = bytes[n]!));
+      toRead.forEach(({ r, j }, n) => {
+        const got = bytes[n]!;
+        // The reader clamps a read to the end of the object; a reference must get every byte it names.
+        if (got.length !== r.end - r.start) throw new ReferenceTargetError(reads[indices[j]!]!.key, url, `it ends before byte ${r.end} (${got.length} of ${r.end - r.start} bytes from ${r.start})`);
+        out[indices[j]!] = got;
+      });
     } catch (e) {
-      if (isAbort(e, signal) || InvalidRangeError.is(e) && e.path === first.key) throw e;
+      if (isAbort(e, signal) || ReferenceTargetError.is(e) || InvalidRangeError.is(e) && e.path === first.key) throw e;
       throw new ReferenceTargetError(first.key, url, e);
     }
   }));

@@ -6,12 +6,15 @@ import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '
  */
 export class CountingFetcher implements Fetcher {
   readonly backend: string;
+  /** The wrapped fetcher's URL schemes, so a counting fetcher can be routed like the one it wraps. */
+  readonly schemes: readonly string[] | undefined;
   stats = 0;
   fetches: ByteRange[] = [];
   aborted = 0;
 
   constructor(readonly inner: Fetcher, readonly options: { delayMs?: number } = {}) {
     this.backend = inner.backend;
+    this.schemes = inner.schemes;
   }
 
   get fetchedBytes(): number {
