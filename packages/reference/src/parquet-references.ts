@@ -107,6 +107,11 @@ export class ParquetReferences {
     return offset === 0 && length === 0 ? { kind: 'whole', url } : { kind: 'range', url, offset, length };
   }
 
+  /** The keys of the Zarr metadata documents in `.zmetadata`. */
+  metadataKeys(): string[] {
+    return Object.keys(this.#metadata).filter((k) => /(^|\/)\.z(group|attrs|array)$/.test(k));
+  }
+
   /** The number of chunks along each axis of `field`, from its `.zarray`; `[1]` for a scalar (as fsspec). */
   #grid(field: string): number[] | undefined {
     const known = this.#grids.get(field);
@@ -140,9 +145,16 @@ export class ParquetReferences {
     const url = `${this.#root}${field}/refs.${record}.parq`;
     let rows = this.#records.get(url);
     if (!rows) {
-      rows = this.#load(url, key, signal);
-      this.#records.set(url, rows);
-      rows.catch(() => this.#records.delete(url)); // a failed load is tried again next time
+      const loading = this.#load(url, key, signal);
+      this.#records.set(url, loading);
+      loading.then(
+        (found) => {
+          // A record file that does not exist is remembered no longer than the reader's metadata TTL.
+          if (found === undefined) setTimeout(() => this.#records.get(url) === loading && this.#records.delete(url), this.#reader.options.metaTtlMs).unref();
+        },
+        () => this.#records.get(url) === loading && this.#records.delete(url), // a failed load is tried again next time
+      );
+      rows = loading;
     }
     return rows;
   }

@@ -36,7 +36,11 @@ export interface GetOptions {
 /** A reference table: all in memory (JSON), or loaded lazily (Parquet). */
 interface ReferenceTable {
   lookup(key: string, signal?: AbortSignal): Reference | undefined | Promise<Reference | undefined>;
+  /** The keys of Zarr metadata documents (`.zgroup`, `.zattrs`, `.zarray`) in the set. */
+  metadataKeys(): string[];
 }
+
+const METADATA_KEY = /(^|\/)\.z(group|attrs|array)$/;
 
 /** zarrita asks for `/temp/.zarray`; references are keyed `temp/.zarray`. */
 function keyOf(key: string): string {
@@ -127,6 +131,31 @@ export class ReferenceStore {
     return this.#read(keys.map(keyOf), undefined, options.signal);
   }
 
+  /**
+   * The set's Zarr v2 metadata as one consolidated `.zmetadata` document (`{"zarr_consolidated_format": 1,
+   * "metadata": {…}}`), as xpublish serves it, so that clients such as xarray open the whole dataset in one
+   * request. `undefined` when the set holds no Zarr metadata.
+   *
+   * @example
+   * ```ts
+   * const zmetadata = JSON.parse(new TextDecoder().decode(await store.consolidatedMetadata()));
+   * ```
+   */
+  async consolidatedMetadata(options: GetOptions = {}): Promise<Uint8Array | undefined> {
+    const keys = this.#table.metadataKeys();
+    if (keys.length === 0) return undefined;
+    const values = await this.getMany(keys, options);
+    const metadata: Record<string, unknown> = {};
+    keys.forEach((key, i) => {
+      try {
+        metadata[key] = JSON.parse(new TextDecoder().decode(values[i]));
+      } catch (e) {
+        throw new ReferenceFormatError(`reference ${JSON.stringify(key)} is not JSON metadata`, { cause: e });
+      }
+    });
+    return new TextEncoder().encode(JSON.stringify({ zarr_consolidated_format: 1, metadata }));
+  }
+
   async #read(keys: readonly string[], range: RangeQuery | undefined, signal: AbortSignal | undefined): Promise<(Uint8Array | undefined)[]> {
     const refs = await Promise.all(keys.map((key) => this.#table.lookup(key, signal)));
     const found = keys.flatMap((key, i) => (refs[i] ? [{ key, ref: refs[i], range, i }] : []));
@@ -138,5 +167,5 @@ export class ReferenceStore {
 }
 
 function parsed(table: Map<string, Reference>): ReferenceTable {
-  return { lookup: (key) => table.get(key) };
+  return { lookup: (key) => table.get(key), metadataKeys: () => [...table.keys()].filter((k) => METADATA_KEY.test(k)) };
 }

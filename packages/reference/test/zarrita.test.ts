@@ -201,3 +201,25 @@ t.test('getMany reads the ranges of one target in one coalesced call; whole-file
   inline.fill(0);
   t.equal(new TextDecoder().decode(await store.get('temp/.zarray')), v0['temp/.zarray'], '… inline data included');
 });
+
+t.test('consolidated metadata; nothing negative outlives the metadata TTL', async (t) => {
+  const { reader } = makeReader(`meta-${++namespaces}`, { metaTtlMs: 50 });
+  const fromJson = await (await ReferenceStore.open(origin.url('ocean.v0.json'), { reader })).consolidatedMetadata();
+  const fromParquet = await (await ReferenceStore.open(origin.url('ocean.parq'), { reader })).consolidatedMetadata();
+  const json = JSON.parse(new TextDecoder().decode(fromJson)) as { zarr_consolidated_format: number; metadata: Record<string, unknown> };
+  t.equal(json.zarr_consolidated_format, 1);
+  t.same(Object.keys(json.metadata).sort(), ['.zattrs', '.zgroup', ...VARIABLES.flatMap((v) => [`${v}/.zarray`, `${v}/.zattrs`])].sort());
+  t.same(JSON.parse(new TextDecoder().decode(fromParquet)), json, 'JSON and Parquet sets give the same .zmetadata');
+  const store = new ZarrStore(origin.url('later.zarr'), { reader });
+  t.equal(await store.get('/.zgroup'), undefined, 'missing');
+  origin.put('later.zarr/.zgroup', new TextEncoder().encode('{"zarr_format":2}'));
+  t.equal(new TextDecoder().decode(await store.get('/.zgroup')), '{"zarr_format":2}', 'found as soon as it exists: a miss is not cached');
+
+  const parquet = await ReferenceStore.open(origin.url('ocean.parq'), { reader });
+  const saltRecord = readFileSync(join(fixtures, 'ocean.parq/salt/refs.0.parq'));
+  origin.remove('ocean.parq/salt/refs.0.parq');
+  t.equal(await parquet.get('salt/0.0.0'), undefined, 'a missing record file: its keys are missing');
+  origin.put('ocean.parq/salt/refs.0.parq', saltRecord);
+  await new Promise((r) => setTimeout(r, 120));
+  t.ok((await parquet.get('salt/0.0.0'))?.length, 'found again once the metadata TTL has passed');
+});
