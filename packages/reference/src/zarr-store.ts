@@ -16,7 +16,7 @@ export interface ZarrStoreOptions {
  * A Zarr store over a URL prefix: key `/temp/.zarray` (or `/temp/zarr.json`, `/temp/c/0/0` in Zarr v3) is read
  * from `<prefix>temp/.zarray` through `reader`. A missing object returns `undefined`, as zarrita expects; the
  * reader does not remember that it was missing, so an object written later is found at once. Keys with `..`
- * or empty segments are refused, so a key can never reach outside the prefix.
+ * or empty segments, or with `\`, `?`, `#` or `%`, are refused, so a key can never reach outside the prefix.
  *
  * @example
  * ```ts
@@ -39,9 +39,11 @@ export class ZarrStore {
   }
 
   #url(key: string): string {
-    const relative = key.startsWith('/') ? key.slice(1) : key;
-    if (typeof key !== 'string' || relative === '' || relative.split('/').some((s) => s === '' || s === '.' || s === '..') || relative.includes('\\')) {
-      throw new InvalidPathError(String(key), `ZarrStore: not a Zarr key (empty, ".", ".." or "\\" segments are refused)`);
+    const relative = typeof key === 'string' && key.startsWith('/') ? key.slice(1) : key;
+    // A key stays inside the prefix: no empty, "." or ".." segment, and nothing a URL would read as more than a
+    // path (a query, a fragment, an escape, a backslash).
+    if (typeof relative !== 'string' || relative === '' || relative.split('/').some((s) => s === '' || s === '.' || s === '..') || /[\\?#%]/.test(relative)) {
+      throw new InvalidPathError(String(key), 'ZarrStore: not a Zarr key (empty, ".", ".." segments and \\ ? # % are refused)');
     }
     return this.prefix + relative;
   }

@@ -132,7 +132,7 @@ t.test('plain Zarr v2 written by zarr-python, and Zarr v3 written by zarrita, th
   t.equal(new TextDecoder().decode(shard), readFileSync(join(fixtures, 'ocean.zarr/temp/.zarray'), 'utf8').slice(-10), 'getRange suffixLength');
   const part = await store.getRange('/temp/.zarray', { offset: 5, length: 20 });
   t.equal(new TextDecoder().decode(part), readFileSync(join(fixtures, 'ocean.zarr/temp/.zarray'), 'utf8').slice(5, 25), 'getRange offset/length');
-  for (const bad of ['/../ocean.v0.json', '/temp/../../x', '/a//b', '/']) {
+  for (const bad of ['/../ocean.v0.json', '/temp/../../x', '/a//b', '/', '/x?y=1', '/x#y', '/%2e%2e/x', '/a\\b']) {
     await t.rejects(store.get(bad), InvalidPathError, `key ${bad} is refused`);
   }
 
