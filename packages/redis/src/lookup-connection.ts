@@ -1,0 +1,220 @@
+/**
+ * The store's own connection for `MGET`, the hot path of every warm read. Reply headers land in one reused,
+ * already-touched buffer, and each value is read by the kernel straight into memory of its own (`onread` with a
+ * buffer function), so a warm 64 KiB read costs one allocation and no copy in this process (BENCHMARKS.md,
+ * "Lookups on the store's own connection"). Everything else goes through node-redis.
+ *
+ * It opens on first use, authenticates and selects the caller's database, and never reconnects in place: a
+ * connection that fails rejects what it had in flight and is replaced at the next call, with a fresh reader.
+ */
+import { type Socket, connect } from 'node:net';
+import { type RespReply, RespError, RespReader, encodeCommand } from './resp-reader.js';
+
+/** Where the caller's client connects, as far as this connection can follow it. */
+export interface LookupEndpoint {
+  host?: string;
+  port?: number;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
+  username?: string;
+  password?: string;
+  database?: number;
+}
+
+/** The part of a node-redis client's `options` (v4, v5, v6) that says where and as whom it connects. */
+interface ClientOptions {
+  url?: unknown;
+  socket?: { host?: unknown; port?: unknown; path?: unknown; tls?: unknown };
+  username?: unknown;
+  password?: unknown;
+  database?: unknown;
+}
+
+/**
+ * The endpoint of a node-redis client, or `undefined` when this connection cannot follow it (TLS, a cluster, a
+ * credentials provider, anything it does not recognise): the store then sends lookups through the client.
+ */
+export function endpointOf(client: unknown): LookupEndpoint | undefined {
+  const options = (client as { options?: ClientOptions } | null)?.options;
+  if (!options || typeof options !== 'object') return undefined;
+  const socket = options.socket ?? {};
+  if (socket.tls) return undefined;
+  const endpoint: LookupEndpoint = {};
+  if (typeof options.url === 'string') {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'redis:') return undefined; // rediss: is TLS
+    endpoint.host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    endpoint.port = url.port ? Number(url.port) : 6379;
+    if (url.username) endpoint.username = decodeURIComponent(url.username);
+    if (url.password) endpoint.password = decodeURIComponent(url.password);
+    const db = url.pathname.slice(1);
+    if (db) endpoint.database = Number(db);
+  }
+  if (typeof socket.path === 'string') endpoint.path = socket.path;
+  if (typeof socket.host === 'string') endpoint.host = socket.host;
+  if (typeof socket.port === 'number') endpoint.port = socket.port;
+  if (options.username !== undefined) {
+    if (typeof options.username !== 'string') return undefined;
+    endpoint.username = options.username;
+  }
+  if (options.password !== undefined) {
+    if (typeof options.password !== 'string') return undefined;
+    endpoint.password = options.password;
+  }
+  if (options.database !== undefined) {
+    if (typeof options.database !== 'number') return undefined;
+    endpoint.database = options.database;
+  }
+  if (endpoint.path === undefined) {
+    endpoint.host ??= 'localhost';
+    endpoint.port ??= 6379;
+  }
+  if (endpoint.database !== undefined && !Number.isSafeInteger(endpoint.database)) return undefined;
+  return endpoint;
+}
+
+/** The reused receive buffer: big enough that a 1 MiB value arrives in a few reads. */
+const RECEIVE_BUFFER = 256 * 1024;
+
+/** Subscribing to the caller's client closing. */
+export interface ClientEndEvents {
+  on(listener: () => void): void;
+  off(listener: () => void): void;
+}
+
+interface Waiter {
+  resolve(reply: RespReply): void;
+  reject(error: Error): void;
+}
+
+/** One connection: its socket, its reader, and the replies it waits for, in order. */
+class Link {
+  readonly socket: Socket;
+  readonly waiting: Waiter[] = [];
+  closed = false;
+  readonly #reader: RespReader;
+
+  constructor(endpoint: LookupEndpoint, onClose: (link: Link) => void) {
+    this.#reader = new RespReader((reply) => {
+      this.waiting.shift()?.resolve(reply);
+      if (this.waiting.length === 0) this.socket.unref(); // an idle lookup connection never keeps the process alive
+    });
+    const scratch = Buffer.alloc(RECEIVE_BUFFER); // zero-filled: its pages are touched once, here
+    const onread = {
+      // Inside a value, the kernel writes straight into the value's own memory; otherwise into the scratch buffer.
+      buffer: (): Uint8Array => this.#reader.valueRemainder ?? scratch,
+      callback: (n: number, buffer: Uint8Array): boolean => {
+        try {
+          if (buffer === scratch) this.#reader.feed(scratch, 0, n);
+          else this.#reader.filled(n);
+        } catch (e) {
+          this.fail(e as Error);
+        }
+        return true;
+      },
+    };
+    this.socket = endpoint.path !== undefined
+      ? connect({ path: endpoint.path, onread })
+      : connect({ host: endpoint.host!, port: endpoint.port!, onread, noDelay: true });
+    this.socket.on('error', (e) => this.fail(e));
+    this.socket.on('close', () => {
+      this.fail(new Error('redis lookup connection closed'));
+      onClose(this);
+    });
+  }
+
+  send(command: Buffer): Promise<RespReply> {
+    if (this.closed) return Promise.reject(new Error('redis lookup connection closed'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.socket.ref();
+      this.socket.write(command);
+    });
+  }
+
+  fail(error: Error): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.socket.destroy();
+    }
+    for (const w of this.waiting.splice(0)) w.reject(error);
+  }
+}
+
+/**
+ * `MGET` over a connection of its own. A call that fails (lost connection, server error) rejects; the store
+ * turns that into a `StoreError` and the read goes on to the origin.
+ */
+export class LookupConnection {
+  readonly #endpoint: LookupEndpoint;
+  readonly #clientEnd: ClientEndEvents | undefined;
+  #link: Link | undefined;
+  #closed = false;
+  /** Drops the link when the caller's client is closed: listened for only while a link is open. */
+  readonly #onClientEnd = (): void => this.#drop();
+
+  /** @param clientEnd - The caller's client closing: the link closes too, so it never outlives the client. */
+  constructor(endpoint: LookupEndpoint, clientEnd?: ClientEndEvents) {
+    this.#endpoint = endpoint;
+    this.#clientEnd = clientEnd;
+  }
+
+  /** Values of `keys`, as Buffers of their own, `null` where missing. */
+  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const reply = await this.#send(['MGET', ...keys]);
+    if (reply instanceof Error) throw reply;
+    if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`redis lookup connection: MGET of ${keys.length} keys got ${describe(reply)}`);
+    return reply;
+  }
+
+  #send(args: readonly string[]): Promise<RespReply> {
+    if (this.#closed) return Promise.reject(new Error('redis lookup connection closed'));
+    if (!this.#link || this.#link.closed) this.#link = this.#open();
+    return this.#link.send(encodeCommand(args));
+  }
+
+  /** A new link; AUTH and SELECT are pipelined ahead of the first command, and a refusal fails the link. */
+  #open(): Link {
+    const link = new Link(this.#endpoint, (closed) => {
+      if (this.#link !== closed) return;
+      this.#link = undefined;
+      this.#clientEnd?.off(this.#onClientEnd);
+    });
+    this.#clientEnd?.on(this.#onClientEnd);
+    const { username, password, database } = this.#endpoint;
+    const setup: string[][] = [];
+    if (password !== undefined) setup.push(username !== undefined ? ['AUTH', username, password] : ['AUTH', password]);
+    if (database !== undefined && database !== 0) setup.push(['SELECT', String(database)]);
+    for (const args of setup) {
+      link.send(encodeCommand(args)).then(
+        (reply) => reply instanceof RespError && link.fail(new Error(`redis lookup connection: ${args[0]} refused: ${reply.message}`)),
+        () => {},
+      );
+    }
+    return link;
+  }
+
+  /** Closes the connection; calls in flight reject. */
+  close(): void {
+    this.#closed = true;
+    this.#drop();
+  }
+
+  #drop(): void {
+    const link = this.#link;
+    this.#link = undefined;
+    this.#clientEnd?.off(this.#onClientEnd);
+    link?.fail(new Error('redis lookup connection closed'));
+  }
+}
+
+function describe(reply: RespReply): string {
+  if (Array.isArray(reply)) return `${reply.length} values`;
+  if (reply === null) return 'nil';
+  return Buffer.isBuffer(reply) ? 'a bulk string' : JSON.stringify(reply);
+}

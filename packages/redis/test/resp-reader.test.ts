@@ -1,0 +1,51 @@
+// The lookup connection's RESP reader, fed by hand: every reply shape, split at every byte.
+import t from 'tap';
+import { RespError, RespProtocolError, RespReader, encodeCommand } from '../src/resp-reader.js';
+import type { RespReply } from '../src/resp-reader.js';
+
+function readAll(wire: Buffer, cut: (i: number) => boolean): RespReply[] {
+  const replies: RespReply[] = [];
+  const reader = new RespReader((r) => replies.push(r));
+  let from = 0;
+  for (let i = 1; i <= wire.length; i++) {
+    if (i === wire.length || cut(i)) {
+      // Each read lands in a scratch buffer that is overwritten right after, as the socket's reused buffer is.
+      const scratch = Buffer.from(wire.subarray(from, i));
+      reader.feed(scratch, 0, scratch.length);
+      scratch.fill(0xee);
+      from = i;
+    }
+  }
+  return replies;
+}
+
+t.test('every reply shape, whole and split at every byte', async (t) => {
+  const value = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256)); // has CR and LF inside
+  const wire = Buffer.concat([
+    Buffer.from('+OK\r\n-ERR wrong number of arguments\r\n:42\r\n$-1\r\n$0\r\n\r\n*0\r\n*-1\r\n'),
+    Buffer.from(`*3\r\n$${value.length}\r\n`), value, Buffer.from('\r\n$-1\r\n$2\r\n\r\n\r\n'),
+    Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n'),
+  ]);
+  const want = ['OK', new RespError('ERR wrong number of arguments'), 42, null, Buffer.alloc(0), [], null, [value, null, Buffer.from('\r\n')], value];
+  for (const [label, cut] of [['whole', () => false], ['every byte', () => true], ['every 7 bytes', (i: number) => i % 7 === 0]] as const) {
+    const got = readAll(wire, cut);
+    t.equal(got.length, want.length, `${label}: ${want.length} replies`);
+    t.same(got, want, label);
+    t.ok(got[1] instanceof RespError, `${label}: an error reply is a RespError`);
+  }
+});
+
+t.test('values own their memory', async (t) => {
+  const got = readAll(Buffer.from('*2\r\n$3\r\nabc\r\n$4\r\ndefg\r\n'), () => false)[0] as Buffer[];
+  for (const v of got) t.equal(v.buffer.byteLength, v.length, 'not a view into a shared pool');
+});
+
+t.test('a stream out of step is a RespProtocolError', async (t) => {
+  for (const bad of ['?what\r\n', '$3\r\nabcXY', '$x\r\n', '*2\r\n:1\r\n', '$-5\r\n', `+${'a'.repeat(2000)}`, '+OK\n']) {
+    t.throws(() => readAll(Buffer.from(bad), () => false), RespProtocolError, JSON.stringify(bad.slice(0, 20)));
+  }
+});
+
+t.test('encodeCommand', async (t) => {
+  t.equal(encodeCommand(['MGET', 'a', 'ключ']).toString('utf8'), '*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$8\r\nключ\r\n', 'bulk lengths in bytes, not characters');
+});
