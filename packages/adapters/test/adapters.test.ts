@@ -146,8 +146,11 @@ t.test('createCachedFetch: zarrita FetchStore and hyparquet asyncBufferFromUrl o
   t.same(Array.from(chunk.data as Float32Array), want, 'zarrita decodes a chunk fetched through the cached fetch');
   t.equal(await store.get('/temp/7.7.7.7'), undefined, 'a missing chunk is a 404, which zarrita reads as missing');
 
-  const file = await asyncBufferFromUrl({ url: origin.url('rows.parquet'), fetch });
-  t.same((await parquetReadObjects({ file, compressors, columns: ['id'], rowStart: 9998, rowEnd: 10_000 })).map((r) => r.id), [9998n, 9999n], 'hyparquet over the cached fetch');
+  const [cold, warm] = await coldThenWarm(t, 'fetch', async (r) => {
+    const file = await asyncBufferFromUrl({ url: origin.url('rows.parquet'), fetch: createCachedFetch(r) });
+    return (await parquetReadObjects({ file, compressors, columns: ['id'], rowStart: 9998, rowEnd: 10_000 })).map((row) => row.id);
+  });
+  t.same([cold, warm], [[9998n, 9999n], [9998n, 9999n]], 'hyparquet over the cached fetch, cold then warm');
 
   const bytes = readFileSync(join(fixtures, 'rows.parquet'));
   const url = origin.url('rows.parquet');
