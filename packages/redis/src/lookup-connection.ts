@@ -36,7 +36,7 @@ interface ClientOptions {
  */
 export function endpointOf(client: unknown): LookupEndpoint | undefined {
   const options = (client as { options?: ClientOptions } | null)?.options;
-  if (!options || typeof options !== 'object') return undefined;
+  if (!options || typeof options !== 'object' || 'rootNodes' in options) return undefined; // a cluster: not one endpoint
   const socket = options.socket ?? {};
   if (socket.tls) return undefined;
   const endpoint: LookupEndpoint = {};

@@ -20,7 +20,8 @@ t.test('endpointOf follows what a client says, and declines what it cannot follo
   t.equal(of({ socket: { host: 'h', tls: true } }), undefined, 'TLS socket');
   t.equal(of({ password: () => 'token' }), undefined, 'a credentials function');
   t.equal(of({ url: 'redis://h/notanumber' }), undefined, 'a database it cannot read');
-  t.equal(endpointOf({}), undefined, 'no options at all (e.g. a cluster)');
+  t.equal(endpointOf({}), undefined, 'no options at all');
+  t.equal(of({ rootNodes: [{ url: 'redis://127.0.0.1:7000' }] }), undefined, 'a cluster client: not one endpoint');
 });
 
 t.test('password, ACL user and database: lookups see what the client wrote', async (t) => {
