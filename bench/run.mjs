@@ -220,7 +220,8 @@ const record = (origin, workload, variant, r) => {
   results.runs.push({ origin: origin?.name ?? 'file', workload, variant, ...r });
   if (r.reads && r.redis.client.issued) log(`  redis per read: ${(r.redis.client.issued / r.reads).toFixed(2)} client cmds, ${(r.redis.client.flushes / r.reads).toFixed(2)} flushes, ${(r.redis.serverTotal / r.reads).toFixed(2)} server (commandstats)`);
   const mibs = r.bytes / MiB / (r.wallMs / 1000);
-  log(`${origin?.name ?? 'file'} ${workload} ${variant}: ${r.wallMs.toFixed(0)} ms, ${mibs.toFixed(0)} MiB/s, origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB, redis keys ${r.redis.dbsize}`);
+  const faults = r.pageFaults === undefined || !r.bytes ? '' : `, ${(r.pageFaults / (r.bytes / MiB)).toFixed(0)} page faults/MiB`;
+  log(`${origin?.name ?? 'file'} ${workload} ${variant}: ${r.wallMs.toFixed(0)} ms, ${mibs.toFixed(0)} MiB/s${faults}, origin ${r.originCount.requests} req / ${(r.originCount.bytes / MiB).toFixed(1)} MiB, redis keys ${r.redis.dbsize}`);
 };
 
 async function benchWorkload(origin, workload) {
@@ -375,6 +376,8 @@ for (const [k, rs] of groups) {
     } : undefined,
     redisTopCommands: Object.fromEntries(allCommands.map((c) => [c, median(rs.map((r) => r.redis.calls[c] ?? 0))]).sort((a, b) => b[1] - a[1]).slice(0, 8)),
     peakRssAboveBaselineMiB: median(rs.map((r) => r.peakAboveBaselineMiB ?? 0)),
+    // Minor page faults of the worker's timed region per MiB delivered: the cost of fresh memory (BENCHMARKS.md).
+    pageFaultsPerMiB: rs[0].pageFaults === undefined || !rs[0].bytes ? undefined : median(rs.map((r) => r.pageFaults / (r.bytes / MiB))),
     amplification: rs[0].amplification === undefined ? undefined : spread(rs.map((r) => r.amplification)),
     fastestMs: rs[0].fastestMs === undefined ? undefined : spread(rs.map((r) => r.fastestMs)),
     slowestOverAlone: rs[0].slowestOverAlone === undefined ? undefined : spread(rs.map((r) => r.slowestOverAlone)),
@@ -440,12 +443,12 @@ const la = (l) => l.map((x) => x.toFixed(1)).join(' ');
 lines.push(`rangecache bench, ${results.meta.date}, commit ${results.meta.commit}, \`node bench/run.mjs ${results.meta.args}\`, ${reps} repetition(s)` +
   `${quick ? ' (quick mode: the numbers mean nothing)' : ''}; ${results.meta.cpus} CPUs, load average (1/5/15 min) ${la(results.meta.loadavgStart)} at the start, ${la(results.meta.loadavgEnd)} at the end; ${results.meta.elapsedS.toFixed(0)} s.`, '');
 if (mainRows.length) {
-  lines.push('| origin | workload | variant | wall s median [min-max] | MiB/s median | origin req | origin MiB | Redis keys | MGET/GET/SET/EXEC calls |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('| origin | workload | variant | wall s median [min-max] | MiB/s median | page faults/MiB | origin req | origin MiB | Redis keys | MGET/GET/SET/EXEC calls |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
 }
 for (const s of mainRows) {
   const c = s.redisCalls;
-  lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${secs(s.wallMs)} | ${fmt(s.mibps.median)} | ${fmt(s.originRequests)} | ` +
+  lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${secs(s.wallMs)} | ${fmt(s.mibps.median)} | ${s.pageFaultsPerMiB === undefined ? '' : fmt(s.pageFaultsPerMiB)} | ${fmt(s.originRequests)} | ` +
     `${fmt(s.originBytes / MiB, 1)} | ${fmt(s.redisKeys)} | ${c.mget}/${c.get}/${c.set}/${c.exec} |`);
 }
 const fleetRows = summary.filter((s) => s.workload.startsWith('W3') && s.variant === 'fleet');
