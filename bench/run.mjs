@@ -215,7 +215,7 @@ async function preloadCeiling(workload) {
   }
 }
 
-const results = { meta: {}, runs: [] };
+const results = { meta: {}, runs: [], redisBenchmark: {} };
 const record = (origin, workload, variant, r) => {
   results.runs.push({ origin: origin?.name ?? 'file', workload, variant, ...r });
   if (r.reads && r.redis.client.issued) log(`  redis per read: ${(r.redis.client.issued / r.reads).toFixed(2)} client cmds, ${(r.redis.client.flushes / r.reads).toFixed(2)} flushes, ${(r.redis.serverTotal / r.reads).toFixed(2)} server (commandstats)`);
@@ -251,6 +251,29 @@ async function benchWorkload(origin, workload) {
   await preloadCeiling(workload);
   for (let rep = 0; rep < reps; rep++) record(origin, workload, 'ceiling', await runOne(origin, workload, 'ceiling'));
   await admin.flushAll();
+  if (origin.name === 'plain') for (let rep = 0; rep < reps; rep++) physicalLimit(workload);
+}
+
+/**
+ * The physical limit of a warm read: `redis-benchmark -t get -d <value size> -c 1` against the bench's Redis, in
+ * the same run (one client, as the workloads read one value at a time). Recorded in MiB/s per repetition.
+ */
+function physicalLimit(workload) {
+  const size = workload === 'W1' ? MiB : 64 * 1024;
+  const n = quick ? 200 : workload === 'W1' ? 2000 : 20000;
+  let csv;
+  try {
+    csv = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(redis.port), '-t', 'set,get', '-d', String(size), '-c', '1', '-n', String(n), '--csv'], { encoding: 'utf8' });
+  } catch (e) {
+    log(`redis-benchmark unavailable (${e.code ?? e.message}): no physical limit for ${workload}`);
+    return;
+  }
+  const row = csv.trim().split('\n').find((l) => l.startsWith('"GET"'));
+  const rps = Number(row?.split(',')[1]?.replace(/"/g, ''));
+  if (!Number.isFinite(rps)) return;
+  const mibps = (rps * size) / MiB;
+  (results.redisBenchmark[workload] ??= []).push(mibps);
+  log(`plain ${workload} redis-benchmark -t set,get (GET) -d ${size} -c 1 -n ${n}: ${rps.toFixed(0)} GET/s, ${mibps.toFixed(0)} MiB/s`);
 }
 
 // W3 in one read shape: one process alone (cold), then counts.fleet processes released together (cold).
@@ -392,6 +415,12 @@ for (const w of ['W1', 'W2']) {
   const warm = find('plain', w, 'warm');
   const ceil = find('plain', w, 'ceiling');
   if (warm && ceil) target(`${w} warm / raw node-redis ceiling, MiB/s (plain)`, warm.mibps.median / ceil.mibps.median, w === 'W1' ? '>= 0.8' : '>= 0.7', warm.mibps.median / ceil.mibps.median >= (w === 'W1' ? 0.8 : 0.7));
+  // Issue 12: warm W1 against the physical limit, redis-benchmark GET of 1 MiB with one client, same run.
+  const limit = results.redisBenchmark[w];
+  if (warm && limit?.length) {
+    const ratio = warm.mibps.median / median(limit);
+    target(`${w} warm / redis-benchmark GET -d ${w === 'W1' ? '1048576' : '65536'} -c 1 (same run), MiB/s (plain)`, ratio, w === 'W1' ? '>= 0.6' : 'none (W2 is compared with the seed)', w === 'W1' ? ratio >= 0.6 : true);
+  }
   const cold = find('plain', w, 'cold');
   const direct = find('plain', w, 'direct');
   // Issue 9 item 4: cold W2 on loopback <= 1.15x the same reads made directly with undici, in the same run.
