@@ -39,6 +39,9 @@ export function endpointOf(client: unknown): LookupEndpoint | undefined {
   if (!options || typeof options !== 'object' || 'rootNodes' in options) return undefined; // a cluster: not one endpoint
   const socket = options.socket ?? {};
   if (socket.tls) return undefined;
+  // Only an endpoint the client names: a client without one (a sentinel or cluster client, or defaults that
+  // another version might resolve differently) keeps its lookups.
+  if (typeof options.url !== 'string' && socket.host === undefined && socket.path === undefined && socket.port === undefined) return undefined;
   const endpoint: LookupEndpoint = {};
   if (typeof options.url === 'string') {
     let url: URL;

@@ -15,7 +15,9 @@ t.test('endpointOf follows what a client says, and declines what it cannot follo
   t.same(of({ url: 'redis://127.0.0.1:6390/2', socket: { host: '127.0.0.1', port: 6390, tls: false }, database: 2 }), { host: '127.0.0.1', port: 6390, database: 2 });
   t.same(of({ url: 'redis://al%40ce:p%3Ass@db.local:7000/5' }), { host: 'db.local', port: 7000, username: 'al@ce', password: 'p:ss', database: 5 });
   t.same(of({ socket: { path: '/run/redis.sock' }, password: 'x' }), { path: '/run/redis.sock', password: 'x' });
-  t.same(of({}), { host: 'localhost', port: 6379 }, 'node-redis defaults');
+  t.same(of({ socket: { port: 6390 } }), { host: 'localhost', port: 6390 }, 'node-redis\'s default host');
+  t.equal(of({}), undefined, 'no endpoint named: the client keeps its lookups');
+  t.equal(of({ sentinelRootNodes: [{ host: '127.0.0.1', port: 26379 }], name: 'mymaster' }), undefined, 'a sentinel client');
   t.equal(of({ url: 'rediss://host:6380' }), undefined, 'TLS URL');
   t.equal(of({ socket: { host: 'h', tls: true } }), undefined, 'TLS socket');
   t.equal(of({ password: () => 'token' }), undefined, 'a credentials function');
