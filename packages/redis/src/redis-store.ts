@@ -58,6 +58,15 @@ const MAX_ADAPTIVE_FACTOR = 20;
 const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
 const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
+/** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
+type Channel = 'client' | 'lookups';
+
+/** A connection's commands sent, and its last reply (see `RedisStore.#progress`). */
+interface Progress {
+  sent: number;
+  last: { at: number; seq: number };
+}
+
 /** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
 interface Part<T> {
   send: () => Promise<T>;
@@ -108,10 +117,12 @@ export class RedisStore implements CacheStore {
   #rtt = new RoundTripEstimator();
   /** Transfer time per MiB of recent big calls: the per-MiB allowance follows a Redis shared by many readers. */
   #msPerMiB = new RoundTripEstimator();
-  /** Commands this store has sent, numbered in order. */
-  #sentCommands = 0;
-  /** When the last reply came (performance.now()), and to which command: the connection's progress. */
-  #lastReply = { at: 0, seq: 0 };
+  /**
+   * Per connection (the client's, and the store's own for lookups): commands sent, numbered in order, and when
+   * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
+   * replies on one connection say nothing of commands queued on the other.
+   */
+  #progress: Record<Channel, Progress> = { client: { sent: 0, last: { at: 0, seq: 0 } }, lookups: { sent: 0, last: { at: 0, seq: 0 } } };
   /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
   readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
@@ -199,7 +210,7 @@ export class RedisStore implements CacheStore {
     }
     flush();
     // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
-    const replies = await this.#windowed('MGET', parts);
+    const replies = await this.#windowed('MGET', parts, this.#lookups ? 'lookups' : 'client');
     return replies.flat();
   }
 
@@ -295,7 +306,7 @@ export class RedisStore implements CacheStore {
    * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
    * reconnect): no more waiting. Never longer than MAX_ADAPTIVE_FACTOR budgets in all.
    */
-  async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError): Promise<T> {
+  async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError, progress: Progress): Promise<T> {
     const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
     const start = performance.now();
     let since = start;
@@ -305,7 +316,7 @@ export class RedisStore implements CacheStore {
         return await withResponsiveTimeout(reply, budget, () => expired);
       } catch (e) {
         if (e !== expired) throw e;
-        const last = this.#lastReply;
+        const last = progress.last;
         const queuedBehind = last.at > since && last.seq < seq;
         if (!queuedBehind || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
         since = last.at;
@@ -320,7 +331,8 @@ export class RedisStore implements CacheStore {
    * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
    * a timeout carries `settled`, covering every part that was sent.
    */
-  async #windowed<T>(operation: string, parts: readonly Part<T>[]): Promise<T[]> {
+  async #windowed<T>(operation: string, parts: readonly Part<T>[], channel: Channel = 'client'): Promise<T[]> {
+    const progress = this.#progress[channel];
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
     // failing now sends the read to the origin at once. (node-redis 4: the store's own connection may have to open
     // first, within twice the base budget.)
@@ -331,7 +343,7 @@ export class RedisStore implements CacheStore {
     let next = 0;
     const send = (): void => {
       let reply: Promise<T>;
-      const seq = ++this.#sentCommands;
+      const seq = ++progress.sent;
       try {
         reply = parts[next++]!.send();
       } catch (e) {
@@ -339,7 +351,7 @@ export class RedisStore implements CacheStore {
       }
       // Every reply is progress of the connection, also one that comes after its own call timed out: calls
       // queued behind it must not time out for its lateness.
-      reply.then(() => { if (seq > this.#lastReply.seq) this.#lastReply = { at: performance.now(), seq }; }, () => {});
+      reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
       sent.push(reply);
       inFlight.push({ reply, seq });
     };
@@ -359,7 +371,7 @@ export class RedisStore implements CacheStore {
           const answer = all.then((rs) => (complete && rs.every((r) => r.status === 'fulfilled')
             ? rs.map((r) => (r as PromiseFulfilledResult<T>).value) : undefined));
           return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed, answer);
-        }));
+        }, progress));
       } catch (e) {
         // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
         // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
