@@ -78,7 +78,12 @@ export async function startRedis(options: { extraArgs?: string[]; ownProcess?: b
       new Error(`cannot start redis-server (${(e as NodeJS.ErrnoException).code}); install it (apt-get install redis-server) or set REDIS_URL`),
     )));
     spawnError.catch(() => {});
-    await Promise.race([waitForPing(url), spawnError]);
+    try {
+      await Promise.race([waitForPing(url), spawnError]);
+    } catch (e) {
+      proc.kill('SIGKILL'); // a server that never answered (e.g. one started with requirepass) must not outlive the test
+      throw e;
+    }
   };
   await launch();
   const kill = (): Promise<void> => {
