@@ -4,10 +4,6 @@
  */
 import { RangecacheError } from '@rangecache/core';
 
-function hasCode(e: unknown, code: string): boolean {
-  return e instanceof Error && (e as { code?: unknown }).code === code;
-}
-
 /**
  * A reference set that cannot be read as kerchunk references: not JSON, an unknown `version`, a reference that
  * is not `data`, `[url]` or `[url, offset, length]`, a bad template or `gen` entry, or a Parquet layout without
@@ -27,7 +23,7 @@ export class ReferenceFormatError extends RangecacheError {
 
   /** Whether `e` is a {@link ReferenceFormatError} (code `ERR_RANGECACHE_REFERENCE_FORMAT`). */
   static override is(e: unknown): e is ReferenceFormatError {
-    return e instanceof ReferenceFormatError || hasCode(e, 'ERR_RANGECACHE_REFERENCE_FORMAT');
+    return e instanceof ReferenceFormatError || (RangecacheError.is(e) && e.code === 'ERR_RANGECACHE_REFERENCE_FORMAT');
   }
 }
 
@@ -54,6 +50,6 @@ export class ReferenceTargetError extends RangecacheError {
 
   /** Whether `e` is a {@link ReferenceTargetError} (code `ERR_RANGECACHE_REFERENCE_TARGET`). */
   static override is(e: unknown): e is ReferenceTargetError {
-    return e instanceof ReferenceTargetError || hasCode(e, 'ERR_RANGECACHE_REFERENCE_TARGET');
+    return e instanceof ReferenceTargetError || (RangecacheError.is(e) && e.code === 'ERR_RANGECACHE_REFERENCE_TARGET');
   }
 }

@@ -14,7 +14,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { LRUCache } from 'lru-cache';
 import { ReferenceFormatError, ReferenceTargetError } from './errors.js';
-import { type Reference, resolveTarget } from './references.js';
+import { type Reference, isMetadataKey, resolveTarget } from './references.js';
 
 /** The columns of one record file, decoded. */
 interface RecordRows {
@@ -109,7 +109,7 @@ export class ParquetReferences {
 
   /** The keys of the Zarr metadata documents in `.zmetadata`. */
   metadataKeys(): string[] {
-    return Object.keys(this.#metadata).filter((k) => /(^|\/)\.z(group|attrs|array)$/.test(k));
+    return Object.keys(this.#metadata).filter(isMetadataKey);
   }
 
   /** The number of chunks along each axis of `field`, from its `.zarray`; `[1]` for a scalar (as fsspec). */

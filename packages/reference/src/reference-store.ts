@@ -6,7 +6,7 @@ import type { AsyncCachingReader } from '@rangecache/core';
 import { ConfigError } from '@rangecache/core';
 import { ReferenceFormatError } from './errors.js';
 import { ParquetReferences, readWhole } from './parquet-references.js';
-import { type Reference, type ReferenceSpec, parseReferences } from './references.js';
+import { type Reference, type ReferenceSpec, isMetadataKey, parseReferences } from './references.js';
 import { type RangeQuery, readTargets } from './target-reads.js';
 
 export interface ReferenceStoreOptions {
@@ -39,8 +39,6 @@ interface ReferenceTable {
   /** The keys of Zarr metadata documents (`.zgroup`, `.zattrs`, `.zarray`) in the set. */
   metadataKeys(): string[];
 }
-
-const METADATA_KEY = /(^|\/)\.z(group|attrs|array)$/;
 
 /** zarrita asks for `/temp/.zarray`; references are keyed `temp/.zarray`. */
 function keyOf(key: string): string {
@@ -167,5 +165,5 @@ export class ReferenceStore {
 }
 
 function parsed(table: Map<string, Reference>): ReferenceTable {
-  return { lookup: (key) => table.get(key), metadataKeys: () => [...table.keys()].filter((k) => METADATA_KEY.test(k)) };
+  return { lookup: (key) => table.get(key), metadataKeys: () => [...table.keys()].filter(isMetadataKey) };
 }

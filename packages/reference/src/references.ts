@@ -15,6 +15,11 @@ export type Reference =
   /** `length` bytes of a target file from `offset` (`[url, offset, length]`). */
   | { readonly kind: 'range'; readonly url: string; readonly offset: number; readonly length: number };
 
+/** Whether `key` names a Zarr v2 metadata document (`.zgroup`, `.zattrs`, `.zarray`, at any depth). */
+export function isMetadataKey(key: string): boolean {
+  return /(^|\/)\.z(group|attrs|array)$/.test(key);
+}
+
 /** A kerchunk reference set as JSON: version 0 (`{key: ref}`) or version 1 (`{version: 1, refs, templates?, gen?}`). */
 export type ReferenceSpec = Readonly<Record<string, unknown>>;
 

@@ -75,46 +75,36 @@ class Evaluator {
     return value;
   }
 
-  #peekOp(...ops: string[]): string | undefined {
+  #peekOp(...ops: readonly string[]): string | undefined {
     const token = this.tokens[this.#pos];
     return token?.t === 'op' && ops.includes(token.s) ? token.s : undefined;
   }
 
-  #additive(): Value {
-    let left = this.#concat();
-    for (let op = this.#peekOp('+', '-'); op; op = this.#peekOp('+', '-')) {
+  /** `operand (op operand)*` for `ops`, folded from the left with `combine` (arithmetic by default). */
+  #binary(ops: readonly string[], operand: () => Value, combine = (op: string, a: Value, b: Value): Value => this.#arith(op, a, b)): Value {
+    let left = operand();
+    for (let op = this.#peekOp(...ops); op; op = this.#peekOp(...ops)) {
       this.#pos++;
-      left = this.#arith(op, left, this.#concat());
+      left = combine(op, left, operand());
     }
     return left;
+  }
+
+  #additive(): Value {
+    return this.#binary(['+', '-'], () => this.#concat());
   }
 
   #concat(): Value {
-    let left = this.#multiplicative();
-    while (this.#peekOp('~')) {
-      this.#pos++;
-      left = { kind: 'str', s: render(left) + render(this.#multiplicative()) };
-    }
-    return left;
+    return this.#binary(['~'], () => this.#multiplicative(), (_, a, b) => ({ kind: 'str', s: render(a) + render(b) }));
   }
 
   #multiplicative(): Value {
-    let left = this.#power();
-    for (let op = this.#peekOp('*', '/', '//', '%'); op; op = this.#peekOp('*', '/', '//', '%')) {
-      this.#pos++;
-      left = this.#arith(op, left, this.#power());
-    }
-    return left;
+    return this.#binary(['*', '/', '//', '%'], () => this.#power());
   }
 
   /** Left-associative, with unary minus binding tighter, as in Jinja2: `-2 ** 2` is 4, `2 ** 3 ** 2` is 64. */
   #power(): Value {
-    let left = this.#unary();
-    while (this.#peekOp('**')) {
-      this.#pos++;
-      left = this.#arith('**', left, this.#unary());
-    }
-    return left;
+    return this.#binary(['**'], () => this.#unary());
   }
 
   #unary(): Value {
