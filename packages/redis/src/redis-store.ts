@@ -1,7 +1,8 @@
-import { ConfigError, StoreError, StoreTimeoutError } from '@rangecache/core';
+import { StoreError, StoreTimeoutError } from '@rangecache/core';
 import type { CacheStore, FetchCoordinator, StoreEntry } from '@rangecache/core';
 import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
+import { type RedisStoreOptions, resolveStoreOptions } from './store-options.js';
 import { driverFor } from './driver-for.js';
 import { LookupConnection, endpointOf } from './lookup-connection.js';
 import { WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
@@ -9,38 +10,7 @@ import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 import { RoundTripEstimator } from './round-trip.js';
 
-export interface RedisStoreOptions {
-  /**
-   * A connected node-redis client: v4 (4.6 or later), v5 or v6. The store never connects, quits or reconfigures
-   * it: its owner does. With node-redis 4 the store sends its commands on a connection of its own, a duplicate
-   * of this one (see {@link RedisStore}).
-   */
-  client: RedisClient;
-  /**
-   * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
-   * it counts as failed and the reader goes to the origin. A call that moves bytes gets `timeoutPerMiBMs` more
-   * per MiB (see {@link RedisStore}). Time this process spends blocked, or waiting for a CPU, does not count.
-   * It is a floor: where recent calls show a healthy but slow Redis (a busy machine), the budget follows their
-   * measured round trips, and after a timeout the next calls get twice the time (up to 4x), as TCP's
-   * retransmission timer does (RFC 6298). It also bounds the coordinator's subscriber: connecting gets twice
-   * this, `SUBSCRIBE` once. Default 250; at most 600 000.
-   */
-  commandTimeoutMs?: number;
-  /**
-   * The time allowance per MiB a call moves, in ms, in either direction (values written, or values expected
-   * back from a read whose caller passed `expectedBytes`), added to `commandTimeoutMs`. It sets the slowest
-   * transfer rate that is still healthy: the default 100 ms per MiB is 10 MiB/s. `0` gives every call the base
-   * budget only. At most 60 000.
-   */
-  timeoutPerMiBMs?: number;
-  /**
-   * Send lookups (`MGET`, the hot path of warm reads) over a connection of the store's own, read by a small RESP
-   * reader into reused memory instead of through node-redis: about twice as fast per warm 64 KiB read (see
-   * BENCHMARKS.md). It follows the client's host, port or socket path, user, password and database; with TLS or
-   * a client it cannot follow, lookups go through the client. `false`: always through the client. Default `true`.
-   */
-  ownLookupConnection?: boolean;
-}
+export type { RedisStoreOptions } from './store-options.js';
 
 const MiB = 1024 * 1024;
 /** Keys per MGET part: bounds a part where value sizes are unknown. */
@@ -49,14 +19,12 @@ const KEYS_PER_MGET = 64;
 const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * MiB;
-const MAX_COMMAND_TIMEOUT_MS = 600_000;
 /** Calls that move less than this are round-trip samples (bigger ones mostly measure the transfer). */
 const SMALL_CALL_BYTES = 256 * 1024;
 /** The adaptive base budget never exceeds this many times `commandTimeoutMs`: a stall is still caught. */
 const MAX_ADAPTIVE_FACTOR = 20;
 /** The adaptive per-MiB allowance never exceeds this many times `timeoutPerMiBMs` (1 MiB/s by default). */
 const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
-const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
 /** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
 type Channel = 'client' | 'lookups';
@@ -132,13 +100,11 @@ export class RedisStore implements CacheStore {
   #lookups: LookupConnection | undefined;
 
   constructor(options: RedisStoreOptions) {
-    if (options === null || typeof options !== 'object' || options.client === undefined || options.client === null) {
-      throw new ConfigError('RedisStore: options.client (a connected node-redis v4, v5 or v6 client) is required');
-    }
-    this.#driver = driverFor(options.client, 'RedisStore');
-    this.client = options.client;
-    this.commandTimeoutMs = durationOption('commandTimeoutMs', options.commandTimeoutMs, 250, false, MAX_COMMAND_TIMEOUT_MS);
-    this.timeoutPerMiBMs = durationOption('timeoutPerMiBMs', options.timeoutPerMiBMs, 100, true, MAX_TIMEOUT_PER_MIB_MS);
+    const o = resolveStoreOptions(options);
+    this.#driver = driverFor(o.client, 'RedisStore');
+    this.client = o.client;
+    this.commandTimeoutMs = o.commandTimeoutMs;
+    this.timeoutPerMiBMs = o.timeoutPerMiBMs;
     this.#coordinator = new RedisCoordinator(
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
@@ -150,10 +116,7 @@ export class RedisStore implements CacheStore {
       },
     );
     this.coordinator = this.#coordinator;
-    if (options.ownLookupConnection !== undefined && typeof options.ownLookupConnection !== 'boolean') {
-      throw new ConfigError(`RedisStore: ownLookupConnection must be true or false, got ${String(options.ownLookupConnection)}`);
-    }
-    const endpoint = options.ownLookupConnection === false ? undefined : endpointOf(options.client);
+    const endpoint = o.ownLookupConnection ? endpointOf(o.client) : undefined;
     if (endpoint) {
       const driver = this.#driver;
       this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
@@ -390,14 +353,6 @@ export class RedisStore implements CacheStore {
     if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
     else this.#msPerMiB.sample((elapsed * MiB) / bytes);
   }
-}
-
-function durationOption(name: string, value: unknown, fallback: number, zeroOk: boolean, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0) || value > max) {
-    throw new ConfigError(`RedisStore: ${name} must be a number ${zeroOk ? '>= 0' : '> 0'} and <= ${max} (ms), got ${String(value)}`);
-  }
-  return value;
 }
 
 /** Whether `keys` are the keys of `sets`, in order (a release of exactly what is written). */
