@@ -104,10 +104,12 @@ export class MemoryCoordinator implements FetchCoordinator {
         for (const k of released) this.#released.delete(k);
         resolve(released);
       };
-      const deadline = Date.now() + timeoutMs;
-      const finished = (): boolean => this.#closed || signal?.aborted === true || Date.now() >= deadline;
+      // The timer itself says the time is up: Date.now() may still read a millisecond short when it fires, and a
+      // wait that then returned unresolved would never be woken again.
+      let timedOut = timeoutMs <= 0;
+      const finished = (): boolean => this.#closed || signal?.aborted === true || timedOut;
       // Not unref'd: a read waiting for a release keeps the process alive, as Redis's subscriber socket does.
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      const timer = setTimeout(() => { timedOut = true; done(); }, Math.max(0, timeoutMs));
       signal?.addEventListener('abort', done);
       this.#wakes.add(done);
       done();

@@ -52,3 +52,19 @@ t.test('a holder that dies holding its leases costs its waiters about one lease,
   t.ok(waitedMs >= leaseMs * 0.9, `it waited for the leases to lapse (${Math.round(waitedMs)} ms)`);
   t.comment(`waited ${Math.round(waitedMs)} ms for a ${leaseMs} ms lease`); // the bound on the wait is the benchmark's, not a test's
 });
+
+t.test('a wait for a release ends when its timer fires, even if the wall clock reads a little short then', async (t) => {
+  const coordinator = new MemoryStore().withLeases().coordinator!;
+  t.teardown(() => coordinator.close());
+  // Date.now() and timers use different clocks; when the timer fires the wall clock may lag by a millisecond.
+  const realNow = Date.now;
+  t.teardown(() => { Date.now = realNow; });
+  const wait = coordinator.waitForRelease(['k'], 10);
+  Date.now = () => realNow() - 50;
+  const outcome = await Promise.race([
+    wait,
+    new Promise((r) => setTimeout(r, 2000, 'hung')),
+  ]);
+  Date.now = realNow;
+  t.same(outcome, [], 'the timed-out wait resolves empty');
+});
