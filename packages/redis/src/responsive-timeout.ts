@@ -21,6 +21,62 @@ function runQueueWaitMs(): number | undefined {
 }
 const schedstat = { readable: process.platform === 'linux', at: -Infinity, waitMs: 0 };
 
+/** The last reading of {@link runQueueWaitMs}, without reading again. */
+function lastRunQueueWaitMs(): number | undefined {
+  return schedstat.readable ? schedstat.waitMs : undefined;
+}
+
+/** One pending {@link responsiveTimeout}. */
+interface Watch {
+  readonly ms: number;
+  /** How often its time is credited: often enough that one long stretch counts as one short tick only. */
+  readonly tick: number;
+  credited: number;
+  /** When it was last credited (performance.now()), and the run-queue wait then. */
+  last: number;
+  lastWait: number | undefined;
+  cancelled: boolean;
+  readonly onTimeout: () => void;
+}
+
+/**
+ * Every pending timeout, credited by one shared timer: a store call costs a Set insertion, not a timer of its
+ * own and a read of schedstat (measured: about 15 µs of a 250 µs warm read on a microVM).
+ */
+const watches = new Set<Watch>();
+let timer: NodeJS.Timeout | undefined;
+/** When the shared timer fires next (performance.now()). */
+let timerDue = Infinity;
+
+function arm(now: number, delay: number): void {
+  if (timer !== undefined && timerDue <= now + delay) return;
+  clearTimeout(timer);
+  timerDue = now + delay;
+  timer = setTimeout(creditAll, delay);
+  timer.unref();
+}
+
+function creditAll(): void {
+  timer = undefined;
+  timerDue = Infinity;
+  const now = performance.now();
+  const wait = runQueueWaitMs();
+  let next = Infinity;
+  for (const w of watches) {
+    const starved = wait !== undefined && w.lastWait !== undefined ? wait - w.lastWait : 0;
+    w.credited += Math.max(0, Math.min(now - w.last, 2 * w.tick) - starved);
+    w.last = now;
+    w.lastWait = wait;
+    if (w.credited >= w.ms) {
+      watches.delete(w);
+      setImmediate(() => { if (!w.cancelled) w.onTimeout(); });
+    } else {
+      next = Math.min(next, w.tick, w.ms - w.credited);
+    }
+  }
+  if (next !== Infinity) arm(now, next);
+}
+
 /**
  * Calls `onTimeout` after `ms` milliseconds of time in which an answer could have been received. A stretch in
  * which this process's own event loop was blocked (a big copy, a GC pause) counts as one short tick only, and on
@@ -36,32 +92,16 @@ const schedstat = { readable: process.platform === 'linux', at: -Infinity, waitM
  * ```
  */
 export function responsiveTimeout(ms: number, onTimeout: () => void): () => void {
-  const tick = Math.max(1, Math.min(ms, 50));
-  let credited = 0;
-  let last = performance.now();
-  let lastWait = runQueueWaitMs();
-  let cancelled = false;
-  let timer: NodeJS.Timeout;
-  const check = (): void => {
-    if (cancelled) return;
-    const now = performance.now();
-    const wait = runQueueWaitMs();
-    const starved = wait !== undefined && lastWait !== undefined ? wait - lastWait : 0;
-    credited += Math.max(0, Math.min(now - last, 2 * tick) - starved);
-    last = now;
-    lastWait = wait;
-    if (credited >= ms) {
-      setImmediate(() => { if (!cancelled) onTimeout(); });
-      return;
-    }
-    timer = setTimeout(check, Math.min(tick, ms - credited));
-    timer.unref();
-  };
-  timer = setTimeout(check, Math.min(tick, ms));
-  timer.unref();
+  const now = performance.now();
+  // The baseline run-queue wait is the shared timer's last reading (read afresh only once per process): a
+  // stale one can only make this timeout later, by at most one tick, never earlier.
+  const lastWait = schedstat.at === -Infinity ? runQueueWaitMs() : lastRunQueueWaitMs();
+  const w: Watch = { ms, tick: Math.max(1, Math.min(ms, 50)), credited: 0, last: now, lastWait, cancelled: false, onTimeout };
+  watches.add(w);
+  arm(now, Math.min(w.tick, ms));
   return () => {
-    cancelled = true;
-    clearTimeout(timer);
+    w.cancelled = true;
+    watches.delete(w);
   };
 }
 
