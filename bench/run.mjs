@@ -4,7 +4,7 @@
 // and s3rver, with a redis-server it starts itself. Every run is a fresh process; origin requests and bytes are
 // counted at the origin (its access log, or a counting proxy in front of s3rver); Redis calls by INFO commandstats.
 //
-//   pnpm bench [--quick] [--reps N] [--only W1,W2,W3,STREAM] [--origins plain,s3like,s3]
+//   pnpm bench [--quick] [--reps N] [--only W1,W2,W3,HOT,STREAM] [--origins plain,s3like,s3]
 //              [--shapes loop,whole,stream] [--fleet N] [--lease-ms MS|null] [--meta-ttl S] [--tag NAME]
 //
 // W3 (fleet) runs in three read shapes, each alone (one process, cold) and as a fleet of 8 processes released
@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { commandCalls, freePort, startFaultProxy, startRedis, startS3rver } from '@rangecache/test-support';
 import { renderChart } from './chart.mjs';
-import { DATASET_SHA256, DATASET_SIZE, EXPECTED, MiB, datasetBlock, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+import { DATASET_SHA256, DATASET_SIZE, EXPECTED, MiB, datasetBlock, hotReads, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The commit the packages were built from, "+dirty" when the working tree differs from it under packages/.
@@ -59,9 +59,9 @@ const leaseMs = args['lease-ms'] === undefined ? undefined : args['lease-ms'] ==
 const metaTtl = args['meta-ttl'] === undefined ? undefined : Number(args['meta-ttl']);
 const quick = args.quick;
 const reps = Number(args.reps ?? (quick ? 1 : 3));
-const only = new Set((args.only ?? 'W1,W2,W3,STREAM').split(','));
+const only = new Set((args.only ?? 'W1,W2,W3,HOT,STREAM').split(','));
 const originNames = (args.origins ?? 'plain,s3like,s3').split(',');
-const counts = quick ? { W1: 32, W2: 64, W3: 8, fleet: 2, streamMiB: 128 } : { W1: 256, W2: 4096, W3: 64, fleet: 8, streamMiB: 1024 };
+const counts = quick ? { W1: 32, W2: 64, W3: 8, HOT: 512, fleet: 2, streamMiB: 128 } : { W1: 256, W2: 4096, W3: 64, HOT: 4096, fleet: 8, streamMiB: 1024 };
 if (args.fleet) counts.fleet = Number(args.fleet);
 const shapes = (args.shapes ?? 'loop,whole,stream').split(',');
 // Quick mode (the test suite's smoke run) tries every shape on the plain origin and only the loop on s3like.
@@ -92,7 +92,7 @@ if (!existsSync(streamFile)) {
   ftruncateSync(fd, counts.streamMiB * MiB); // sparse: the bytes do not matter, the memory does
   closeSync(fd);
 }
-const readsOf = { W1: w1Reads(counts.W1), W2: w2Reads(counts.W2), W3: w3Reads(counts.W3) };
+const readsOf = { W1: w1Reads(counts.W1), W2: w2Reads(counts.W2), W3: w3Reads(counts.W3), HOT: hotReads(counts.HOT) };
 const expectedHash = (reads) => {
   const h = createHash('sha256');
   for (const r of reads) h.update(data.subarray(r.start, r.end));
@@ -198,7 +198,7 @@ async function measured(origin, fn) {
 const originCfg = (o) => (o.kind === 's3' ? { kind: 's3', endpoint: o.endpoint, bucket: o.bucket, key: o.key } : { kind: 'http', url: o.url });
 
 async function runOne(origin, workload, variant, extra = {}) {
-  const mode = workload === 'W2' ? 'chunk' : 'block';
+  const mode = workload === 'W2' || workload === 'HOT' ? 'chunk' : 'block';
   const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, metaTtl, ...extra };
   const r = await measured(variant === 'ceiling' ? null : origin, () => spawnWorker(cfg).done);
   if (r.bytes && workload !== 'STREAM' && r.sha256 !== expected[workload]) throw new Error(`${workload}/${variant} on ${origin.name}: wrong bytes (sha256 ${r.sha256})`);
@@ -276,6 +276,20 @@ function physicalLimit(workload) {
   log(`plain ${workload} redis-benchmark -t set,get (GET) -d ${size} -c 1 -n ${n}: ${rps.toFixed(0)} GET/s, ${mibps.toFixed(0)} MiB/s`);
 }
 
+/**
+ * HOT: the same 256 chunks read 16 times over, warm, in a fresh process: Redis alone, and with a 64 MiB memory tier
+ * (TieredStore) in front of it. The first read of each chunk goes to Redis either way.
+ */
+async function benchHot(origin) {
+  await admin.flushAll();
+  record(origin, 'HOT', 'cold', await runOne(origin, 'HOT', 'cached'));
+  for (let rep = 0; rep < reps; rep++) {
+    record(origin, 'HOT', 'warm', await runOne(origin, 'HOT', 'cached'));
+    record(origin, 'HOT', 'warm-tiered', await runOne(origin, 'HOT', 'cached', { tier: 64 * MiB }));
+  }
+  await admin.flushAll();
+}
+
 // W3 in one read shape: one process alone (cold), then counts.fleet processes released together (cold).
 const FLEET_STATS = ['fleetWaits', 'fleetFallbacks', 'storeErrors', 'hits', 'misses', 'originRequests'];
 async function benchFleet(origin, shape) {
@@ -345,6 +359,7 @@ try {
     results.meta[`origin_${name}`] = origin.describe;
     try {
       for (const w of ['W1', 'W2']) if (only.has(w)) await benchWorkload(origin, w);
+      if (only.has('HOT') && name === 'plain') await benchHot(origin);
       if (only.has('W3') && name !== 's3') for (const shape of shapesFor(name)) await benchFleet(origin, shape);
     } finally {
       await origin.stop();
@@ -458,6 +473,9 @@ for (const o of ['plain', 's3like']) {
   const db = find(o, 'W2', 'direct-batch64');
   if (cb && db) targets.push({ name: `W2 batched 64: cold time / direct time (${o}), informational`, value: cb.wallMs.median / db.wallMs.median, goal: 'report', ok: true });
 }
+const hotWarm = find('plain', 'HOT', 'warm');
+const hotTiered = find('plain', 'HOT', 'warm-tiered');
+if (hotWarm && hotTiered) targets.push({ name: 'HOT warm: with a memory tier / Redis alone, MiB/s (plain), informational', value: hotTiered.mibps.median / hotWarm.mibps.median, goal: 'report', ok: true });
 const st = find('file', 'STREAM', 'stream');
 if (st) target(`stream() ${counts.streamMiB} MiB: peak RSS above baseline, MiB`, st.peakRssAboveBaselineMiB, '<= 64', st.peakRssAboveBaselineMiB <= 64);
 results.summary = summary;

@@ -14,14 +14,14 @@ import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { RESP_TYPES, createClient } from 'redis';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
+import { AsyncCachingReader, FileFetcher, MemoryStore, TieredStore } from '@rangecache/core';
 import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
 import { S3Fetcher } from '@rangecache/s3';
-import { w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+import { hotReads, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
-const readsFor = { W1: w1Reads, W2: w2Reads, W3: w3Reads, STREAM: () => [] };
+const readsFor = { W1: w1Reads, W2: w2Reads, W3: w3Reads, HOT: hotReads, STREAM: () => [] };
 const reads = readsFor[cfg.workload](cfg.count);
 
 const s3client = () => new S3Client({
@@ -72,7 +72,9 @@ async function setup() {
   }
   const fetcher = cfg.variant === 'stream' ? new FileFetcher()
     : cfg.origin.kind === 's3' ? new S3Fetcher({ client: s3client() }) : new HttpFetcher();
-  const store = new RedisStore({ client });
+  // cfg.tier: bytes of an in-process memory tier in front of Redis (TieredStore), else Redis alone.
+  const redisStore = new RedisStore({ client });
+  const store = cfg.tier ? new TieredStore({ near: new MemoryStore({ maxBytes: cfg.tier }), far: redisStore }) : redisStore;
   const reader = new AsyncCachingReader({
     fetcher, store, mode: cfg.mode, blockSize: cfg.blockSize, namespace: 'bench', ttlMs: 3_600_000, readAhead: cfg.readAhead ?? 4,
     ...(cfg.integrity ? { integrity: { secret: 'benchmark-secret-0123456789' } } : {}),

@@ -18,6 +18,15 @@ export const w2Reads = (n = 4096) => Array.from({ length: n }, (_, i) => {
   return { start, end: start + 65536 };
 });
 
+/**
+ * HOT (rangecache's own, not in WORKLOADS.md): a service serving the same hot chunks many times. n reads of
+ * 64 KiB cycling through the first `distinct` reads of W2 (chunk mode).
+ */
+export const hotReads = (n = 4096, distinct = 256) => {
+  const base = w2Reads(distinct);
+  return Array.from({ length: n }, (_, i) => base[i % distinct]);
+};
+
 /** W3 per process: the first 64 reads of W1. */
 export const w3Reads = (n = 64) => w1Reads(n);
 

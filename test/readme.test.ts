@@ -25,7 +25,7 @@ t.test('README code samples run', async (t) => {
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 11, `${samples.length} samples found`);
+  t.equal(samples.length, 12, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -44,9 +44,10 @@ t.test('README code samples run', async (t) => {
   t.match(outputs[3], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
   t.match(outputs[4], /^range cache$/m);
   t.match(outputs[5], /members: \[ 0, 1 \]/);
-  t.match(outputs[6], /^1$/m, 'events sample');
-  t.match(outputs[7], /^true true 16$/m, 'HTTP sample');
-  t.match(outputs[8], /^100 4096 4$/m, 'S3 sample');
-  t.match(outputs[9], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
-  t.match(outputs[10], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
+  t.match(outputs[6], /^9$/m, 'TieredStore sample: nine reads from memory');
+  t.match(outputs[7], /^1$/m, 'events sample');
+  t.match(outputs[8], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[9], /^100 4096 4$/m, 'S3 sample');
+  t.match(outputs[10], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
+  t.match(outputs[11], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
 });

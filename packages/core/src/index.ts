@@ -24,6 +24,8 @@ export { FetcherRouter } from './router.js';
 export { MemoryStore } from './memory-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export { IntegrityStore } from './integrity-store.js';
+export { TieredStore } from './tiered-store.js';
+export type { TieredStoreOptions } from './tiered-store.js';
 export type { IntegrityOptions } from './integrity-store.js';
 export {
   AccessDeniedError,
