@@ -230,6 +230,8 @@ async function benchWorkload(origin, workload) {
     await admin.flushAll();
     record(origin, workload, 'cold', await runOne(origin, workload, 'cached'));
     record(origin, workload, 'warm', await runOne(origin, workload, 'cached'));
+    // The same warm reads with readRangeInto, into memory the consumer reuses (the arena).
+    record(origin, workload, 'warm-into', await runOne(origin, workload, 'cached', { into: true }));
   }
   if (workload === 'W2') {
     // W2 with its reads issued 64 at a time (readRanges), against direct reads with the same concurrency.
@@ -472,6 +474,16 @@ for (const o of ['plain', 's3like']) {
   const cb = find(o, 'W2', 'cold-batch64');
   const db = find(o, 'W2', 'direct-batch64');
   if (cb && db) targets.push({ name: `W2 batched 64: cold time / direct time (${o}), informational`, value: cb.wallMs.median / db.wallMs.median, goal: 'report', ok: true });
+}
+for (const w of ['W1', 'W2']) {
+  const warm = find('plain', w, 'warm');
+  const into = find('plain', w, 'warm-into');
+  const limit = results.redisBenchmark[w];
+  if (into && limit?.length) {
+    const ratio = into.mibps.median / median(limit);
+    target(`${w} warm readRangeInto / redis-benchmark GET -d ${w === 'W1' ? '1048576' : '65536'} -c 1 (same run), MiB/s (plain)`, ratio, w === 'W1' ? '>= 0.6' : 'report', w === 'W1' ? ratio >= 0.6 : true);
+  }
+  if (warm && into) targets.push({ name: `${w} warm readRangeInto / readRange, MiB/s (plain), informational`, value: into.mibps.median / warm.mibps.median, goal: 'report', ok: true });
 }
 const hotWarm = find('plain', 'HOT', 'warm');
 const hotTiered = find('plain', 'HOT', 'warm-tiered');

@@ -84,7 +84,10 @@ async function setup() {
   return {
     reader,
     open: async () => { await reader.stat(cfg.variant === 'stream' ? cfg.file : cfg.objectUrl ?? originPath); },
-    read: (r) => reader.readRange(originPath, r.start, r.end),
+    // cfg.into: readRangeInto straight into the read's slot of the arena (below), as a consumer reusing its memory.
+    read: cfg.into
+      ? async (r, i) => { const slot = arenaSlot(i); return slot.subarray(0, await reader.readRangeInto(originPath, r.start, r.end, slot)); }
+      : (r) => reader.readRange(originPath, r.start, r.end),
     readBatch: (rs) => reader.readRanges(originPath, rs),
     // W3 shapes over the whole object (cfg.objectUrl): one readRange of [0, size), or one stream().
     whole: async (url) => { const { size } = await reader.stat(url); return reader.readRange(url, 0, size); },
@@ -115,9 +118,13 @@ let arenaSize = 0;
 for (const r of reads) { slots.push(arenaSize); arenaSize += r.end - r.start; }
 const arena = cfg.shape || cfg.variant === 'stream' ? undefined : new Uint8Array(arenaSize);
 arena?.fill(0xa5);
+function arenaSlot(i) {
+  return arena.subarray(slots[i], slots[i] + reads[i].end - reads[i].start);
+}
 const keep = (v, i) => {
-  if (arena && v.byteLength === reads[i].end - reads[i].start) arena.set(v, slots[i]);
-  else out.push(v);
+  if (arena && v.byteLength === reads[i].end - reads[i].start) {
+    if (v.buffer !== arena.buffer || v.byteOffset !== slots[i]) arena.set(v, slots[i]); // readRangeInto put it there
+  } else out.push(v);
 };
 const faults0 = process.resourceUsage().minorPageFault;
 const t0 = performance.now();

@@ -25,7 +25,7 @@ t.test('README code samples run', async (t) => {
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 12, `${samples.length} samples found`);
+  t.equal(samples.length, 13, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -39,15 +39,16 @@ t.test('README code samples run', async (t) => {
     t.pass(`sample ${i + 1} ran`);
   }
   t.match(outputs[0], /^4096 2097152 3145728 true$/m, 'usage sample: header, streamed bytes, size');
-  t.match(outputs[1], /^1048576 8 true$/m, 'open() sample: size, footer bytes, version');
-  t.match(outputs[2], /\[ 1000, 1000, 5000 \] 2\ntrue 2/, 'chunk sample prints what the README says');
-  t.match(outputs[3], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
-  t.match(outputs[4], /^range cache$/m);
-  t.match(outputs[5], /members: \[ 0, 1 \]/);
-  t.match(outputs[6], /^9$/m, 'TieredStore sample: nine reads from memory');
-  t.match(outputs[7], /^1$/m, 'events sample');
-  t.match(outputs[8], /^true true 16$/m, 'HTTP sample');
-  t.match(outputs[9], /^100 4096 4$/m, 'S3 sample');
-  t.match(outputs[10], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
-  t.match(outputs[11], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
+  t.match(outputs[1], /^300000 9$/m, 'readRangeInto sample: the bytes of three reads into one buffer');
+  t.match(outputs[2], /^1048576 8 true$/m, 'open() sample: size, footer bytes, version');
+  t.match(outputs[3], /\[ 1000, 1000, 5000 \] 2\ntrue 2/, 'chunk sample prints what the README says');
+  t.match(outputs[4], /ERR_RANGECACHE_NOT_FOUND file \/tmp\/no-such-file.bin\ntrue invalid range \[10, 5\)/);
+  t.match(outputs[5], /^range cache$/m);
+  t.match(outputs[6], /members: \[ 0, 1 \]/);
+  t.match(outputs[7], /^9$/m, 'TieredStore sample: nine reads from memory');
+  t.match(outputs[8], /^1$/m, 'events sample');
+  t.match(outputs[9], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[10], /^100 4096 4$/m, 'S3 sample');
+  t.match(outputs[11], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
+  t.match(outputs[12], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
 });

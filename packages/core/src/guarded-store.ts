@@ -6,7 +6,7 @@
  */
 import { CircuitBreaker, type CircuitBreakerOptions, CircuitOpenError, type CircuitState } from './circuit-breaker.js';
 import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-import type { CacheStore, StoreEntry } from './store.js';
+import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 import { StoreError } from './store-errors.js';
 
 export interface GuardedStoreOptions {
@@ -62,8 +62,15 @@ export class GuardedStore implements CacheStore {
     this.coordinator = inner.coordinator ? this.#guardCoordinator(inner.coordinator) : undefined;
   }
 
-  getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
-    return this.guard('getMany', () => this.inner.getMany(keys, options), keys.length);
+  getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
+    const gaveUp = options?.intoSignal;
+    if (!gaveUp) return this.guard('getMany', () => this.inner.getMany(keys, options), keys.length);
+    // A call failed because its caller gave up while values arrived in its memory (the store dropped the
+    // connection): the caller's doing, not the store's. Its keys read as misses and no failure is counted.
+    return this.guard('getMany', () => this.inner.getMany(keys, options).catch((e: unknown) => {
+      if (gaveUp.aborted) return keys.map(() => null);
+      throw e;
+    }), keys.length);
   }
 
   setMany(entries: readonly StoreEntry[]): Promise<void> {

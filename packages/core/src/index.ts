@@ -17,7 +17,8 @@ export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, R
 export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 export type { Fetcher, FetchOptions, ObjectMeta, StatOptions } from './fetcher.js';
 export type { ByteRange } from './ranges.js';
-export type { CacheStore, StoreEntry } from './store.js';
+export type { CacheStore, GetManyOptions, IntoSignal, StoreEntry } from './store.js';
+export { IntoStop } from './store.js';
 export type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 export { FileFetcher } from './file-fetcher.js';
 export { FetcherRouter } from './router.js';

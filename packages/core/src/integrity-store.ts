@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from './input-errors.js';
 import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-import type { CacheStore, StoreEntry } from './store.js';
+import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 
 const TAG = 32; // HMAC-SHA256
 
@@ -43,7 +43,7 @@ export class IntegrityStore implements CacheStore {
       : undefined;
   }
 
-  async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
+  async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
     const values = await this.inner.getMany(keys, withTags(options));
     const forged: string[] = [];
     const out = values.map((v, i) => (v === null ? null : this.#verified(keys[i]!, v, forged)));

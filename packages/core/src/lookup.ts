@@ -9,7 +9,7 @@ import type { ChunkIndex } from './chunk-index.js';
 import type { FlightTable } from './flight-table.js';
 import type { Piece } from './read-job.js';
 import type { CacheMode } from './reader-options.js';
-import type { CacheStore } from './store.js';
+import type { CacheStore, GetManyOptions, IntoSignal } from './store.js';
 
 /** Objects remembered as "last lookup missed", at most. */
 const MAX_OBJECTS = 10_000;
@@ -40,10 +40,10 @@ export class StoreLookup {
    * The batch's lookup of `pieces`. Found values are set on the pieces (`p.value`); where the lookup took leases,
    * `p.lease` says what it found. Returns the pieces that missed. A failed store is a miss for every piece.
    */
-  async lookupBatch(pieces: readonly Piece[]): Promise<Set<Piece>> {
+  async lookupBatch(pieces: readonly Piece[], intoSignal?: IntoSignal): Promise<Set<Piece>> {
     let values: (Uint8Array | null)[];
     try {
-      values = await this.#lookupOrClaim(pieces);
+      values = await this.#lookupOrClaim(pieces, intoSignal);
     } catch {
       values = pieces.map(() => null); // all misses: the reads go on to the origin
     }
@@ -111,15 +111,21 @@ export class StoreLookup {
     if (keys.length > 0) this.#o.track(this.#o.store.deleteMany(keys).catch(() => {}));
   }
 
-  #lookup(pieces: readonly Piece[]): Promise<(Uint8Array | null)[]> {
-    return this.#o.store.getMany(pieces.map((p) => p.key), { expectedBytes: pieces.map((p) => p.range.end - p.range.start) });
+  /** A plain lookup; values of pieces that fill a caller's memory (`p.into`) may be read straight into it. */
+  #lookup(pieces: readonly Piece[], intoSignal?: IntoSignal): Promise<(Uint8Array | null)[]> {
+    const options: GetManyOptions = { expectedBytes: pieces.map((p) => p.range.end - p.range.start) };
+    if (intoSignal && pieces.some((p) => p.into)) {
+      options.into = pieces.map((p) => p.into);
+      options.intoSignal = intoSignal;
+    }
+    return this.#o.store.getMany(pieces.map((p) => p.key), options);
   }
 
   /** A plain lookup, or, where misses are expected and the store offers it, lookup and claim in one round trip. */
-  async #lookupOrClaim(pieces: readonly Piece[]): Promise<(Uint8Array | null)[]> {
+  async #lookupOrClaim(pieces: readonly Piece[], intoSignal?: IntoSignal): Promise<(Uint8Array | null)[]> {
     const { leaseMs, store } = this.#o;
     const coordinator = leaseMs === false ? undefined : store.coordinator;
-    if (!coordinator?.lookupAndClaim || !pieces.some((p) => this.#expectMisses.has(p.object.prefix))) return this.#lookup(pieces);
+    if (!coordinator?.lookupAndClaim || !pieces.some((p) => this.#expectMisses.has(p.object.prefix))) return this.#lookup(pieces, intoSignal);
     const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
     const results = await coordinator.lookupAndClaim(pieces.map((p) => p.key), leaseMs as number, { expectedBytes });
     return results.map((r, i) => {

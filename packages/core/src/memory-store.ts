@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from './input-errors.js';
 import { LeaseTable, withLeases } from './memory-coordinator.js';
-import type { CacheStore, StoreEntry } from './store.js';
+import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -101,10 +101,12 @@ export class MemoryStore implements CacheStore {
     return withLeases(this, this.#leases);
   }
 
-  async getMany(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    return keys.map((key) => {
+  /** Values are copies; a value is copied into `options.into[i]` where that has its exact length. */
+  async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
+    const into = options?.intoSignal?.aborted ? undefined : options?.into;
+    return keys.map((key, i) => {
       const value = this.#cache.get(key); // most recently used now; an expired entry is dropped, undefined
-      return value === undefined ? null : copyOut(value);
+      return value === undefined ? null : copyOut(value, into?.[i]);
     });
   }
 
@@ -158,11 +160,14 @@ function copyIn(value: Uint8Array): string | Uint8Array {
   return new Uint8Array(value); // copies into a new ArrayBuffer of exactly byteLength
 }
 
-/** A fresh, exactly sized Uint8Array of the held bytes (not a view into a pooled slab): the caller's own. */
-function copyOut(value: string | Uint8Array): Uint8Array {
-  if (typeof value !== 'string') return new Uint8Array(value);
-  const out = new Uint8Array(value.length);
-  Buffer.from(out.buffer, 0, out.length).write(value, 0, out.length, 'latin1');
+/**
+ * The held bytes in the caller's `into` where it has their exact length, else in a fresh, exactly sized
+ * Uint8Array (not a view into a pooled slab): the caller's own either way.
+ */
+function copyOut(value: string | Uint8Array, into: Uint8Array | undefined): Uint8Array {
+  const out = into?.byteLength === value.length ? into : new Uint8Array(value.length);
+  if (typeof value !== 'string') out.set(value);
+  else Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(value, 0, out.byteLength, 'latin1');
   return out;
 }
 

@@ -20,6 +20,8 @@ export interface Piece {
   refetch?: boolean;
   /** What the batch's lookup found of its lease, where the lookup took leases (`lookupAndClaim`). */
   lease?: 'claimed' | 'busy';
+  /** The part of a `readRangeInto` caller's memory this piece fills, where that read is its one consumer. */
+  into?: Uint8Array;
 }
 
 export interface ObjectRef {
@@ -93,4 +95,8 @@ export interface ReadJob {
   ahead: boolean;
   /** Bytes of the sequential scan this read continues (0: none). If it misses, blocks after it are fetched ahead. */
   scanned: number;
+  /** `readRangeInto`: the caller's memory for the one range, which receives the bytes instead of a new array. */
+  into?: Uint8Array;
+  /** Stops the store from writing into `into` (the batch's lookup may still be running when the read ends). */
+  abandonInto?: () => void;
 }

@@ -8,7 +8,7 @@ import type { ReadableStream } from 'node:stream/web';
 import { AbortFanout } from './abort-fanout.js';
 import { ChunkIndex } from './chunk-index.js';
 import { RangecacheError, VersionChangedError } from './errors.js';
-import { InvalidRangeError } from './input-errors.js';
+import { ConfigError, InvalidRangeError } from './input-errors.js';
 import type { ObjectMeta } from './fetcher.js';
 import { FleetLoader } from './fleet.js';
 import { FlightTable } from './flight-table.js';
@@ -157,6 +157,42 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   }
 
   /**
+   * Reads the bytes `[start, end)` of the object at `path` into `target` (from its offset 0) and returns how many
+   * were written: `end - start`, or fewer where `end` is past the end of the object. A consumer that reuses one
+   * buffer, as with `fs.read`, saves an allocation per read: where the store can (`RedisStore` over its own
+   * lookup connection, `MemoryStore`), a cached value is read straight into `target`. Bytes in `target` past the
+   * count are left alone. If the read fails or is aborted, `target`'s first `end - start` bytes are unspecified,
+   * but nothing writes into it once the promise has settled.
+   *
+   * @throws InvalidRangeError for a range `readRange` refuses, or a `target` with fewer than `end - start` bytes.
+   * @throws ConfigError when `target` is not a Uint8Array.
+   * @example
+   * ```ts
+   * const buffer = new Uint8Array(1 << 20);
+   * for (let at = 0; at < size; at += buffer.byteLength) {
+   *   const n = await reader.readRangeInto(path, at, at + buffer.byteLength, buffer);
+   *   consume(buffer.subarray(0, n));
+   * }
+   * ```
+   */
+  async readRangeInto(path: string, start: number, end: number, target: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    checkPath(path);
+    this.#checkOpen(path);
+    const signal = signalOf('readRangeInto', path, options);
+    const range = ownRange(path, { start, end });
+    if (!(target instanceof Uint8Array)) {
+      throw new ConfigError(`readRangeInto(${path}): target must be a Uint8Array, got ${target === null ? 'null' : typeof target === 'object' ? Object.prototype.toString.call(target) : typeof target}`);
+    }
+    if (target.byteLength < range.end - range.start) {
+      throw new InvalidRangeError(path, range, `target has room for ${target.byteLength} bytes, the range asks for ${range.end - range.start}`);
+    }
+    signal?.throwIfAborted();
+    this.#reads++;
+    const [bytes] = await this.#read(path, [range], signal, target);
+    return bytes!.byteLength;
+  }
+
+  /**
    * Several ranges of one object in one batch: one store round trip for all lookups, misses coalesced.
    * Every result comes from the same version of the object.
    *
@@ -175,17 +211,22 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     ranges = ranges.map((r: unknown) => ownRange(path, r));
     signal?.throwIfAborted();
     this.#reads += ranges.length;
+    return this.#read(path, ranges, signal, undefined);
+  }
+
+  /** Checked `ranges` of `path` at its current version; into `target` for `readRangeInto`. */
+  async #read(path: string, ranges: readonly ByteRange[], signal: AbortSignal | undefined, into: Uint8Array | undefined): Promise<Uint8Array[]> {
     const known = this.#meta.metaFor(path, signal);
     let meta = known instanceof Promise ? await known : known; // no await when cached: no extra microtask hop
     const scanned = this.#batcher.continuesScan(path, ranges);
     try {
-      return await this.#batcher.read(path, meta, ranges, signal, { scanned });
+      return await this.#batcher.read(path, meta, ranges, signal, { scanned, into });
     } catch (e) {
       if (!(e instanceof VersionChangedError)) throw e;
       // The object changed since its metadata was cached: refresh it from the origin and read once more.
       // Results of the failed attempt are discarded, so versions never mix.
       meta = await this.#meta.load(path, signal, true);
-      return this.#batcher.read(path, meta, ranges, signal, { scanned });
+      return this.#batcher.read(path, meta, ranges, signal, { scanned, into });
     }
   }
 

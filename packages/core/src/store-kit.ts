@@ -11,7 +11,8 @@
  * ```
  * @packageDocumentation
  */
-export type { CacheStore, StoreEntry } from './store.js';
+export type { CacheStore, GetManyOptions, IntoSignal, StoreEntry } from './store.js';
+export { IntoStop } from './store.js';
 export type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 export { blockKey, chunkKey, encodeKeyField, escapeGlob, metaKey, sourcePrefix, versionPrefix } from './keys.js';
 export { cacheIdentity } from './cache-identity.js';

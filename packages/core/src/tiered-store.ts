@@ -5,7 +5,7 @@
  */
 import { ConfigError } from './input-errors.js';
 import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-import type { CacheStore, StoreEntry } from './store.js';
+import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 
 export interface TieredStoreOptions {
   /** The in-process tier, usually a `MemoryStore` bounded by `maxBytes`. Its values must be copies (MemoryStore's are). */
@@ -59,12 +59,16 @@ export class TieredStore implements CacheStore {
     this.coordinator = this.far.coordinator ? this.#tieredCoordinator(this.far.coordinator) : undefined;
   }
 
-  async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
-    const out = await this.#fromNear(keys);
+  async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
+    const into = options?.into;
+    const out = await this.#fromNear(keys, into ? { into, intoSignal: options.intoSignal } : undefined);
     const missing = indexesOf(out, (v) => v === null);
     if (missing.length === 0) return out;
     const expected = options?.expectedBytes;
-    const values = await this.far.getMany(missing.map((i) => keys[i]!), expected ? { expectedBytes: missing.map((i) => expected[i] ?? 0) } : undefined);
+    const farOptions: GetManyOptions = { intoSignal: options?.intoSignal };
+    if (expected) farOptions.expectedBytes = missing.map((i) => expected[i] ?? 0);
+    if (into) farOptions.into = missing.map((i) => into[i]);
+    const values = await this.far.getMany(missing.map((i) => keys[i]!), farOptions);
     const fill: StoreEntry[] = [];
     missing.forEach((i, k) => {
       const v = values[k] ?? null;
@@ -101,10 +105,10 @@ export class TieredStore implements CacheStore {
   }
 
   /** `near`'s values for `keys` (a failing near tier is empty: `far` still answers). */
-  async #fromNear(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
+  async #fromNear(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
     let out: (Uint8Array | null)[];
     try {
-      out = await this.near.getMany(keys);
+      out = await this.near.getMany(keys, options);
     } catch {
       out = keys.map(() => null);
     }

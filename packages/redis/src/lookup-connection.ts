@@ -8,6 +8,7 @@
  * connection that fails rejects what it had in flight and is replaced at the next call, with a fresh reader.
  */
 import { type Socket, connect } from 'node:net';
+import type { IntoSignal } from '@rangecache/core';
 import { type RespReply, RespError, RespReader, encodeCommand } from './resp-reader.js';
 
 /** Where the caller's client connects, as far as this connection can follow it. */
@@ -93,6 +94,10 @@ export interface ClientEndEvents {
 interface Waiter {
   resolve(reply: RespReply): void;
   reject(error: Error): void;
+  /** The caller's memory for the values of its reply, by position; dropped when the caller gives up. */
+  into: readonly (Uint8Array | undefined)[] | undefined;
+  /** Aborts when the caller gives up: nothing may be written into `into` any more. */
+  stop: IntoSignal | undefined;
 }
 
 /** One connection: its socket, its reader, and the replies it waits for, in order. */
@@ -101,20 +106,24 @@ class Link {
   readonly waiting: Waiter[] = [];
   closed = false;
   readonly #reader: RespReader;
+  /** The caller's memory the value being received goes to, and whose it is. */
+  #callerValue: { view: Buffer; waiter: Waiter } | undefined;
 
   constructor(endpoint: LookupEndpoint, onClose: (link: Link) => void) {
     this.#reader = new RespReader((reply) => {
       this.waiting.shift()?.resolve(reply);
       if (this.waiting.length === 0) this.socket.unref(); // an idle lookup connection never keeps the process alive
-    });
+    }, (length, index) => this.#memoryFor(length, index));
     const scratch = Buffer.alloc(RECEIVE_BUFFER); // zero-filled: its pages are touched once, here
     const onread = {
       // Inside a value, the kernel writes straight into the value's own memory; otherwise into the scratch buffer.
-      buffer: (): Uint8Array => this.#reader.valueRemainder ?? scratch,
+      // A caller's memory is read into only while the caller still wants it.
+      buffer: (): Uint8Array => (this.#givenUp() ? undefined : this.#reader.valueRemainder) ?? scratch,
       callback: (n: number, buffer: Uint8Array): boolean => {
         try {
-          if (buffer === scratch) this.#reader.feed(scratch, 0, n);
-          else this.#reader.filled(n);
+          if (buffer !== scratch) this.#reader.filled(n);
+          else if (this.#givenUp()) this.fail(new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory'));
+          else this.#reader.feed(scratch, 0, n);
         } catch (e) {
           this.fail(e as Error);
         }
@@ -131,13 +140,56 @@ class Link {
     });
   }
 
-  send(command: Buffer): Promise<RespReply> {
+  /**
+   * Sends `command`; its reply's values are read into `into[i]` where that has their exact length, until
+   * `stop` aborts. A value still arriving into the caller's memory then drops the connection, so that nothing
+   * is written there after the caller gave up.
+   */
+  send(command: Buffer, into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<RespReply> {
     if (this.closed) return Promise.reject(new Error('redis lookup connection closed'));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      const waiter: Waiter = { resolve, reject, into: stop?.aborted ? undefined : into, stop };
+      if (waiter.into && stop) {
+        const unsubscribe = stop.subscribe(() => this.#abandon(waiter));
+        waiter.resolve = (reply) => { unsubscribe(); resolve(reply); };
+        waiter.reject = (error) => { unsubscribe(); reject(error); };
+      }
+      this.waiting.push(waiter);
       this.socket.ref();
       this.socket.write(command);
     });
+  }
+
+  /** The memory value `index` of the reply being read goes to: the caller's, where it asked, still wants it, and it fits. */
+  #memoryFor(length: number, index: number): Buffer {
+    const waiter = this.waiting[0];
+    const target = waiter?.into?.[index];
+    if (!target || target.byteLength !== length || waiter!.stop?.aborted) return Buffer.allocUnsafeSlow(length);
+    const view = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+    this.#callerValue = { view, waiter: waiter! };
+    return view;
+  }
+
+  /**
+   * The caller gave up: values not started yet go to memory of their own; a value arriving into its memory drops
+   * the connection at once, since the socket may already hold that memory for its next read.
+   */
+  #abandon(waiter: Waiter): void {
+    waiter.into = undefined;
+    if (this.#callerValue?.waiter === waiter && this.#reader.receiving === this.#callerValue.view) {
+      this.fail(new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory'));
+    }
+  }
+
+  /** Whether the value being received goes to the memory of a caller who has given up on it. */
+  #givenUp(): boolean {
+    const current = this.#callerValue;
+    if (current === undefined) return false;
+    if (this.#reader.receiving !== current.view) {
+      this.#callerValue = undefined; // that value is complete: nothing more is written into it
+      return false;
+    }
+    return current.waiter.stop?.aborted === true;
   }
 
   fail(error: Error): void {
@@ -167,18 +219,21 @@ export class LookupConnection {
     this.#clientEnd = clientEnd;
   }
 
-  /** Values of `keys`, as Buffers of their own, `null` where missing. */
-  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    const reply = await this.#send(['MGET', ...keys]);
+  /**
+   * Values of `keys`, as Buffers of their own, `null` where missing; or, where `into[i]` has the exact length of
+   * value i, a view of `into[i]` holding it (until `stop` aborts: see {@link Link.send}).
+   */
+  async mget(keys: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<(Buffer | null)[]> {
+    const reply = await this.#send(['MGET', ...keys], into, stop);
     if (reply instanceof Error) throw reply;
     if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`redis lookup connection: MGET of ${keys.length} keys got ${describe(reply)}`);
     return reply;
   }
 
-  #send(args: readonly string[]): Promise<RespReply> {
+  #send(args: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<RespReply> {
     if (this.#closed) return Promise.reject(new Error('redis lookup connection closed'));
     if (!this.#link || this.#link.closed) this.#link = this.#open();
-    return this.#link.send(encodeCommand(args));
+    return this.#link.send(encodeCommand(args), into, stop);
   }
 
   /** A new link; AUTH and SELECT are pipelined ahead of the first command, and a refusal fails the link. */

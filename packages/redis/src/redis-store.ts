@@ -1,5 +1,5 @@
-import { StoreError, StoreTimeoutError } from '@rangecache/core';
-import type { CacheStore, FetchCoordinator, StoreEntry } from '@rangecache/core';
+import { IntoStop, StoreError, StoreTimeoutError } from '@rangecache/core';
+import type { CacheStore, FetchCoordinator, GetManyOptions, StoreEntry } from '@rangecache/core';
 import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
 import { type RedisStoreOptions, resolveStoreOptions } from './store-options.js';
@@ -151,16 +151,24 @@ export class RedisStore implements CacheStore {
    * The values of `keys` (Buffers), `null` where missing. `options.expectedBytes[i]` is the length the caller
    * expects for `keys[i]` (0 or absent: unknown); it sizes the time budget and the split into MGET parts.
    */
-  async getMany(keys: readonly string[], options?: { expectedBytes?: readonly number[] }): Promise<(Uint8Array | null)[]> {
+  async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
     if (keys.length === 0) return [];
     const expected = options?.expectedBytes;
+    const lookups = this.#lookups;
+    // The caller's memory is used on the store's own connection only; the call stops writing into it when the
+    // caller gives up or the call fails (a timed-out part may still be sending).
+    const into = lookups && options?.into && !options.intoSignal?.aborted ? options.into : undefined;
+    const stop = into ? new IntoStop() : undefined;
+    const unsubscribe = stop && options?.intoSignal?.subscribe(() => stop.abort());
     const parts: Part<(Buffer | null)[]>[] = [];
+    let first = 0;
     let part: string[] = [];
     let bytes = 0;
     const flush = (): void => {
       const list = part;
-      const lookups = this.#lookups;
-      parts.push({ send: () => (lookups ? lookups.mget(list) : this.#driver.mget(list)), bytes });
+      const memory = into?.slice(first, first + list.length);
+      parts.push({ send: () => (lookups ? lookups.mget(list, memory, stop) : this.#driver.mget(list)), bytes });
+      first += list.length;
       part = [];
       bytes = 0;
     };
@@ -172,9 +180,16 @@ export class RedisStore implements CacheStore {
       bytes += size;
     }
     flush();
-    // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
-    const replies = await this.#windowed('MGET', parts, this.#lookups ? 'lookups' : 'client');
-    return replies.flat();
+    try {
+      // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
+      const replies = await this.#windowed('MGET', parts, lookups ? 'lookups' : 'client');
+      return replies.flat();
+    } catch (e) {
+      stop?.abort(); // a part may still be sending: not into the caller's memory any more
+      throw e;
+    } finally {
+      unsubscribe?.();
+    }
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {

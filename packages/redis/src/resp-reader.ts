@@ -34,8 +34,15 @@ const MAX_LINE = 1024;
 /** Redis's largest string. */
 const MAX_BULK = 512 * 1024 * 1024;
 
+/** Where a bulk string of `length` bytes, element `index` of its reply (0 outside an array), is read to. */
+export type BulkMemory = (length: number, index: number) => Buffer;
+
+/** Memory of its own for every value, never a view into a shared pool. */
+const ownMemory: BulkMemory = (length) => Buffer.allocUnsafeSlow(length);
+
 export class RespReader {
   readonly #onReply: (reply: RespReply) => void;
+  readonly #memory: BulkMemory;
   /** The header line read so far (it may span two socket reads). */
   #line = '';
   /** Inside an array: its elements so far, and how many it has. */
@@ -46,8 +53,16 @@ export class RespReader {
   #bulkFilled = 0;
   #crlfLeft = 0;
 
-  constructor(onReply: (reply: RespReply) => void) {
+  /** @param memory - Where each value is read to: by default memory of its own, which the caller then owns. */
+  constructor(onReply: (reply: RespReply) => void, memory: BulkMemory = ownMemory) {
     this.#onReply = onReply;
+    this.#memory = memory;
+  }
+
+  /** The value whose bytes are still arriving (its memory is being written to), or `null` between values. */
+  get receiving(): Buffer | null {
+    const bulk = this.#bulk;
+    return bulk !== null && this.#bulkFilled < bulk.length ? bulk : null;
   }
 
   /**
@@ -111,7 +126,8 @@ export class RespReader {
       const n = this.#integer(rest);
       if (n === -1) return this.#element(null);
       if (n < 0 || n > MAX_BULK) throw new RespProtocolError(`bulk string length ${rest}`);
-      this.#bulk = Buffer.allocUnsafeSlow(n); // memory of its own, never a view into a shared pool
+      this.#bulk = this.#memory(n, this.#array?.length ?? 0);
+      if (this.#bulk.length !== n) throw new RespProtocolError(`memory of ${this.#bulk.length} bytes for a value of ${n}`);
       this.#bulkFilled = 0;
       if (n === 0) this.#crlfLeft = 2;
       return;

@@ -49,3 +49,23 @@ t.test('a stream out of step is a RespProtocolError', async (t) => {
 t.test('encodeCommand', async (t) => {
   t.equal(encodeCommand(['MGET', 'a', 'ключ']).toString('utf8'), '*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$8\r\nключ\r\n', 'bulk lengths in bytes, not characters');
 });
+
+t.test('values go to the memory the caller names, by position; receiving tells which value is arriving', async (t) => {
+  const replies: RespReply[] = [];
+  const mine = Buffer.alloc(5);
+  const asked: [number, number][] = [];
+  const reader = new RespReader((r) => replies.push(r), (length, index) => {
+    asked.push([length, index]);
+    return index === 1 ? mine : Buffer.allocUnsafeSlow(length);
+  });
+  const wire = Buffer.from('*3\r\n$3\r\nabc\r\n$5\r\nhello\r\n$-1\r\n');
+  reader.feed(wire, 0, 17); // up to "$5\r\nhe"
+  t.equal(reader.receiving, mine, 'the second value is arriving, into the named memory');
+  reader.feed(wire, 17, wire.length);
+  t.equal(reader.receiving, null, 'between values');
+  t.same(asked, [[3, 0], [5, 1]], 'asked by length and position; nil takes no memory');
+  const [values] = replies as (Buffer | null)[][];
+  t.equal(values![1], mine, 'the value is that memory itself');
+  t.equal(mine.toString(), 'hello');
+  t.throws(() => new RespReader(() => {}, () => Buffer.alloc(1)).feed(Buffer.from('$3\r\nabc\r\n'), 0, 9), RespProtocolError, 'memory of the wrong size is refused');
+});
