@@ -165,16 +165,16 @@ export class RespReader {
   }
 }
 
-/** A command in RESP: an array of bulk strings. */
+/** A command in RESP: an array of bulk strings, written into one buffer without intermediate ones. */
 export function encodeCommand(args: readonly string[]): Buffer {
-  let size = 0;
-  const parts = args.map((a) => Buffer.from(a, 'utf8'));
-  for (const p of parts) size += p.length + 16;
-  const out = Buffer.allocUnsafe(size + 16);
-  let at = out.write(`*${parts.length}\r\n`, 0, 'latin1');
-  for (const p of parts) {
-    at += out.write(`$${p.length}\r\n`, at, 'latin1');
-    at += p.copy(out, at);
+  let size = 16;
+  for (const a of args) size += Buffer.byteLength(a, 'utf8') + 16;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write(`*${args.length}\r\n`, 0, 'latin1');
+  for (const a of args) {
+    const length = Buffer.byteLength(a, 'utf8');
+    at += out.write(`$${length}\r\n`, at, 'latin1');
+    at += out.write(a, at, 'utf8');
     at += out.write('\r\n', at, 'latin1');
   }
   return out.subarray(0, at);
