@@ -129,8 +129,40 @@ export function pieceStream(
     }
   };
 
-  return new ReadableStream<Uint8Array>(
+  /** The rest of a piece a BYOB read had no room for. */
+  let pending: Uint8Array | undefined;
+  /** The next piece, or undefined at the end. */
+  const nextPiece = async (): Promise<Uint8Array | undefined> => {
+    fill();
+    const head = ahead.shift();
+    if (head === undefined) return undefined;
+    try {
+      return await head;
+    } catch (e) {
+      if (!(e instanceof VersionChangedError) || !fresh) throw e;
+      // The object changed since its metadata was cached. Before anything was delivered, start over on the new
+      // version, as readRange does; after, going on would mix versions: fail, but leave fresh metadata behind so
+      // that the next call works.
+      const renewed = fresh(signal);
+      if (delivered) {
+        renewed.catch(() => {});
+        throw e;
+      }
+      begin(await renewed);
+      fill();
+      return ahead.shift();
+    }
+  };
+  const finish = (controller: ReadableByteStreamController): void => {
+    cleanup();
+    controller.close();
+    controller.byobRequest?.respond(0); // a BYOB read waiting at the end resolves as done
+  };
+
+  // A byte stream: BYOB readers (getReader({ mode: 'byob' })) read into buffers of their own.
+  return new ReadableStream(
     {
+      type: 'bytes',
       start: async () => {
         try {
           signal.throwIfAborted();
@@ -142,38 +174,23 @@ export function pieceStream(
       },
       pull: async (controller) => {
         try {
-          fill();
-          const head = ahead.shift();
-          let piece: Uint8Array | undefined;
-          if (head !== undefined) {
-            try {
-              piece = await head;
-            } catch (e) {
-              if (!(e instanceof VersionChangedError) || !fresh) throw e;
-              // The object changed since its metadata was cached. Before anything was delivered, start over on
-              // the new version, as readRange does; after, going on would mix versions: fail, but leave fresh
-              // metadata behind so that the next call works.
-              const renewed = fresh(signal);
-              if (delivered) {
-                renewed.catch(() => {});
-                throw e;
-              }
-              begin(await renewed);
-              fill();
-              piece = await ahead.shift();
-            }
-          }
-          if (piece === undefined) {
-            cleanup();
-            controller.close();
-            return;
-          }
+          let piece = pending;
+          pending = undefined;
+          if (piece === undefined) piece = await nextPiece();
+          if (piece === undefined) return finish(controller);
           delivered = true;
-          controller.enqueue(piece);
-          if (ahead.length === 0 && next >= end) {
-            cleanup();
-            controller.close();
+          const byob = controller.byobRequest;
+          if (byob?.view) {
+            // A BYOB reader: its buffer takes what fits; the rest of the piece waits for its next read.
+            const view = new Uint8Array(byob.view.buffer, byob.view.byteOffset, byob.view.byteLength);
+            const n = Math.min(view.byteLength, piece.byteLength);
+            view.set(piece.subarray(0, n));
+            if (n < piece.byteLength) pending = piece.subarray(n);
+            byob.respond(n);
+          } else {
+            controller.enqueue(piece); // the reader's results are the caller's own: handing over their memory is safe
           }
+          if (pending === undefined && ahead.length === 0 && next >= end) finish(controller);
         } catch (e) {
           cleanup();
           cancel.abort(e);

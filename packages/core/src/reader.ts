@@ -232,7 +232,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
 
   /**
    * A web `ReadableStream` of the bytes `[start, end)`, in pieces of at most `blockSize` bytes aligned to
-   * block boundaries. It fetches at most `readAhead` pieces ahead of the consumer, honours backpressure, and
+   * block boundaries. It is a byte stream: `getReader({ mode: 'byob' })` reads into buffers of the consumer's own
+   * (a piece bigger than the buffer is handed over in parts). It fetches at most `readAhead` pieces ahead of the consumer, honours backpressure, and
    * stops fetching when the consumer cancels. All pieces come from one version of the object. If the object has
    * changed since its metadata was cached, a stream that has delivered nothing yet starts over on the new version
    * (as `readRange` does); one that has delivered pieces errors with `VersionChangedError` (and the metadata is
@@ -241,6 +242,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
    * @example
    * ```ts
    * for await (const chunk of reader.stream('s3://bucket/key', { start: 0, end: 1 << 26 })) consume(chunk);
+   * // Or into one buffer, reused:
+   * const byob = reader.stream('s3://bucket/key').getReader({ mode: 'byob' });
+   * let buffer = new Uint8Array(1 << 20);
+   * for (let r = await byob.read(buffer); !r.done; r = await byob.read(buffer)) { consume(r.value); buffer = new Uint8Array(r.value.buffer); }
    * ```
    */
   stream(path: string, options: StreamOptions = {}): ReadableStream<Uint8Array> {

@@ -122,3 +122,34 @@ t.test('stream() with an already aborted signal fetches nothing, and failed stre
   for (let i = 0; i < 5; i++) await t.rejects(collect(reader.stream(`${dir.path}/missing.bin`, { signal: ac.signal })));
   t.equal(added, 0, 'every listener was removed');
 });
+
+t.test('stream() is a byte stream: a BYOB reader reads into its own buffer, of any size, byte-exact', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const size = 6 * B + 123;
+  const { path, bytes } = await fx.dir.file('byob.bin', size);
+  const { reader } = fx.reader({ blockSize: B });
+  for (const pass of ['cold', 'warm']) {
+    for (const room of [1000, B, 3 * B + 7]) {
+      const byob = reader.stream(path, { start: 11 }).getReader({ mode: 'byob' });
+      let buffer = new Uint8Array(room);
+      const parts: Buffer[] = [];
+      for (;;) {
+        const { value, done } = await byob.read(buffer);
+        if (done) break;
+        t.ok(value.byteLength <= room, 'a read fills at most the buffer');
+        parts.push(Buffer.from(value));
+        buffer = new Uint8Array(value.buffer); // the same memory, handed back for the next read
+      }
+      t.ok(Buffer.concat(parts).equals(bytes.subarray(11)), `${pass}, buffer of ${room}: the bytes`);
+    }
+    await reader.flush();
+  }
+  t.ok(reader.stats().hits > 0, 'the warm pass read the cache');
+  // Cancelling a BYOB reader midway stops the stream.
+  const byob = reader.stream(path).getReader({ mode: 'byob' });
+  const first = await byob.read(new Uint8Array(100));
+  t.same(Buffer.from(first.value!), bytes.subarray(0, 100));
+  await byob.cancel();
+  t.equal((await byob.closed.then(() => 'closed')), 'closed');
+});
