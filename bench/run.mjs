@@ -418,6 +418,13 @@ for (const [k, rs] of groups) {
     peakRssAboveBaselineMiB: median(rs.map((r) => r.peakAboveBaselineMiB ?? 0)),
     // Minor page faults of the worker's timed region per MiB delivered: the cost of fresh memory (BENCHMARKS.md).
     pageFaultsPerMiB: rs[0].pageFaults === undefined || !rs[0].bytes ? undefined : median(rs.map((r) => r.pageFaults / (r.bytes / MiB))),
+    // Allocations and copies per read (issue 12): values the lookup connection put in memory of their own (not
+    // the caller's), and bytes copied (out of its receive buffer, and by the reader's assembly) per byte delivered.
+    costs: rs[0].reads && rs[0].stats && rs[0].lookups ? {
+      allocatedValuesPerRead: perRead((r) => r.lookups.values - r.lookups.valuesInCallerMemory),
+      lookupCopiedPerByte: median(rs.map((r) => r.lookups.copiedBytes / r.bytes)),
+      readerCopiedPerByte: median(rs.map((r) => r.stats.copiedBytes / r.bytes)),
+    } : undefined,
     amplification: rs[0].amplification === undefined ? undefined : spread(rs.map((r) => r.amplification)),
     fastestMs: rs[0].fastestMs === undefined ? undefined : spread(rs.map((r) => r.fastestMs)),
     slowestOverAlone: rs[0].slowestOverAlone === undefined ? undefined : spread(rs.map((r) => r.slowestOverAlone)),
@@ -525,6 +532,18 @@ if (fleetRows.length) {
     lines.push(`| ${f.origin} | ${f.workload} | ${a ? secs(a.wallMs) : ''} | ${secs(f.wallMs)} | ${secs(f.fastestMs)} | ${fmt(f.slowestOverAlone.median, 2)} [${fmt(f.slowestOverAlone.min, 2)}-${fmt(f.slowestOverAlone.max, 2)}] | ${fw ? secs(fw.wallMs) : ''} | ` +
       `${fmt(f.amplification.median, 2)} [${fmt(f.amplification.min, 2)}-${fmt(f.amplification.max, 2)}] | ${fmt(f.originRequests)} | ${fs.fleetWaits} | ${fs.fleetFallbacks} | ${fs.storeErrors} | ` +
       `${fmt(f.redisPerRead.client, 2)} / ${fmt(f.redisPerRead.server, 2)} |`);
+  }
+}
+const costRows = summary.filter((s) => s.costs);
+if (costRows.length) {
+  lines.push('', 'Cost drivers per read (issue 12), medians over the repetitions: page faults per MiB delivered (`process.resourceUsage()`); ' +
+    '**values allocated** = values the store\'s own lookup connection read into memory of their own (`RedisStore.lookupCounters`: the rest went ' +
+    'into the caller\'s memory, with readRangeInto); **bytes copied** per byte delivered, by the lookup connection (out of its reused receive buffer) ' +
+    'and by the reader\'s assembly (`stats().copiedBytes`); Redis round trips per read = client flushes (table below).', '');
+  lines.push('| origin | workload | variant | page faults/MiB | values allocated/read | bytes copied/byte: lookup connection | bytes copied/byte: reader | Redis flushes/read |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  for (const s of costRows) {
+    lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${fmt(s.pageFaultsPerMiB)} | ${fmt(s.costs.allocatedValuesPerRead, 2)} | ${fmt(s.costs.lookupCopiedPerByte, 2)} | ${fmt(s.costs.readerCopiedPerByte, 2)} | ${fmt(s.redisPerRead?.flushes, 2)} |`);
   }
 }
 const redisRows = summary.filter((s) => s.redisPerRead && !['direct', 'direct-batch64', 'ceiling'].includes(s.variant));

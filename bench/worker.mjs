@@ -92,6 +92,8 @@ async function setup() {
     // W3 shapes over the whole object (cfg.objectUrl): one readRange of [0, size), or one stream().
     whole: async (url) => { const { size } = await reader.stat(url); return reader.readRange(url, 0, size); },
     stream: (url) => reader.stream(url),
+    // The lookup connection's cost counters (values allocated or read into the caller's memory, bytes copied).
+    lookups: () => redisStore.lookupCounters,
     close: async () => { await reader.close(); await store.close(); await client.close(); await fetcher.close?.(); },
   };
 }
@@ -158,6 +160,7 @@ if (cfg.variant === 'stream') {
   }
 }
 const stats = s.reader?.stats();
+const lookups = s.lookups?.() ? { ...s.lookups() } : undefined;
 await s.close();
 const wallMs = performance.now() - t0;
 const pageFaults = process.resourceUsage().minorPageFault - faults0;
@@ -168,5 +171,5 @@ if (arena) hash.update(arena);
 else for (const v of out) hash.update(v);
 process.stdout.write(JSON.stringify({
   wallMs, bytes, sha256: hash.digest('hex'), baselineRssMiB: baselineRss / 2 ** 20, peakRssMiB: peakRss / 2 ** 20,
-  peakAboveBaselineMiB: (peakRss - baselineRss) / 2 ** 20, pageFaults, stats, redisClient: redisTraffic,
+  peakAboveBaselineMiB: (peakRss - baselineRss) / 2 ** 20, pageFaults, stats, lookups, redisClient: redisTraffic,
 }) + '\n');

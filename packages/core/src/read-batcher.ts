@@ -50,7 +50,7 @@ export interface ReadKind {
 }
 
 export class ReadBatcher {
-  readonly counters = { bytesRead: 0 };
+  readonly counters = { bytesRead: 0, copiedBytes: 0 };
   #o: ReadBatcherOptions;
   #queue: ReadJob[] = [];
   /** Counts batches run: reads queued in the same tick see the same number. */
@@ -270,14 +270,18 @@ export class ReadBatcher {
         const parts: Uint8Array[] = [];
         for (const p of list) parts.push(p.value ?? (await p.flight!.promise));
         if (job.settled) return; // ended meanwhile (aborted): the caller's memory is not written any more
-        return this.#settle(job, [assembleInto(job.into, job.ranges[0]!, list, parts)], undefined);
+        const range = job.ranges[0]!;
+        this.counters.copiedBytes += range.end - range.start - parts.reduce((n, part, k) => n + (part.buffer === job.into!.buffer ? list[k]!.range.end - list[k]!.range.start : 0), 0);
+        return this.#settle(job, [assembleInto(job.into, range, list, parts)], undefined);
       }
       const results: Uint8Array[] = [];
       for (let i = 0; i < job.ranges.length; i++) {
         const list = job.pieces[i]!;
         const parts: Uint8Array[] = [];
         for (const p of list) parts.push(p.value ?? (await p.flight!.promise));
-        results.push(assemble(job.ranges[i]!, list, parts));
+        const bytes = assemble(job.ranges[i]!, list, parts);
+        if (!parts.some((part) => part.buffer === bytes.buffer)) this.counters.copiedBytes += bytes.byteLength;
+        results.push(bytes);
       }
       this.#settle(job, results, undefined);
     } catch (e) {

@@ -115,6 +115,11 @@ export interface ReaderStats {
   cacheBytes: number;
   /** Bytes returned to callers. */
   bytesRead: number;
+  /**
+   * Bytes the reader copied to assemble what it returned: 0 where a stored or fetched value was handed over as it
+   * is (or, for `readRangeInto`, was read straight into the caller's memory). A cost driver of warm reads.
+   */
+  copiedBytes: number;
   /** Store operations (other than writes) that failed or timed out; the reads went on to the origin. */
   storeErrors: number;
   /** Values found in the store with the wrong length or unreadable metadata; deleted and refetched. */

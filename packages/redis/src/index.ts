@@ -15,6 +15,7 @@
  */
 export { RedisStore } from './redis-store.js';
 export type { RedisStoreOptions } from './redis-store.js';
+export type { LookupCounters } from './lookup-connection.js';
 export type { RedisClient } from './driver.js';
 export { RedisCoordinator } from './redis-coordinator.js';
 export type { RedisCoordinatorOptions } from './redis-coordinator.js';

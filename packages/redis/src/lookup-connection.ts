@@ -85,6 +85,16 @@ export function endpointOf(client: unknown): LookupEndpoint | undefined {
 /** The reused receive buffer: big enough that a 1 MiB value arrives in a few reads. */
 const RECEIVE_BUFFER = 256 * 1024;
 
+/** The cost drivers of lookups on the store's own connection, counted since it was made. */
+export interface LookupCounters {
+  /** Values received (nil ones aside). */
+  values: number;
+  /** Of those, values read into the caller's memory (`into`); the others each took an allocation of their own. */
+  valuesInCallerMemory: number;
+  /** Value bytes copied from the reused receive buffer (the rest went from the socket straight into their memory). */
+  copiedBytes: number;
+}
+
 /** Subscribing to the caller's client closing. */
 export interface ClientEndEvents {
   on(listener: () => void): void;
@@ -109,7 +119,10 @@ class Link {
   /** The caller's memory the value being received goes to, and whose it is. */
   #callerValue: { view: Buffer; waiter: Waiter } | undefined;
 
-  constructor(endpoint: LookupEndpoint, onClose: (link: Link) => void) {
+  readonly #counters: LookupCounters;
+
+  constructor(endpoint: LookupEndpoint, counters: LookupCounters, onClose: (link: Link) => void) {
+    this.#counters = counters;
     this.#reader = new RespReader((reply) => {
       this.waiting.shift()?.resolve(reply);
       if (this.waiting.length === 0) this.socket.unref(); // an idle lookup connection never keeps the process alive
@@ -123,7 +136,11 @@ class Link {
         try {
           if (buffer !== scratch) this.#reader.filled(n);
           else if (this.#givenUp()) this.fail(new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory'));
-          else this.#reader.feed(scratch, 0, n);
+          else {
+            const copied = this.#reader.copiedBytes;
+            this.#reader.feed(scratch, 0, n);
+            this.#counters.copiedBytes += this.#reader.copiedBytes - copied;
+          }
         } catch (e) {
           this.fail(e as Error);
         }
@@ -164,7 +181,9 @@ class Link {
   #memoryFor(length: number, index: number): Buffer {
     const waiter = this.waiting[0];
     const target = waiter?.into?.[index];
+    this.#counters.values++;
     if (!target || target.byteLength !== length || waiter!.stop?.aborted) return Buffer.allocUnsafeSlow(length);
+    this.#counters.valuesInCallerMemory++;
     const view = Buffer.from(target.buffer, target.byteOffset, target.byteLength);
     this.#callerValue = { view, waiter: waiter! };
     return view;
@@ -206,6 +225,8 @@ class Link {
  * turns that into a `StoreError` and the read goes on to the origin.
  */
 export class LookupConnection {
+  /** What reading values cost: see {@link LookupCounters}. */
+  readonly counters: LookupCounters = { values: 0, valuesInCallerMemory: 0, copiedBytes: 0 };
   readonly #endpoint: LookupEndpoint;
   readonly #clientEnd: ClientEndEvents | undefined;
   #link: Link | undefined;
@@ -238,7 +259,7 @@ export class LookupConnection {
 
   /** A new link; AUTH and SELECT are pipelined ahead of the first command, and a refusal fails the link. */
   #open(): Link {
-    const link = new Link(this.#endpoint, (closed) => {
+    const link = new Link(this.#endpoint, this.counters, (closed) => {
       if (this.#link !== closed) return;
       this.#link = undefined;
       this.#clientEnd?.off(this.#onClientEnd);

@@ -4,7 +4,7 @@ import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
 import { type RedisStoreOptions, resolveStoreOptions } from './store-options.js';
 import { driverFor } from './driver-for.js';
-import { LookupConnection, endpointOf } from './lookup-connection.js';
+import { type LookupCounters, LookupConnection, endpointOf } from './lookup-connection.js';
 import { WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
@@ -121,6 +121,14 @@ export class RedisStore implements CacheStore {
       const driver = this.#driver;
       this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
     }
+  }
+
+  /**
+   * The cost drivers of lookups on the store's own connection (values, how many went into callers' memory, bytes
+   * copied), or `undefined` when lookups go through the client.
+   */
+  get lookupCounters(): Readonly<LookupCounters> | undefined {
+    return this.#lookups?.counters;
   }
 
   /** Whether lookups go over the store's own connection (see {@link RedisStoreOptions.ownLookupConnection}). */

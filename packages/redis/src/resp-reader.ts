@@ -52,6 +52,8 @@ export class RespReader {
   #bulk: Buffer | null = null;
   #bulkFilled = 0;
   #crlfLeft = 0;
+  /** Value bytes copied out of fed buffers (the rest were read straight into their memory: see `filled`). */
+  copiedBytes = 0;
 
   /** @param memory - Where each value is read to: by default memory of its own, which the caller then owns. */
   constructor(onReply: (reply: RespReply) => void, memory: BulkMemory = ownMemory) {
@@ -82,6 +84,7 @@ export class RespReader {
       if (this.#bulk !== null) {
         const take = Math.min(this.#bulk.length - this.#bulkFilled, end - i);
         bytes.copy(this.#bulk, this.#bulkFilled, i, i + take);
+        this.copiedBytes += take;
         this.#bulkFilled += take;
         i += take;
         if (this.#bulkFilled === this.#bulk.length) this.#crlfLeft = 2;
