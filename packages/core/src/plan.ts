@@ -66,6 +66,23 @@ export function planPieces(jobs: readonly ReadJob[], layout: PieceLayout, chunks
 }
 
 /**
+ * The block pieces that cover `range` of `object`, for a lookup nobody waits for (warm read-ahead).
+ *
+ * @example
+ * ```ts
+ * blockPieces(object, { start: 4 << 20, end: 6 << 20 }, 1 << 20); // blocks 4 and 5
+ * ```
+ */
+export function blockPieces(object: ObjectRef, range: ByteRange, blockSize: number): Piece[] {
+  const { first, last } = blockSpan(range.start, range.end, blockSize);
+  const pieces: Piece[] = [];
+  for (let b = first; b <= last; b++) {
+    pieces.push({ key: blockKey(object.prefix, blockSize, b), range: blockRange(b, blockSize, object.meta.size), object, consumers: 0, ahead: true });
+  }
+  return pieces;
+}
+
+/**
  * After the lookup: the pieces that must be fetched (neither found nor already in flight). A containing chunk
  * that the lookup found gone is fetched only if some read needs exactly it; the reads that used it only as a
  * shortcut fall back to their own exact ranges (and `chunks` forgets it).

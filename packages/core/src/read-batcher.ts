@@ -14,11 +14,12 @@ import type { FlightTable } from './flight-table.js';
 import { versionPrefix } from './keys.js';
 import type { StoreLookup } from './lookup.js';
 import { type OriginLoader, release } from './origin-loader.js';
-import { type PieceLayout, originOf, piecesToFetch, planPieces, readAheadRange } from './plan.js';
+import { type PieceLayout, blockPieces, originOf, piecesToFetch, planPieces, readAheadRange } from './plan.js';
 import { type ByteRange, clampRange } from './ranges.js';
 import type { ObjectRef, Piece, ReadJob } from './read-job.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { IntoStop } from './store.js';
+import type { WarmPrefetch } from './warm-prefetch.js';
 
 /** Paths and origins remembered (scan ends, weak-version notices), at most. */
 const MAX_REMEMBERED = 1000;
@@ -32,6 +33,8 @@ export interface ReadBatcherOptions extends PieceLayout {
   loader: OriginLoader;
   /** The fleet stage around the loader; absent without leases. */
   fleet: FleetLoader | undefined;
+  /** Warm read-ahead of sequential scans; absent when `readAhead` is 0. */
+  prefetch: WarmPrefetch | undefined;
   /** The guarded store's coordinator where leases are on: leases a batch took but no longer needs go back to it. */
   coordinator: FetchCoordinator | undefined;
   aborts: AbortFanout;
@@ -140,8 +143,11 @@ export class ReadBatcher {
     for (const job of jobs) if (!job.settled) for (const list of job.pieces) for (const p of list) used.add(p);
     const lookups = [...used].filter((p) => !flights.join(p));
     flights.attach(jobs);
+    // Blocks a warm scan looked up ahead are taken as they are; the rest go to the store.
+    const ahead = this.#o.prefetch?.take(lookups);
+    const toLookUp = ahead ? this.#usePrefetched(lookups, await ahead) : lookups;
     const intoSignal = this.#readsInto(jobs);
-    const missed = lookups.length > 0 ? await lookup.lookupBatch(lookups, intoSignal) : new Set<Piece>();
+    const missed = toLookUp.length > 0 ? await lookup.lookupBatch(toLookUp, intoSignal) : new Set<Piece>();
     for (const job of jobs) {
       job.abandonInto = undefined; // the lookup is over: the store writes nothing more into callers' memory
       for (const p of job.pieces[0] ?? []) p.into = undefined;
@@ -155,7 +161,11 @@ export class ReadBatcher {
     if (unneeded.length > 0) release(this.#o.coordinator!, unneeded);
     this.#startFetches([...needed]);
     flights.attach(live);
-    for (const job of live) if (job.scanned > 0 && job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job);
+    for (const job of live) {
+      if (job.scanned === 0) continue;
+      if (job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job); // cold: fetch ahead
+      else if (!job.into) this.#prefetchAfter(job); // warm: look ahead (readRangeInto keeps its zero-copy path)
+    }
     // Who will take bytes from each piece and each flight: bytes go to a caller without a copy only when it is
     // the one taker (read-ahead takes nothing).
     for (const job of live) {
@@ -222,6 +232,32 @@ export class ReadBatcher {
         }
       }
     }
+  }
+
+  /** Pieces whose value was looked up ahead take it (if it is the right length); returns the pieces still to look up. */
+  #usePrefetched(lookups: readonly Piece[], values: ReadonlyMap<Piece, Uint8Array | null>): Piece[] {
+    const corrupt: string[] = [];
+    const rest = lookups.filter((p) => {
+      if (!values.has(p)) return true;
+      const v = values.get(p);
+      if (!this.#o.lookup.accept(p, v, corrupt)) return true;
+      p.value = v;
+      return false;
+    });
+    this.#o.lookup.deleteCorrupt(corrupt);
+    return rest;
+  }
+
+  /** Looks up the blocks after a sequential read that found all of its blocks, for the scan's next read. */
+  #prefetchAfter(job: ReadJob): void {
+    const { meta } = job.object;
+    const ahead = readAheadRange(job.ranges[0]!.end, job.scanned, meta.size, this.#o.blockSize, this.#o.readAhead);
+    if (ahead) this.#o.prefetch?.start(blockPieces(job.object, ahead, this.#o.blockSize));
+  }
+
+  /** Forgets blocks looked up ahead for an object being invalidated (keys starting with `prefix`). */
+  forget(prefix: string): void {
+    this.#o.prefetch?.dropPrefix(prefix);
   }
 
   /** Fetches blocks after a sequential read that missed, into the cache; nobody waits on them. */

@@ -28,6 +28,7 @@ import {
   type StreamOptions, resolveReaderOptions,
 } from './reader-options.js';
 import type { CacheStore } from './store.js';
+import { WarmPrefetch } from './warm-prefetch.js';
 import { WriteBehind } from './write-behind.js';
 
 export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, ReaderStats, StreamOptions } from './reader-options.js';
@@ -124,8 +125,10 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       ...o, limiter: new Limiter(o.maxConcurrentFetches), flights, writeBehind: this.#writeBehind, chunks, whenClosed,
     });
     const fleet = coordinator ? new FleetLoader({ maxFleetWaiters: o.maxFleetWaiters, loader, lookup, flights }, coordinator, o.leaseMs as number) : undefined;
+    // Warm scans look ahead as far as cold ones fetch ahead: readAhead blocks, for all scans together.
+    const prefetch = o.readAhead > 0 ? new WarmPrefetch(this.#store, o.readAhead * o.blockSize, track) : undefined;
     this.#batcher = new ReadBatcher({
-      ...o, chunks, flights, lookup, loader, fleet, coordinator, aborts: this.#aborts, track,
+      ...o, chunks, flights, lookup, loader, fleet, prefetch, coordinator, aborts: this.#aborts, track,
       onWeakVersion: (path, version) => this.emit('weakVersion', path, version),
     });
     this.#layers = [flights.counters, lookup.counters, loader.counters, this.#batcher.counters, this.#store.counters,
@@ -316,6 +319,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#meta.forget(path);
     const prefix = sourcePrefix(this.options.namespace, path);
     this.#chunks.dropPrefix(prefix);
+    this.#batcher.forget(prefix);
     await this.flush();
     return this.#store.deleteByPrefix(prefix);
   }
