@@ -95,6 +95,9 @@ export interface LookupCounters {
   copiedBytes: number;
 }
 
+/** Why a link was dropped when its caller gave up mid-value (the store then counts no failure: see GuardedStore). */
+const givenUpError = (): Error => new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory');
+
 /** Subscribing to the caller's client closing. */
 export interface ClientEndEvents {
   on(listener: () => void): void;
@@ -135,7 +138,7 @@ class Link {
       callback: (n: number, buffer: Uint8Array): boolean => {
         try {
           if (buffer !== scratch) this.#reader.filled(n);
-          else if (this.#givenUp()) this.fail(new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory'));
+          else if (this.#givenUp()) this.fail(givenUpError());
           else {
             const copied = this.#reader.copiedBytes;
             this.#reader.feed(scratch, 0, n);
@@ -196,7 +199,7 @@ class Link {
   #abandon(waiter: Waiter): void {
     waiter.into = undefined;
     if (this.#callerValue?.waiter === waiter && this.#reader.receiving === this.#callerValue.view) {
-      this.fail(new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory'));
+      this.fail(givenUpError());
     }
   }
 
