@@ -25,33 +25,30 @@ export function assemble(range: ByteRange, list: readonly Piece[], parts: readon
     if (owned) return v.subarray(range.start - only.range.start, range.end - only.range.start);
   }
   const out = Buffer.allocUnsafeSlow(range.end - range.start); // never a slice of Node's shared pool
-  list.forEach((p, k) => {
-    const from = Math.max(range.start, p.range.start);
-    const to = Math.min(range.end, p.range.end);
-    out.set(parts[k]!.subarray(from - p.range.start, to - p.range.start), from - range.start);
-  });
+  assembleInto(out, range, list, parts);
   return out;
 }
 
 /**
- * Writes the caller's bytes for `range` from `parts[k]` (the bytes of `list[k]`) into `target` (at offset 0), and
- * returns the view of `target` that holds them. A part that already is that memory (the store read it there) is
- * not copied again.
+ * Writes the caller's bytes for `range` from `parts[k]` (the bytes of `list[k]`) into `target`, from its offset 0,
+ * and returns how many bytes it copied: a part that already is that memory (the store read it there) is not
+ * copied again.
  *
  * @example
  * ```ts
- * const view = assembleInto(callerBuffer, { start: 10, end: 20 }, [piece], [pieceBytes]);
+ * const copied = assembleInto(callerBuffer, { start: 10, end: 20 }, [piece], [pieceBytes]);
  * ```
  */
-export function assembleInto(target: Uint8Array, range: ByteRange, list: readonly Piece[], parts: readonly Uint8Array[]): Uint8Array {
+export function assembleInto(target: Uint8Array, range: ByteRange, list: readonly Piece[], parts: readonly Uint8Array[]): number {
+  let copied = 0;
   list.forEach((p, k) => {
     const from = Math.max(range.start, p.range.start);
     const to = Math.min(range.end, p.range.end);
-    const part = parts[k]!;
     const at = from - range.start;
-    const source = part.subarray(from - p.range.start, to - p.range.start);
+    const source = parts[k]!.subarray(from - p.range.start, to - p.range.start);
     if (source.buffer === target.buffer && source.byteOffset === target.byteOffset + at) return; // already in place
     target.set(source, at);
+    copied += source.byteLength;
   });
-  return target.subarray(0, range.end - range.start);
+  return copied;
 }

@@ -33,8 +33,8 @@ export interface ReadBatcherOptions extends PieceLayout {
   loader: OriginLoader;
   /** The fleet stage around the loader; absent without leases. */
   fleet: FleetLoader | undefined;
-  /** Warm read-ahead of sequential scans; absent when `readAhead` is 0. */
-  prefetch: WarmPrefetch | undefined;
+  /** Warm read-ahead of sequential scans. */
+  prefetch: WarmPrefetch;
   /** The guarded store's coordinator where leases are on: leases a batch took but no longer needs go back to it. */
   coordinator: FetchCoordinator | undefined;
   aborts: AbortFanout;
@@ -144,7 +144,7 @@ export class ReadBatcher {
     const lookups = [...used].filter((p) => !flights.join(p));
     flights.attach(jobs);
     // Blocks a warm scan looked up ahead are taken as they are; the rest go to the store.
-    const ahead = this.#o.prefetch?.take(lookups);
+    const ahead = this.#o.prefetch.take(lookups);
     const toLookUp = ahead ? this.#usePrefetched(lookups, await ahead) : lookups;
     const intoSignal = this.#readsInto(jobs);
     const missed = toLookUp.length > 0 ? await lookup.lookupBatch(toLookUp, intoSignal) : new Set<Piece>();
@@ -252,12 +252,12 @@ export class ReadBatcher {
   #prefetchAfter(job: ReadJob): void {
     const { meta } = job.object;
     const ahead = readAheadRange(job.ranges[0]!.end, job.scanned, meta.size, this.#o.blockSize, this.#o.readAhead);
-    if (ahead) this.#o.prefetch?.start(blockPieces(job.object, ahead, this.#o.blockSize));
+    if (ahead) this.#o.prefetch.start(blockPieces(job.object, ahead, this.#o.blockSize));
   }
 
   /** Forgets blocks looked up ahead for an object being invalidated (keys starting with `prefix`). */
   forget(prefix: string): void {
-    this.#o.prefetch?.dropPrefix(prefix);
+    this.#o.prefetch.dropPrefix(prefix);
   }
 
   /** Fetches blocks after a sequential read that missed, into the cache; nobody waits on them. */
@@ -307,8 +307,8 @@ export class ReadBatcher {
         for (const p of list) parts.push(p.value ?? (await p.flight!.promise));
         if (job.settled) return; // ended meanwhile (aborted): the caller's memory is not written any more
         const range = job.ranges[0]!;
-        this.counters.copiedBytes += range.end - range.start - parts.reduce((n, part, k) => n + (part.buffer === job.into!.buffer ? list[k]!.range.end - list[k]!.range.start : 0), 0);
-        return this.#settle(job, [assembleInto(job.into, range, list, parts)], undefined);
+        this.counters.copiedBytes += assembleInto(job.into, range, list, parts);
+        return this.#settle(job, [job.into.subarray(0, range.end - range.start)], undefined);
       }
       const results: Uint8Array[] = [];
       for (let i = 0; i < job.ranges.length; i++) {

@@ -126,7 +126,7 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     });
     const fleet = coordinator ? new FleetLoader({ maxFleetWaiters: o.maxFleetWaiters, loader, lookup, flights }, coordinator, o.leaseMs as number) : undefined;
     // Warm scans look ahead as far as cold ones fetch ahead: readAhead blocks, for all scans together.
-    const prefetch = o.readAhead > 0 ? new WarmPrefetch(this.#store, o.readAhead * o.blockSize, track) : undefined;
+    const prefetch = new WarmPrefetch(this.#store, o.readAhead * o.blockSize, track);
     this.#batcher = new ReadBatcher({
       ...o, chunks, flights, lookup, loader, fleet, prefetch, coordinator, aborts: this.#aborts, track,
       onWeakVersion: (path, version) => this.emit('weakVersion', path, version),

@@ -61,26 +61,17 @@ export class TieredStore implements CacheStore {
 
   async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
     const into = options?.into;
-    const out = await this.#fromNear(keys, into ? { into, intoSignal: options.intoSignal } : undefined);
-    const missing = indexesOf(out, (v) => v === null);
-    if (missing.length === 0) return out;
     const expected = options?.expectedBytes;
-    const farOptions: GetManyOptions = { intoSignal: options?.intoSignal };
-    if (expected) farOptions.expectedBytes = missing.map((i) => expected[i] ?? 0);
-    if (into) farOptions.into = missing.map((i) => into[i]);
-    const values = await this.far.getMany(missing.map((i) => keys[i]!), farOptions);
-    const fill: StoreEntry[] = [];
-    missing.forEach((i, k) => {
-      const v = values[k] ?? null;
-      out[i] = v;
-      if (v) fill.push({ key: keys[i]!, value: v, ttlMs: this.maxAgeMs });
+    return this.#nearThenFar(keys, into ? { into, intoSignal: options.intoSignal } : undefined, (missing) => {
+      const farOptions: GetManyOptions = { intoSignal: options?.intoSignal };
+      if (expected) farOptions.expectedBytes = pick(expected, missing, 0);
+      if (into) farOptions.into = pick(into, missing, undefined);
+      return this.far.getMany(pick(keys, missing, ''), farOptions);
     });
-    this.#fill(fill);
-    return out;
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
-    this.#fill(entries.map((e) => ({ ...e, ttlMs: this.#nearTtl(e.ttlMs) })));
+    this.#fillWritten(entries);
     await this.far.setMany(entries);
   }
 
@@ -116,13 +107,33 @@ export class TieredStore implements CacheStore {
     return out;
   }
 
+  /**
+   * `keys` from `near`, and those it lacks from `far` (`askFar` gets their positions), keeping in `near` for
+   * `maxAgeMs` the values `far` had.
+   */
+  async #nearThenFar<R>(keys: readonly string[], nearOptions: GetManyOptions | undefined, askFar: (missing: number[]) => Promise<readonly R[]>): Promise<(Uint8Array | R | null)[]> {
+    const out: (Uint8Array | R | null)[] = await this.#fromNear(keys, nearOptions);
+    const missing = indexesOf(out, (v) => v === null);
+    if (missing.length === 0) return out;
+    const answers = await askFar(missing);
+    const fill: StoreEntry[] = [];
+    missing.forEach((i, k) => {
+      const answer = answers[k] ?? null;
+      out[i] = answer;
+      if (answer instanceof Uint8Array) fill.push({ key: keys[i]!, value: answer, ttlMs: this.maxAgeMs });
+    });
+    this.#fill(fill);
+    return out;
+  }
+
   /** Writes to `near`, never failing the caller: it is a cache of a cache. */
   #fill(entries: readonly StoreEntry[]): void {
     if (entries.length > 0) this.near.setMany(entries).catch(() => {});
   }
 
-  #nearTtl(ttlMs: number | null): number {
-    return ttlMs === null ? this.maxAgeMs : Math.min(ttlMs, this.maxAgeMs);
+  /** What is written to `far` goes to `near` too, for its own TTL capped at `maxAgeMs`. */
+  #fillWritten(entries: readonly StoreEntry[]): void {
+    this.#fill(entries.map((e) => ({ ...e, ttlMs: e.ttlMs === null ? this.maxAgeMs : Math.min(e.ttlMs, this.maxAgeMs) })));
   }
 
   /** `far`'s coordinator, with lease lookups tried in `near` first and landed values kept in `near` too. */
@@ -136,30 +147,25 @@ export class TieredStore implements CacheStore {
     if (far.extend) tiered.extend = (keys, ttlMs) => far.extend!(keys, ttlMs);
     if (far.writeAndRelease) {
       tiered.writeAndRelease = async (entries) => {
-        this.#fill(entries.map((e) => ({ ...e, ttlMs: this.#nearTtl(e.ttlMs) })));
+        this.#fillWritten(entries);
         await far.writeAndRelease!(entries);
       };
     }
     if (far.lookupAndClaim) {
       tiered.lookupAndClaim = async (keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> => {
-        const near = await this.#fromNear(keys);
-        const out: (LookupClaimResult | null)[] = near;
-        const missing = indexesOf(near, (v) => v === null);
-        if (missing.length === 0) return out as LookupClaimResult[];
         const expected = options?.expectedBytes;
-        const results = await far.lookupAndClaim!(missing.map((i) => keys[i]!), ttlMs, expected ? { expectedBytes: missing.map((i) => expected[i] ?? 0) } : undefined);
-        const fill: StoreEntry[] = [];
-        missing.forEach((i, k) => {
-          const r = results[k]!;
-          out[i] = r;
-          if (r instanceof Uint8Array) fill.push({ key: keys[i]!, value: r, ttlMs: this.maxAgeMs });
-        });
-        this.#fill(fill);
-        return out as LookupClaimResult[];
+        const out = await this.#nearThenFar(keys, undefined, (missing) =>
+          far.lookupAndClaim!(pick(keys, missing, ''), ttlMs, expected ? { expectedBytes: pick(expected, missing, 0) } : undefined));
+        return out as LookupClaimResult[]; // every key answered: by near, or by far (a value, claimed or busy)
       };
     }
     return tiered;
   }
+}
+
+/** `values` at `positions` (`fallback` where a position is past the end). */
+function pick<T>(values: readonly T[], positions: readonly number[], fallback: T): T[] {
+  return positions.map((i) => values[i] ?? fallback);
 }
 
 function indexesOf<T>(values: readonly T[], test: (v: T) => boolean): number[] {
