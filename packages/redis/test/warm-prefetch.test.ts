@@ -4,17 +4,23 @@
  * looked up ahead when the object is invalidated.
  */
 import t from 'tap';
-import { readerFixture, sleep } from './helpers.js';
+import { type ReaderFixture, readerFixture, sleep } from './helpers.js';
 
 const B = 65536;
+
+/** A file of `blocks` blocks, every one of them in Redis already. */
+async function cachedFile(fx: ReaderFixture, name: string, blocks: number): Promise<{ path: string; bytes: Buffer }> {
+  const file = await fx.dir.file(name, blocks * B);
+  const cold = fx.reader({ blockSize: B });
+  await cold.reader.readRange(file.path, 0, blocks * B);
+  await cold.reader.flush();
+  return file;
+}
 
 t.test('a warm scan looks the next blocks up while the caller uses the current one; byte-exact', async (t) => {
   const fx = await readerFixture(t);
   const blocks = 128;
-  const { path, bytes } = await fx.dir.file('scan.bin', blocks * B);
-  const cold = fx.reader({ blockSize: B });
-  await cold.reader.readRange(path, 0, blocks * B);
-  await cold.reader.flush();
+  const { path, bytes } = await cachedFile(fx, 'scan.bin', blocks);
   const { reader, origin } = fx.reader({ blockSize: B, readAhead: 4 });
   for (let b = 0; b < 100; b++) {
     t.same(Buffer.from(await reader.readRange(path, b * B, (b + 1) * B)), bytes.subarray(b * B, (b + 1) * B), `block ${b}`);
@@ -35,10 +41,7 @@ t.test('a warm scan looks the next blocks up while the caller uses the current o
 t.test('a value of the wrong length looked up ahead is never served', async (t) => {
   const fx = await readerFixture(t);
   const blocks = 8;
-  const { path, bytes } = await fx.dir.file('corrupt.bin', blocks * B);
-  const cold = fx.reader({ blockSize: B });
-  await cold.reader.readRange(path, 0, blocks * B);
-  await cold.reader.flush();
+  const { path, bytes } = await cachedFile(fx, 'corrupt.bin', blocks);
   // Truncate every block from 3 on: the scan looks them up ahead, gets the wrong lengths, and must not serve them.
   const keys = (await fx.client.keys('*:b:65536:*')).filter((k) => Number(k.split(':').at(-1)) >= 3);
   t.equal(keys.length, blocks - 3);
@@ -53,10 +56,7 @@ t.test('a value of the wrong length looked up ahead is never served', async (t) 
 t.test('invalidate() forgets what a scan looked up ahead', async (t) => {
   const fx = await readerFixture(t);
   const blocks = 32;
-  const { path, bytes } = await fx.dir.file('inv.bin', blocks * B);
-  const cold = fx.reader({ blockSize: B });
-  await cold.reader.readRange(path, 0, blocks * B);
-  await cold.reader.flush();
+  const { path, bytes } = await cachedFile(fx, 'inv.bin', blocks);
   const { reader, origin } = fx.reader({ blockSize: B });
   for (let b = 0; b < 24; b++) await reader.readRange(path, b * B, (b + 1) * B); // far enough for a window of blocks
   await reader.flush();
