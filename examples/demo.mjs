@@ -80,7 +80,7 @@ const cold = await pass('cold');
 const warm = await pass('warm');
 console.log(`warm read was ${(cold.ms / warm.ms).toFixed(1)}x faster than cold`);
 if (client) {
-  await store.deleteByPrefix(`rangecache:v1:${namespace}:`);
+  await store.deleteByPrefix(`rangecache:v2:${namespace}:`);
   await client.close();
 }
 await rm(dir, { recursive: true, force: true });

@@ -160,7 +160,7 @@ t.test('integrity: values forged by someone without the secret are rejected and 
   const writer = new AsyncCachingReader({ fetcher: http, store, blockSize: 256 * 1024, namespace: 'hmac', integrity: { secret } });
   t.same(Buffer.from(await writer.readRange(origin.url('i.bin'), 0, MiB)), bytes);
   await writer.flush();
-  const keys = (await client.keys('rangecache:v1:hmac:*:b:*')).sort();
+  const keys = (await client.keys('rangecache:v2:hmac:*:b:*')).sort();
   t.equal(keys.length, 4);
   // The attacker writes a value of the right length (plus a fake tag), and copies a valid value to another key.
   await client.set(keys[0]!, Buffer.alloc(256 * 1024 + 32, 0x41));
@@ -172,7 +172,7 @@ t.test('integrity: values forged by someone without the secret are rejected and 
   const plain = new AsyncCachingReader({ fetcher: http, store, blockSize: 256 * 1024, namespace: 'plain' });
   await plain.readRange(origin.url('i.bin'), 0, MiB);
   await plain.flush();
-  const plainKey = (await client.keys('rangecache:v1:plain:*:b:*')).sort()[0]!;
+  const plainKey = (await client.keys('rangecache:v2:plain:*:b:*')).sort()[0]!;
   await client.set(plainKey, Buffer.alloc(256 * 1024, 0x41));
   const fooled = new AsyncCachingReader({ fetcher: http, store, blockSize: 256 * 1024, namespace: 'plain' });
   t.same(Buffer.from(await fooled.readRange(origin.url('i.bin'), 0, 16)), Buffer.alloc(16, 0x41), 'without integrity the forgery is served');

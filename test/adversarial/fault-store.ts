@@ -134,7 +134,7 @@ export class FaultStore implements CacheStore {
       return new Uint8Array(len).fill(0x7b); // '{{{{…': not JSON, and the wrong length for any block
     }
     // wrongKey: the value of another key we have seen.
-    const isMeta = key.endsWith(':meta');
+    const isMeta = key.endsWith(':meta}');
     for (const [other, value] of this.#seen) {
       if (other === key) continue;
       if (isMeta && !this.#o.sameLengthWrongKey) break; // another object's metadata is valid JSON: undetectable

@@ -742,7 +742,7 @@ t.test('5f. MemoryStore holds small values in about maxBytes of memory, not seve
   const store = new MemoryStore({ maxBytes });
   const value = new Uint8Array(100).fill(7);
   for (let i = 0; i < (maxBytes / 100) * 1.5; i += 1000) {
-    await store.setMany(Array.from({ length: 1000 }, (_, k) => ({ key: `rangecache:v1:ns:src:v=1:c:${i + k}-${i + k + 100}`, value, ttlMs: null })));
+    await store.setMany(Array.from({ length: 1000 }, (_, k) => ({ key: `rangecache:v2:ns:src:v=1:c:${i + k}-${i + k + 100}`, value, ttlMs: null })));
   }
   gc();
   const after = process.memoryUsage();

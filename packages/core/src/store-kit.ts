@@ -14,7 +14,7 @@
 export type { CacheStore, GetManyOptions, IntoSignal, StoreEntry } from './store.js';
 export { IntoStop } from './store.js';
 export type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
-export { blockKey, chunkKey, encodeKeyField, escapeGlob, metaKey, sourcePrefix, versionPrefix } from './keys.js';
+export { SEGMENT_BYTES, blockKey, chunkKey, encodeKeyField, escapeGlob, hashTagOf, metaKey, namespacePrefix, sourcePrefix, statsKey, versionPrefix } from './keys.js';
 export { cacheIdentity } from './cache-identity.js';
 export { blockRange, blockSpan, clampRange, coalesceRanges } from './ranges.js';
 export type { ByteRange, CoalesceOptions, CoalescedRange } from './ranges.js';

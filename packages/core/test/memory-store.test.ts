@@ -221,7 +221,7 @@ t.test('MemoryStore heap stays within 2x maxBytes for small values that are view
     const entries = [];
     for (let off = 0; entries.length < 512;) {
       const len = 20 + rnd(280);
-      entries.push({ key: `rangecache:v1:ns:https%3A//host/data/f${batch % 97}.bin:v=etag%3A%22e%22:c:${off}-${off + len}`, value: fetched.subarray(off, off + len), ttlMs: 60_000 });
+      entries.push({ key: `rangecache:v2:ns:https%3A//host/data/f${batch % 97}.bin:v=etag%3A%22e%22:c:${off}-${off + len}`, value: fetched.subarray(off, off + len), ttlMs: 60_000 });
       off += len;
       written += len;
     }

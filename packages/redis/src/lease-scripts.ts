@@ -91,10 +91,10 @@ for i, key in ipairs(KEYS) do
 end
 ${RELEASE.trimStart()}`;
 
-/** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v1:<ns>:…`). */
+/** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v2:<ns>:…`). */
 export function channelOf(key: string): string {
   const ns = key.split(':', 3)[2] ?? '';
-  return `rangecache:v1:${ns}:released`;
+  return `rangecache:v2:${ns}:released`;
 }
 
 /**

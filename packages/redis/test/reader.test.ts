@@ -44,7 +44,7 @@ t.test('block alignment: a read exactly on block boundaries fetches only its blo
   await reader.flush();
   const keys = (await fx.client.keys('*')).filter((k) => k.includes(':b:')).sort();
   t.equal(keys.length, 3);
-  for (const k of keys) t.match(k, /^rangecache:v1:test-[^:]+:\/.*aligned\.bin:v=[^:]+:b:4096:(2|3|9)$/, k);
+  for (const k of keys) t.match(k, /^rangecache:v2:test-[^:]+:\{\/.*aligned\.bin:v=[^:]+:s0\}:b:4096:(2|3|9)$/, k);
 });
 
 t.test('chunk mode: a read inside a cached chunk is served from it', async (t) => {
@@ -119,7 +119,7 @@ t.test('TTL: data keys get ttlMs, metadata gets metaTtlMs, ttlMs false means no 
   await reader.readRange(path, 0, 1000);
   await reader.flush();
   const keys = await fx.client.keys('*ttl.bin*');
-  const meta = keys.find((k) => k.endsWith(':meta'))!;
+  const meta = keys.find((k) => k.endsWith(':meta}'))!;
   const data = keys.find((k) => k.includes(':b:'))!;
   const m = await fx.client.pTTL(meta);
   const d = await fx.client.pTTL(data);
@@ -128,7 +128,7 @@ t.test('TTL: data keys get ttlMs, metadata gets metaTtlMs, ttlMs false means no 
   const { reader: forever } = fx.reader({ ttlMs: false, namespace: 'forever' });
   await forever.readRange(path, 0, 10);
   await forever.flush();
-  const key = (await fx.client.keys('rangecache:v1:forever:*:b:*'))[0]!;
+  const key = (await fx.client.keys('rangecache:v2:forever:*:b:*'))[0]!;
   t.equal(await fx.client.pTTL(key), -1);
 });
 

@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 const keepAlive = setInterval(() => {}, 1000);
 t.teardown(() => clearInterval(keepAlive));
 
-const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
+const key = (ns: string, i: number | string = 0): string => `rangecache:v2:${ns}:src:ver:b:${i}`;
 const keys = (ns: string, n: number): string[] => Array.from({ length: n }, (_, i) => key(ns, i));
 
 /** The lookupAndClaim of a RedisStore's coordinator (present on RedisCoordinator). */
@@ -316,7 +316,7 @@ t.test('a release of many keys is published in bounded messages and wakes a wait
   // A raw listener on the channel sees the messages themselves.
   const spy = await redis.client();
   const messages: string[] = [];
-  await spy.subscribe('rangecache:v1:many:released', (m) => messages.push(m));
+  await spy.subscribe('rangecache:v2:many:released', (m) => messages.push(m));
 
   let wakes = 0;
   const seen = new Set<string>();

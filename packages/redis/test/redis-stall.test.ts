@@ -14,7 +14,7 @@ import type { TestRedisClient } from '@rangecache/test-support';
 const keepAlive = setInterval(() => {}, 1000);
 t.teardown(() => clearInterval(keepAlive));
 
-const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
+const key = (ns: string, i: number | string = 0): string => `rangecache:v2:${ns}:src:ver:b:${i}`;
 
 /** How `p` settled and how long it took (ms); rejects the test's own wait after `capMs` so a hang cannot stall it. */
 async function settle(p: Promise<unknown>, capMs = 15_000): Promise<{ ms: number; error: unknown; hung: boolean; value?: unknown }> {

@@ -127,17 +127,17 @@ t.test('a paused Redis still fails small calls quickly: SIGSTOP, CLIENT PAUSE AL
   const store = new RedisStore({ client }); // default options
   await store.setMany([{ key: 'ns:small', value: new Uint8Array(100).fill(7), ttlMs: null }]);
   // Warm the subscriber, so that the claims below test the claim script's own deadline.
-  t.same(await store.coordinator.claim(['rangecache:v1:ns:x:1'], 5000), ['claimed']);
-  await store.coordinator.release(['rangecache:v1:ns:x:1']);
+  t.same(await store.coordinator.claim(['rangecache:v2:ns:x:1'], 5000), ['claimed']);
+  await store.coordinator.release(['rangecache:v2:ns:x:1']);
 
   const checkStalled = async (how: string): Promise<void> => {
     const get = await timed(store.getMany(['ns:small'], { expectedBytes: [100] }));
     t.type(get.error, StoreTimeoutError, `${how}: getMany rejects with StoreTimeoutError`);
     t.ok(get.ms < 3000, `${how}: getMany failed in ${get.ms.toFixed(0)} ms (< 3 s)`);
-    const claim = await timed(store.coordinator.claim(['rangecache:v1:ns:x:2'], 5000));
+    const claim = await timed(store.coordinator.claim(['rangecache:v2:ns:x:2'], 5000));
     t.type(claim.error, StoreTimeoutError, `${how}: claim rejects with StoreTimeoutError`);
     t.ok(claim.ms < 3000, `${how}: claim failed in ${claim.ms.toFixed(0)} ms (< 3 s)`);
-    const release = await timed(store.coordinator.release(['rangecache:v1:ns:x:2']));
+    const release = await timed(store.coordinator.release(['rangecache:v2:ns:x:2']));
     t.type(release.error, StoreTimeoutError, `${how}: release rejects with StoreTimeoutError`);
   };
 

@@ -30,7 +30,7 @@ export interface SuiteHarness {
 }
 
 const MiB = 1024 * 1024;
-const key = (ns: string, i: number | string = 0): string => `rangecache:v1:${ns}:src:ver:b:${i}`;
+const key = (ns: string, i: number | string = 0): string => `rangecache:v2:${ns}:src:ver:b:${i}`;
 
 function same(a: Uint8Array | null | undefined | unknown, b: Uint8Array): boolean {
   return a instanceof Uint8Array && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
@@ -248,7 +248,7 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     t.same(await a.coordinator.claim(next, 30_000), ['claimed']);
     // node-redis 5 and 6 resubscribe by themselves; node-redis 4's subscribers are replaced on their store's next check.
     t.ok(await eventually(async () => (await b.coordinator.claim(next, 30_000))[0] === 'busy' && (await a.coordinator.claim([key('sub', 3)], 30_000)).length === 1
-      && Number((await admin.pubSubNumSub('rangecache:v1:sub:released'))['rangecache:v1:sub:released']) === 2), 'both stores listen again');
+      && Number((await admin.pubSubNumSub('rangecache:v2:sub:released'))['rangecache:v2:sub:released']) === 2), 'both stores listen again');
     const again = b.coordinator.waitForRelease(next, 20_000);
     await a.coordinator.release(next);
     t.same(await within(again, 20_000, 'waitForRelease'), next, 'and a release wakes the waiter through the new subscriber');
