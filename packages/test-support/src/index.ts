@@ -13,3 +13,5 @@ export { fetcherConformance } from './conformance.js';
 export type { ConformanceHarness } from './conformance.js';
 export { cpuHogs, startSlowLink } from './load.js';
 export type { TcpLink } from './load.js';
+export { startRedisCluster } from './redis-cluster.js';
+export type { RedisClusterHandle, TestClusterClient } from './redis-cluster.js';
