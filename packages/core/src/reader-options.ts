@@ -81,6 +81,13 @@ export interface AsyncCachingReaderOptions {
    * what it has read), up to this. Default 4.
    */
   readAhead?: number;
+  /**
+   * Publish this reader's counters (the numeric fields of {@link ReaderStats}) to the store, where every reader of
+   * the namespace adds to one hash (`rangecache:v2:<namespace>:stats`) that `rangecache stats` shows: `true`
+   * every 10 s, or `{ intervalMs }`; also on `close()`. Needs a store with `addCounters` (`RedisStore`,
+   * `TieredStore` over one). A failed publication is kept and added to the next. Default `false`.
+   */
+  sharedStats?: boolean | { intervalMs?: number };
 }
 
 export interface ReadOptions {
@@ -185,6 +192,8 @@ export interface ResolvedReaderOptions {
   readonly authorize: false | 'origin';
   readonly authorizeTtlMs: number;
   readonly readAhead: number;
+  /** How often counters are published to the store, in ms; `false`: never (see {@link AsyncCachingReaderOptions.sharedStats}). */
+  readonly sharedStatsMs: number | false;
 }
 
 const MiB = 1024 * 1024;
@@ -247,7 +256,20 @@ export function resolveReaderOptions(options: AsyncCachingReaderOptions): Resolv
     authorize,
     authorizeTtlMs: durationOption('authorizeTtlMs', options.authorizeTtlMs, 30_000),
     readAhead: integerOption('readAhead', options.readAhead, 4, 1, 1024),
+    sharedStatsMs: sharedStatsOption(options.sharedStats, store),
   };
+}
+
+/** `sharedStats` as an interval in ms, or `false`; the store must be able to keep shared counters. */
+function sharedStatsOption(value: AsyncCachingReaderOptions['sharedStats'], store: CacheStore): number | false {
+  if (value === undefined || value === false) return false;
+  if (value !== true && (value === null || typeof value !== 'object')) {
+    throw new ConfigError(`AsyncCachingReader: sharedStats must be true, false or { intervalMs }, got ${JSON.stringify(value)}`);
+  }
+  if (typeof store.addCounters !== 'function') {
+    throw new ConfigError('AsyncCachingReader: sharedStats needs a store that keeps shared counters (addCounters), such as RedisStore');
+  }
+  return value === true ? 10_000 : integerOption('sharedStats.intervalMs', value.intervalMs, 10_000, 100, 86_400_000);
 }
 
 /** Options of earlier versions, and what replaced them: passing one is a mistake worth naming. */

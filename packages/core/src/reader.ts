@@ -14,7 +14,8 @@ import { FleetLoader } from './fleet.js';
 import { FlightTable } from './flight-table.js';
 import { GuardedStore } from './guarded-store.js';
 import { IntegrityStore } from './integrity-store.js';
-import { sourcePrefix } from './keys.js';
+import { sourcePrefix, statsKey } from './keys.js';
+import { SharedStats } from './shared-stats.js';
 import { Limiter } from './limiter.js';
 import { StoreLookup } from './lookup.js';
 import { MetaCache } from './meta-cache.js';
@@ -87,6 +88,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
   #onClose: () => void = () => {};
   /** What pinned handles and streams use of this reader. */
   #pinned: PinnedReads;
+  /** Publishes the counters to the store, with `sharedStats`. */
+  #shared: SharedStats | undefined;
 
   constructor(options: AsyncCachingReaderOptions) {
     super();
@@ -141,6 +144,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
       onAbort: (signal, onAbort) => this.#aborts.subscribe(signal, onAbort),
       checkOpen: (path) => this.#checkOpen(path),
     };
+    // The caller's own store keeps the counters (an integrity wrapper has nothing to verify in them).
+    if (o.sharedStatsMs !== false) this.#shared = new SharedStats(options.store!, statsKey(o.namespace), o.sharedStatsMs, () => this.stats());
   }
 
   /**
@@ -338,6 +343,8 @@ export class AsyncCachingReader extends EventEmitter<ReaderEvents> {
     this.#onClose();
     this.#batcher.stopReadAhead();
     await this.flush();
+    // Counters of the last interval still count; a store that fails them does not fail the close.
+    await this.#shared?.close().catch(() => {});
   }
   /**
    * `close()`, for `await using` (TypeScript 5.2+): the reader closes when the block that declared it ends.

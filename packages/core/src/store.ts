@@ -104,6 +104,12 @@ export interface CacheStore {
   deleteByPrefix(prefix: string): Promise<number>;
   /** Leases that let processes sharing this store fetch each missing piece once (absent: no fleet coordination). */
   readonly coordinator?: FetchCoordinator;
+  /**
+   * Adds `counters` to the integer fields of the hash at `key` (Redis `HINCRBY`), where many readers add up their
+   * counters for operators (`ReaderOptions.sharedStats`, `rangecache stats`). Absent: the store keeps no shared
+   * counters.
+   */
+  addCounters?(key: string, counters: Readonly<Record<string, number>>): Promise<void>;
   /** Releases what the store opened itself (not a client you passed in). */
   close?(): Promise<void>;
 }

@@ -40,6 +40,8 @@ export class TieredStore implements CacheStore {
   /** Keys found in `near`, and keys that went on to `far` (whether `far` had them or not). */
   readonly counters = { nearHits: 0, nearMisses: 0 };
   readonly coordinator: FetchCoordinator | undefined;
+  /** The far tier's shared counters, where it keeps them (see {@link CacheStore.addCounters}). */
+  readonly addCounters?: (key: string, counters: Readonly<Record<string, number>>) => Promise<void>;
 
   constructor(options: TieredStoreOptions) {
     for (const tier of ['near', 'far'] as const) {
@@ -57,6 +59,8 @@ export class TieredStore implements CacheStore {
     this.far = options.far;
     this.maxAgeMs = maxAgeMs;
     this.coordinator = this.far.coordinator ? this.#tieredCoordinator(this.far.coordinator) : undefined;
+    const far = this.far;
+    if (far.addCounters) this.addCounters = (key, counters) => far.addCounters!(key, counters);
   }
 
   async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {

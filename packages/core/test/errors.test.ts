@@ -76,6 +76,8 @@ t.test('options are validated with errors that name the option', async (t) => {
   t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: -1 }), /ttlMs must be a positive whole number of milliseconds/);
   t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: 1.5 }), /ttlMs must be a positive whole number of milliseconds/);
   t.throws(() => new AsyncCachingReader({ fetcher, metaTtlMs: 0 }), ConfigError);
+  t.throws(() => new AsyncCachingReader({ fetcher, sharedStats: true }), { name: 'ConfigError', message: /sharedStats needs a store that keeps shared counters/ }, 'a MemoryStore keeps no shared counters');
+  t.throws(() => new AsyncCachingReader({ fetcher, sharedStats: 'yes' as never }), { name: 'ConfigError', message: /sharedStats must be true, false or \{ intervalMs \}/ });
   t.throws(() => new AsyncCachingReader({ fetcher, ttlMs: 1e17 }), /ttlMs must be a positive whole number of milliseconds, at most 315360000000/);
   // Options of earlier versions are named, not ignored: a duration in seconds read as ms would be 1000x off.
   t.throws(() => new AsyncCachingReader({ fetcher, ttl: 3600 } as never), { name: 'ConfigError', message: /option ttl was renamed ttlMs \(milliseconds; false for no expiry\)/ });

@@ -41,11 +41,18 @@ export interface EvalCommand {
   readonly keys: readonly string[];
   /** Strings, or bytes (values written by a script). */
   readonly args: readonly (string | Buffer)[];
+  /**
+   * How many of `args` belong to each key: the last `argsPerKey × keys.length` arguments, in key order (the others
+   * are fixed). A cluster splits a script by slot, and each part takes its keys' own arguments. Default 0.
+   */
+  readonly argsPerKey?: number;
 }
 
 /** A pub/sub connection: a duplicate of the caller's client, not connected yet. */
 export interface PubSubClient extends ConnectableClient {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Stops listening to `channel` (a cluster's shard channels are many: the coordinator keeps the recent ones). */
+  unsubscribe?(channel: string): Promise<unknown>;
 }
 
 /**
@@ -56,6 +63,11 @@ export interface PubSubClient extends ConnectableClient {
 export interface RedisDriver {
   /** The node-redis major: 4, or 5 for v5 and v6 (they speak alike). */
   readonly major: 4 | 5;
+  /**
+   * A Redis Cluster: calls are split by slot, and lease releases go out on shard channels (`SPUBLISH`) in their
+   * keys' slot, not on one channel per namespace.
+   */
+  readonly cluster?: boolean;
   /** The caller's client is connected: a duplicate made now (the subscriber) would connect to a live server. */
   readonly clientReady: boolean;
   /**

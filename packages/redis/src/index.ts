@@ -22,3 +22,4 @@ export type { RedisCoordinatorOptions } from './redis-coordinator.js';
 export { responsiveTimeout } from './responsive-timeout.js';
 // The store errors live in @rangecache/core (the reader reasons about them); re-exported here for convenience.
 export { StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
+export type { ClusterNode, RedisClusterClient } from './driver-cluster.js';

@@ -3,6 +3,7 @@
  * releases), the key suffixes they use and the release channel: what Redis runs, kept apart from the code that
  * calls it. `RedisCoordinator.writeAndRelease` sends {@link RELEASE_SCRIPT} in the last transaction of its write.
  */
+import { hashTagOf } from '@rangecache/core/store-kit';
 
 /** The lease on data key K is K + LEASE_SUFFIX, its waiter count K + WAITERS_SUFFIX. Data keys end in digits. */
 export const LEASE_SUFFIX = ':lease';
@@ -67,7 +68,8 @@ export const KEYS_PER_RELEASE_MESSAGE = 256;
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel. Deletes only this owner's leases, then tells the waiters of
 // the keys that have some (an uncontended release publishes nothing), in messages of at most
 // KEYS_PER_RELEASE_MESSAGE keys ('\n'-separated; data keys are percent-encoded, so they hold no newline).
-const RELEASE = `
+// PUBLISH on a single Redis; SPUBLISH on a cluster, where the channel is in the keys' slot (see channelOf).
+const RELEASE = (publish: Publish): string => `
 local waited = {}
 for _, key in ipairs(KEYS) do
   local lease = key .. '${LEASE_SUFFIX}'
@@ -75,39 +77,49 @@ for _, key in ipairs(KEYS) do
   if redis.call('DEL', key .. '${WAITERS_SUFFIX}') == 1 then waited[#waited + 1] = key end
 end
 for first = 1, #waited, ${KEYS_PER_RELEASE_MESSAGE} do
-  redis.call('PUBLISH', ARGV[2], table.concat(waited, '\\n', first, math.min(#waited, first + ${KEYS_PER_RELEASE_MESSAGE} - 1)))
+  redis.call('${publish}', ARGV[2], table.concat(waited, '\\n', first, math.min(#waited, first + ${KEYS_PER_RELEASE_MESSAGE} - 1)))
 end
 return #waited`;
-export const RELEASE_SCRIPT = RELEASE;
+/** How releases are published: to every subscriber (single Redis), or within the keys' shard (cluster). */
+export type Publish = 'PUBLISH' | 'SPUBLISH';
+export const RELEASE_SCRIPT = RELEASE('PUBLISH');
+export const SHARDED_RELEASE_SCRIPT = RELEASE('SPUBLISH');
 
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel, then per key a TTL in ms ('' for none) and the value. Writes
 // every value, then releases as RELEASE_SCRIPT does: a write and its release as one command. (A MULTI of SETs and
 // a release is several commands, and node-redis stops writing after the one that fills the socket's buffer, so
 // the rest of the transaction, EXEC included, would wait for the next write: one more syscall per landing.)
-export const WRITE_RELEASE_SCRIPT = `
+const WRITE_RELEASE = (publish: Publish): string => `
 for i, key in ipairs(KEYS) do
   local ttl = ARGV[1 + 2 * i]
   if ttl == '' then redis.call('SET', key, ARGV[2 + 2 * i]) else redis.call('SET', key, ARGV[2 + 2 * i], 'PX', ttl) end
 end
-${RELEASE.trimStart()}`;
+${RELEASE(publish).trimStart()}`;
+export const WRITE_RELEASE_SCRIPT = WRITE_RELEASE('PUBLISH');
+export const SHARDED_WRITE_RELEASE_SCRIPT = WRITE_RELEASE('SPUBLISH');
 
-/** The pub/sub channel for releases of keys in the namespace of `key` (`rangecache:v2:<ns>:…`). */
-export function channelOf(key: string): string {
+/**
+ * The pub/sub channel for releases of `key`: on a single Redis one per namespace (`rangecache:v2:<ns>:released`);
+ * on a cluster (`sharded`) one per hash tag, in the key's own slot (`rangecache:v2:<ns>:released{<tag>}`), so a
+ * release script may `SPUBLISH` on it and only that shard's subscribers receive it.
+ */
+export function channelOf(key: string, sharded = false): string {
   const ns = key.split(':', 3)[2] ?? '';
-  return `rangecache:v2:${ns}:released`;
+  return sharded ? `rangecache:v2:${ns}:released{${hashTagOf(key)}}` : `rangecache:v2:${ns}:released`;
 }
 
 /**
  * The `EVAL`s that release `owner`'s leases on `keys`: one {@link RELEASE_SCRIPT} per release channel (keys of one
- * namespace share one).
+ * namespace share one; on a cluster, keys of one hash tag, so each script's keys are in one slot).
  */
-export function releaseCommands(keys: readonly string[], owner: string): { script: string; keys: string[]; args: string[] }[] {
+export function releaseCommands(keys: readonly string[], owner: string, sharded = false): { script: string; keys: string[]; args: string[] }[] {
   const byChannel = new Map<string, string[]>();
   for (const key of keys) {
-    const c = channelOf(key);
+    const c = channelOf(key, sharded);
     const list = byChannel.get(c);
     if (list) list.push(key);
     else byChannel.set(c, [key]);
   }
-  return [...byChannel].map(([channel, list]) => ({ script: RELEASE_SCRIPT, keys: list, args: [owner, channel] }));
+  const script = sharded ? SHARDED_RELEASE_SCRIPT : RELEASE_SCRIPT;
+  return [...byChannel].map(([channel, list]) => ({ script, keys: list, args: [owner, channel] }));
 }

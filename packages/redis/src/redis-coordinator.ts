@@ -33,6 +33,12 @@ interface Waiter {
   wake(): void;
 }
 
+/**
+ * Shard channels (one per hash tag) a cluster's coordinator listens to at most: past this, the least recently
+ * used ones that no wait needs are unsubscribed (a later wait on their keys polls until it listens again).
+ */
+const MAX_CHANNELS = 1024;
+
 /** After the subscriber failed, claims fail at once for this long (doubling per failure up to the max). */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 10_000;
@@ -192,7 +198,7 @@ export class RedisCoordinator implements FetchCoordinator {
 
   async release(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await Promise.all(releaseCommands(keys, this.owner).map((command) => this.#timed('EVAL release', () => this.#driver.eval(command))));
+    await Promise.all(releaseCommands(keys, this.owner, this.#sharded).map((command) => this.#timed('EVAL release', () => this.#driver.eval(command))));
   }
 
   /**
@@ -235,7 +241,7 @@ export class RedisCoordinator implements FetchCoordinator {
         finish();
       };
       // Keys whose channel is not listened to get no wake-up: the wait then ends early, so the caller polls.
-      const deaf = unique.some((k) => !this.#subscribed.has(channelOf(k)));
+      const deaf = unique.some((k) => !this.#subscribed.has(channelOf(k, this.#sharded)));
       const timer = setTimeout(abort, deaf ? Math.min(timeoutMs, Math.max(100, 2 * this.#timeoutMs())) : timeoutMs);
       timer.unref();
       signal?.addEventListener('abort', abort, { once: true });
@@ -270,15 +276,26 @@ export class RedisCoordinator implements FetchCoordinator {
    * pub/sub connection makes waiting slower, never makes every instance fetch for itself.
    */
   async #listenOrPoll(keys: readonly string[]): Promise<void> {
-    const pending = [...new Set(keys.map(channelOf))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
+    const pending = [...new Set(keys.map((k) => channelOf(k, this.#sharded)))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
     if (pending.length === 0) return;
     const waited = this.#timeoutMs();
     await withResponsiveTimeout(Promise.all(pending), waited, () => new StoreTimeoutError('SUBSCRIBE', waited)).catch(() => {});
   }
 
+  /** On a cluster: releases come on one shard channel per hash tag, in the keys' own slot. */
+  get #sharded(): boolean {
+    return this.#driver.cluster === true;
+  }
+
   #listen(channel: string): Promise<void> {
     const listening = this.#channels.get(channel);
-    if (listening !== undefined) return listening;
+    if (listening !== undefined) {
+      if (this.#sharded) {
+        this.#channels.delete(channel); // re-inserted last: the map's order is the order of use
+        this.#channels.set(channel, listening);
+      }
+      return listening;
+    }
     let sub: Subscriber;
     try {
       sub = this.#subscriber();
@@ -299,7 +316,22 @@ export class RedisCoordinator implements FetchCoordinator {
         throw err;
       });
     this.#channels.set(channel, p);
+    this.#forgetChannels();
     return p;
+  }
+
+  /** Unsubscribes the least recently used channels past MAX_CHANNELS that no pending wait listens on. */
+  #forgetChannels(): void {
+    const client = this.#sub?.client;
+    if (this.#channels.size <= MAX_CHANNELS || !client?.unsubscribe) return;
+    const waited = new Set([...this.#waiters.keys()].map((k) => channelOf(k, this.#sharded)));
+    for (const channel of [...this.#channels.keys()]) {
+      if (this.#channels.size <= MAX_CHANNELS) break;
+      if (waited.has(channel) || !this.#subscribed.has(channel)) continue;
+      this.#channels.delete(channel);
+      this.#subscribed.delete(channel);
+      void client.unsubscribe(channel).catch(() => {});
+    }
   }
 
   /** The current subscriber, or a new one now connecting; throws during the back-off after a failure. */

@@ -5,7 +5,8 @@ import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver
 import { type RedisStoreOptions, resolveStoreOptions } from './store-options.js';
 import { driverFor } from './driver-for.js';
 import { type LookupCounters, LookupConnection, endpointOf } from './lookup-connection.js';
-import { WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
+import { SHARDED_WRITE_RELEASE_SCRIPT, WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
+import type { RedisClusterClient } from './driver-cluster.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 import { RoundTripEstimator } from './round-trip.js';
@@ -19,6 +20,11 @@ const KEYS_PER_MGET = 64;
 const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * MiB;
+/** Adds ARGV pairs (field, integer) to the hash KEYS[1]: shared counters (see `addCounters`). */
+const ADD_COUNTERS_SCRIPT = `for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2`;
+/** Keys asked for per SCAN step. */
+const SCAN_COUNT = 1000;
 /** Calls that move less than this are round-trip samples (bigger ones mostly measure the transfer). */
 const SMALL_CALL_BYTES = 256 * 1024;
 /** The adaptive base budget never exceeds this many times `commandTimeoutMs`: a stall is still caught. */
@@ -76,7 +82,7 @@ interface Part<T> {
  * ```
  */
 export class RedisStore implements CacheStore {
-  readonly client: RedisClient;
+  readonly client: RedisClient | RedisClusterClient;
   /** What the store sends, through whichever node-redis major the client is. */
   #driver: RedisDriver;
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
@@ -148,6 +154,11 @@ export class RedisStore implements CacheStore {
   /** `close()`, for `await using`: the store's own connections close, the client stays yours. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Whether the client is a Redis Cluster client (calls are split by hash slot; see README "Cluster mode"). */
+  get isCluster(): boolean {
+    return this.#driver.cluster === true;
   }
 
   /** The node-redis major of the client: 4, or 5 for node-redis 5 and 6 (they are driven alike). */
@@ -222,13 +233,15 @@ export class RedisStore implements CacheStore {
       sets.push({ key, value: buf, ttlMs: ttlMs === null ? null : Math.max(1, Math.round(ttlMs)) });
       bytes += value.byteLength;
     }
-    const releases = releaseCommands(release, this.#coordinator.owner);
+    const sharded = this.isCluster;
+    const releases = releaseCommands(release, this.#coordinator.owner, sharded);
     const only = releases.length === 1 && parts.length === 0 ? releases[0]! : undefined;
     if (only && sameKeys(only.keys, sets)) {
-      // The usual landing (its values and their leases, one namespace): one command, so node-redis sends it whole.
+      // The usual landing (its values and their leases, one namespace; on a cluster, one hash tag): one command, so
+      // node-redis sends it whole.
       const args: (string | Buffer)[] = [...only.args];
       for (const s of sets) args.push(s.ttlMs === null ? '' : String(s.ttlMs), s.value);
-      const command = { script: WRITE_RELEASE_SCRIPT, keys: only.keys, args };
+      const command = { script: sharded ? SHARDED_WRITE_RELEASE_SCRIPT : WRITE_RELEASE_SCRIPT, keys: only.keys, args, argsPerKey: 2 };
       await this.#windowed('EVAL writeAndRelease', [{ send: () => this.#driver.eval(command), bytes }]);
       return;
     }
@@ -245,27 +258,58 @@ export class RedisStore implements CacheStore {
   /**
    * Deletes every key starting with `prefix` (glob characters in it are literal) and returns how many went. Each
    * `SCAN` and `UNLINK` has its own deadline; if one fails, this rejects with a {@link StoreError} (keys deleted
-   * before that stay deleted), so an invalidation never pretends to have succeeded.
+   * before that stay deleted), so an invalidation never pretends to have succeeded. On a cluster, every master is
+   * walked.
    */
   async deleteByPrefix(prefix: string): Promise<number> {
-    const match = `${escapeGlob(prefix)}*`;
     let deleted = 0;
-    let batch: string[] = [];
-    const unlink = async (): Promise<void> => {
-      const keys = batch;
-      batch = [];
+    for await (const keys of this.scan(prefix)) {
       deleted += (await this.#windowed('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]))[0]!;
-    };
+    }
+    return deleted;
+  }
+
+  /**
+   * The keys starting with `prefix` (glob characters in it are literal), in batches of up to about 1000, walked
+   * with `SCAN` (never `KEYS`), on every master of a cluster. A key written or deleted during the walk may or may
+   * not be seen, as with `SCAN` itself. Each step has its own deadline, and a failure is a {@link StoreError}.
+   *
+   * @example
+   * ```ts
+   * let n = 0;
+   * for await (const keys of store.scan(namespacePrefix('default'))) n += keys.length;
+   * ```
+   */
+  async *scan(prefix: string): AsyncGenerator<string[], void, undefined> {
+    const match = `${escapeGlob(prefix)}*`;
+    let batch: string[] = [];
     let cursor = '0';
     do {
       const at = cursor;
-      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#driver.scan(at, match, 1000), bytes: 0 }]);
+      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#driver.scan(at, match, SCAN_COUNT), bytes: 0 }]);
       cursor = reply!.cursor;
       batch.push(...reply!.keys);
-      if (batch.length >= 500) await unlink();
+      if (batch.length >= SCAN_COUNT / 2) {
+        yield batch;
+        batch = [];
+      }
     } while (cursor !== '0');
-    if (batch.length > 0) await unlink();
-    return deleted;
+    if (batch.length > 0) yield batch;
+  }
+
+  /**
+   * Adds `counters` (integers; others are rounded) to the fields of the hash at `key` with `HINCRBY`, in one
+   * script: the shared counters of `ReaderOptions.sharedStats`.
+   */
+  async addCounters(key: string, counters: Readonly<Record<string, number>>): Promise<void> {
+    const args: string[] = [];
+    for (const [name, n] of Object.entries(counters)) {
+      const whole = Math.round(n);
+      if (Number.isSafeInteger(whole) && whole !== 0) args.push(name, String(whole));
+    }
+    if (args.length === 0) return;
+    const command = { script: ADD_COUNTERS_SCRIPT, keys: [key], args };
+    await this.#windowed('EVAL addCounters', [{ send: () => this.#driver.eval(command), bytes: 0 }]);
   }
 
   /**

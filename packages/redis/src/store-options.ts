@@ -3,14 +3,16 @@
  */
 import { ConfigError } from '@rangecache/core';
 import type { RedisClient } from './driver.js';
+import type { RedisClusterClient } from './driver-cluster.js';
 
 export interface RedisStoreOptions {
   /**
    * A connected node-redis client: v4 (4.6 or later), v5 or v6. The store never connects, quits or reconfigures
    * it: its owner does. With node-redis 4 the store sends its commands on a connection of its own, a duplicate
-   * of this one (see {@link RedisStore}).
+   * of this one (see {@link RedisStore}). Or a connected node-redis cluster (`createCluster()`, v4, v5 or v6; Redis 7
+   * or later for sharded pub/sub): calls are then split by hash slot, see README "Cluster mode".
    */
-  client: RedisClient;
+  client: RedisClient | RedisClusterClient;
   /**
    * The base time budget of one Redis call, in ms: how long a call that moves (almost) no bytes may take before
    * it counts as failed and the reader goes to the origin. A call that moves bytes gets `timeoutPerMiBMs` more
@@ -43,7 +45,7 @@ const MAX_TIMEOUT_PER_MIB_MS = 60_000;
 
 /** A `RedisStore`'s options after checking, with defaults filled in. */
 export interface ResolvedStoreOptions {
-  readonly client: RedisClient;
+  readonly client: RedisClient | RedisClusterClient;
   readonly commandTimeoutMs: number;
   readonly timeoutPerMiBMs: number;
   readonly ownLookupConnection: boolean;

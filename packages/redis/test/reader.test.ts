@@ -238,3 +238,19 @@ t.test('callers that scribble over their bytes never change what the cache or ot
   const { reader: warm } = fx.reader({ blockSize: B });
   t.same(Buffer.from(await warm.readRange(path, 0, 24 * B)), bytes, 'the cache kept the origin bytes');
 });
+
+t.test('sharedStats: readers add their counters to one hash per namespace, on an interval and on close', async (t) => {
+  const fx = await readerFixture(t);
+  const { path, bytes } = await fx.dir.file('shared.bin', 3 * 4096);
+  const { reader: first } = fx.reader({ namespace: 'shared', blockSize: 4096, sharedStats: { intervalMs: 100 } });
+  t.same(Buffer.from(await first.readRange(path, 0, bytes.length)), bytes);
+  const deadline = Date.now() + 5000;
+  while (!(await fx.client.hGet('rangecache:v2:shared:stats', 'misses')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(await fx.client.hGet('rangecache:v2:shared:stats', 'misses'), '3', 'published on the interval, before close');
+  await first.close();
+  const { reader: second } = fx.reader({ namespace: 'shared', blockSize: 4096, sharedStats: true });
+  await second.readRange(path, 0, bytes.length);
+  await second.close();
+  const counters = await fx.client.hGetAll('rangecache:v2:shared:stats');
+  t.same([counters['reads'], counters['hits'], counters['misses'], counters['bytesRead']], ['2', '3', '3', String(2 * bytes.length)], 'each change counted once');
+});
