@@ -6,15 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { AsyncCachingReader } from '@rangecache/core';
 import { RedisStore } from '@rangecache/redis';
 import { HttpFetcher } from '@rangecache/http';
-import { pseudoRandomBytes, startHttpOrigin, startRedis } from '@rangecache/test-support';
+import { pseudoRandomBytes, startHttpOrigin, startRedis, startRedisCluster } from '@rangecache/test-support';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const MiB = 1 << 20;
 
 interface Instance { child: ChildProcess; ready: Promise<void>; result: Promise<{ sha256: string; wallMs: number; stats: Record<string, number> }> }
 
-function instance(url: string, redisUrl: string, count: number, leaseMs: number | null, namespace: string): Instance {
-  const child = spawn(process.execPath, ['test/fixtures/fleet-reader.mjs', url, redisUrl, String(count), String(leaseMs), namespace], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+function instance(url: string, redisUrl: string, count: number, leaseMs: number | null, namespace: string, kind: 'single' | 'cluster' = 'single'): Instance {
+  const child = spawn(process.execPath, ['test/fixtures/fleet-reader.mjs', url, redisUrl, String(count), String(leaseMs), namespace, kind], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   let onReady: () => void;
   let onFail: (e: Error) => void;
@@ -54,6 +54,25 @@ t.test('8 processes cold-reading the same 32 MiB make the origin serve it about 
       t.ok(amplification > 1.5, `without leases: origin served ${amplification.toFixed(2)} x the object`);
     }
   }
+});
+
+t.test('the same fleet through a 3-master Redis Cluster: the origin serves the object about once', async (t) => {
+  const [origin, rc] = await Promise.all([startHttpOrigin(), startRedisCluster()]);
+  t.teardown(async () => { await origin.stop(); await rc.stop(); });
+  const bytes = pseudoRandomBytes(32 * MiB, 'fleet-cluster');
+  origin.put('fleet.bin', bytes);
+  origin.behaviour.delayMs = 20;
+  const expected = createHash('sha256').update(bytes).digest('hex');
+  const fleet = Array.from({ length: 8 }, () => instance(origin.url('fleet.bin'), rc.rootUrl, 32, 2000, 'fleet-cluster', 'cluster'));
+  await Promise.all(fleet.map((f) => f.ready));
+  for (const f of fleet) f.child.stdin!.write('go\n');
+  const results = await Promise.all(fleet.map((f) => f.result));
+  for (const r of results) t.equal(r.sha256, expected, 'byte-exact');
+  const sum = (k: string): number => results.reduce((n, r) => n + (r.stats[k] ?? 0), 0);
+  const amplification = origin.bodyBytes('GET') / (32 * MiB);
+  const why = ['misses', 'fleetWaits', 'fleetFallbacks', 'storeErrors', 'writeErrors'].map((k) => `${k} ${sum(k)}`).join(', ');
+  t.ok(amplification <= 1.05, `origin served ${amplification.toFixed(3)} x the object (<= 1.05); fleet totals: ${why}`);
+  t.ok(sum('fleetWaits') > 0, 'instances received blocks that others fetched');
 });
 
 t.test('a lease holder killed with SIGKILL delays the others by about one lease period, no more', async (t) => {
