@@ -247,7 +247,7 @@ class ClusterSubscriber implements PubSubClient {
 }
 
 /** The indices of `keys`, grouped by hash slot (in order of first appearance). */
-function groupBySlot(keys: readonly string[]): Map<number, number[]> {
+export function groupBySlot(keys: readonly string[]): Map<number, number[]> {
   const groups = new Map<number, number[]>();
   keys.forEach((key, i) => {
     const slot = calculateSlot(key);

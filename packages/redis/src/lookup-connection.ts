@@ -237,10 +237,14 @@ export class LookupConnection {
   /** Drops the link when the caller's client is closed: listened for only while a link is open. */
   readonly #onClientEnd = (): void => this.#drop();
 
-  /** @param clientEnd - The caller's client closing: the link closes too, so it never outlives the client. */
-  constructor(endpoint: LookupEndpoint, clientEnd?: ClientEndEvents) {
+  /**
+   * @param clientEnd - The caller's client closing: the link closes too, so it never outlives the client.
+   * @param counters - Where to count (shared by the connections to the masters of a cluster).
+   */
+  constructor(endpoint: LookupEndpoint, clientEnd?: ClientEndEvents, counters?: LookupCounters) {
     this.#endpoint = endpoint;
     this.#clientEnd = clientEnd;
+    if (counters) this.counters = counters;
   }
 
   /**

@@ -7,6 +7,7 @@ import { driverFor } from './driver-for.js';
 import { type LookupCounters, LookupConnection, endpointOf } from './lookup-connection.js';
 import { SHARDED_WRITE_RELEASE_SCRIPT, WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
 import type { RedisClusterClient } from './driver-cluster.js';
+import { ClusterLookups, clusterCredentials } from './cluster-lookups.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
 import { RoundTripEstimator } from './round-trip.js';
@@ -102,8 +103,11 @@ export class RedisStore implements CacheStore {
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
   readonly coordinator: FetchCoordinator;
   #coordinator: RedisCoordinator;
-  /** The store's own connection for lookups, where it can follow the client (see {@link RedisStoreOptions.ownLookupConnection}). */
-  #lookups: LookupConnection | undefined;
+  /**
+   * The store's own connection for lookups (one per master of a cluster), where it can follow the client (see
+   * {@link RedisStoreOptions.ownLookupConnection}).
+   */
+  #lookups: LookupConnection | ClusterLookups | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = resolveStoreOptions(options);
@@ -122,11 +126,11 @@ export class RedisStore implements CacheStore {
       },
     );
     this.coordinator = this.#coordinator;
-    const endpoint = o.ownLookupConnection ? endpointOf(o.client) : undefined;
-    if (endpoint) {
-      const driver = this.#driver;
-      this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
-    }
+    const driver = this.#driver;
+    const endpoint = o.ownLookupConnection && !driver.cluster ? endpointOf(o.client) : undefined;
+    const credentials = o.ownLookupConnection && driver.cluster ? clusterCredentials(o.client) : undefined;
+    if (endpoint) this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
+    else if (credentials) this.#lookups = new ClusterLookups(o.client, credentials, (keys) => driver.mget(keys));
   }
 
   /**

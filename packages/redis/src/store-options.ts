@@ -34,8 +34,10 @@ export interface RedisStoreOptions {
    * Send lookups (`MGET`, the hot path of warm reads) over a connection of the store's own, read by a small RESP
    * reader (headers from one reused buffer, each value into memory of its own) instead of through node-redis:
    * 1.65x as fast per warm 64 KiB lookup (see BENCHMARKS.md). It follows the client's host, port or socket path,
-   * user, password and database; with TLS, a client that names no endpoint (sentinel, cluster) or options it
-   * cannot read, lookups go through the client. `false`: always through the client. Default `true`.
+   * user, password and database; on a cluster (node-redis 5 and 6), one connection per master, with the cluster's
+   * `defaults` credentials, following its slot map (a redirect is asked again through the cluster client). With
+   * TLS, a client that names no endpoint (sentinel), a node-redis 4 cluster, or options it cannot read, lookups go
+   * through the client. `false`: always through the client. Default `true`.
    */
   ownLookupConnection?: boolean;
 }

@@ -37,7 +37,7 @@ async function keysPerMaster(namespace: string): Promise<number[]> {
 t.test('a cluster client is told apart, reads are byte-exact, and one object\'s keys land on every master', async (t) => {
   const store = await clusterStore(t);
   t.equal(store.isCluster, true);
-  t.equal(store.ownLookupConnection, false, 'lookups go through the cluster client');
+  t.equal(store.ownLookupConnection, true, 'lookups go over the store\'s own connections to the masters');
   // A sparse 512 MiB file: 32 segments of 16 MiB, one 64 KiB block read at the start of each.
   const dir = await tempDir();
   t.teardown(() => dir.remove());
@@ -58,6 +58,7 @@ t.test('a cluster client is told apart, reads are byte-exact, and one object\'s 
   const all = await warm.readRanges(path, marks.map((_, s) => ({ start: s * SEGMENT_BYTES, end: s * SEGMENT_BYTES + 64 * 1024 })));
   all.forEach((b, s) => t.same(Buffer.from(b), marks[s], `warm segment ${s}, one batch over three masters`));
   t.same([warm.stats().hits, warm.stats().misses, warm.stats().storeErrors], [segments, 0, 0], 'all from the cluster');
+  t.ok(store.lookupCounters!.values >= segments, `values came over the store's own connections (${store.lookupCounters!.values})`);
   t.equal(await warm.invalidate(path), segments + 1, 'invalidate walks every master');
   t.same(await keysPerMaster('spread'), [0, 0, 0], 'nothing left anywhere');
   await rm(path);
@@ -142,6 +143,7 @@ for (const [name, connect] of Object.entries(olderMajors)) {
     t.teardown(() => store.close());
     t.equal(store.isCluster, true);
     t.equal(store.driverMajor, name === 'node-redis 4' ? 4 : 5);
+    t.equal(store.ownLookupConnection, name !== 'node-redis 4', 'node-redis 4 keeps its cluster options private: lookups go through it');
     const bytes = pseudoRandomBytes(40 * MiB, name);
     origin.put(`${name}.bin`, bytes);
     const url = origin.url(`${name}.bin`);
@@ -200,8 +202,12 @@ t.test('a slot migration mid-workload: no failed read, no wrong byte', async (t)
   // After the migration the cache serves again.
   const warm = new AsyncCachingReader({ fetcher: http, store, namespace: 'migrate-0-0', blockSize: 256 * 1024 });
   t.same(Buffer.from(await warm.readRange(url, 0, bytes.length)), bytes);
-  await warm.readRange(url, 0, bytes.length);
-  t.equal(warm.stats().storeErrors, 0, 'no store error after the migration');
+  await warm.flush();
+  const direct = store.lookupCounters!.values;
+  const again = new AsyncCachingReader({ fetcher: http, store, namespace: 'migrate-0-0', blockSize: 256 * 1024 });
+  t.same(Buffer.from(await again.readRange(url, 0, bytes.length)), bytes);
+  t.same([again.stats().misses, again.stats().storeErrors], [0, 0], 'all from the cluster, no store error after the migration');
+  t.equal(store.lookupCounters!.values - direct, 257, 'the 256 blocks and the metadata over the own connections again: the slot map followed the migration');
 });
 
 t.test('a master killed and restarted: reads stay byte-exact throughout, and the cache serves again after', async (t) => {
