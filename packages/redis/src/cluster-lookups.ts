@@ -6,7 +6,7 @@
  * which follows redirects and refreshes its map.
  */
 import type { IntoSignal } from '@rangecache/core';
-import { groupBySlot, type ClusterNode } from './driver-cluster.js';
+import { perSlot, type ClusterNode } from './driver-cluster.js';
 import { type LookupCounters, type LookupEndpoint, LookupConnection } from './lookup-connection.js';
 
 /** What the fast path needs of a node-redis 5 or 6 cluster: its options (credentials, TLS) and slot map. */
@@ -54,13 +54,8 @@ export class ClusterLookups {
   }
 
   /** Values of `keys` (see `LookupConnection.mget`), one `MGET` per slot, all sent at once. */
-  async mget(keys: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<(Buffer | null)[]> {
-    const groups = [...groupBySlot(keys)];
-    const replies = await Promise.all(groups.map(([slot, indices]) => this.#mgetSlot(slot, indices.map((i) => keys[i]!), into && indices.map((i) => into[i]), stop)));
-    if (groups.length === 1) return replies[0]!;
-    const out: (Buffer | null)[] = new Array(keys.length);
-    groups.forEach(([, indices], g) => indices.forEach((i, j) => { out[i] = replies[g]![j]!; }));
-    return out;
+  mget(keys: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<(Buffer | null)[]> {
+    return perSlot(keys, (part, slot, indices) => this.#mgetSlot(slot, part, into && indices.map((i) => into[i]), stop));
   }
 
   close(): void {

@@ -98,7 +98,7 @@ export class ClusterDriver implements RedisDriver {
   }
 
   mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#bySlot(keys, (part) => this.#send(part[0]!, ['MGET', ...part], true, true)) as Promise<(Buffer | null)[]>;
+    return perSlot(keys, (part) => this.#send(part[0]!, ['MGET', ...part], true, true) as Promise<(Buffer | null)[]>);
   }
 
   async transaction(sets: readonly SetCommand[], evals: readonly EvalCommand[]): Promise<unknown> {
@@ -185,16 +185,6 @@ export class ClusterDriver implements RedisDriver {
     return out;
   }
 
-  /** `send` once per slot of `keys` (with that slot's keys, in order), the replies (arrays) put back in key order. */
-  async #bySlot(keys: readonly string[], send: (part: string[]) => Promise<unknown>): Promise<unknown[]> {
-    const groups = [...groupBySlot(keys).values()];
-    if (groups.length === 1) return (await send([...keys])) as unknown[];
-    const replies = await Promise.all(groups.map((indices) => send(indices.map((i) => keys[i]!))));
-    const out: unknown[] = new Array(keys.length);
-    groups.forEach((indices, g) => indices.forEach((i, j) => { out[i] = (replies[g] as unknown[])[j]; }));
-    return out;
-  }
-
   #send(firstKey: string, args: (string | Buffer)[], readonly: boolean, binary: boolean): Promise<unknown> {
     return this.#cluster.sendCommand(firstKey, readonly, args, binary ? this.#binary : undefined);
   }
@@ -246,8 +236,21 @@ class ClusterSubscriber implements PubSubClient {
   }
 }
 
+/**
+ * `send` once per slot of `keys` (with that slot's keys, in order, and their positions), all at once; its replies
+ * (one entry per key) put back in the order of `keys`.
+ */
+export async function perSlot<T>(keys: readonly string[], send: (part: string[], slot: number, indices: number[]) => Promise<T[]>): Promise<T[]> {
+  const groups = [...groupBySlot(keys)];
+  if (groups.length === 1) return send([...keys], groups[0]![0], groups[0]![1]);
+  const replies = await Promise.all(groups.map(([slot, indices]) => send(indices.map((i) => keys[i]!), slot, indices)));
+  const out: T[] = new Array(keys.length);
+  groups.forEach(([, indices], g) => indices.forEach((i, j) => { out[i] = replies[g]![j]!; }));
+  return out;
+}
+
 /** The indices of `keys`, grouped by hash slot (in order of first appearance). */
-export function groupBySlot(keys: readonly string[]): Map<number, number[]> {
+function groupBySlot(keys: readonly string[]): Map<number, number[]> {
   const groups = new Map<number, number[]>();
   keys.forEach((key, i) => {
     const slot = calculateSlot(key);
