@@ -5,27 +5,27 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { S3RVER_CREDENTIALS, pseudoRandomBytes, startHttpOrigin, startRedis, startS3rver } from '@rangecache/test-support';
+import { S3RVER_CREDENTIALS, pseudoRandomBytes, startHttpOrigin, startRedis, startRedisCluster, startS3rver } from '@rangecache/test-support';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
 
 t.test('README code samples run', async (t) => {
-  const [redis, origin, s3] = await Promise.all([startRedis(), startHttpOrigin(), startS3rver('readme-bucket')]);
-  t.teardown(async () => { await redis.stop(); await origin.stop(); await s3.stop(); });
+  const [redis, origin, s3, cluster] = await Promise.all([startRedis(), startHttpOrigin(), startS3rver('readme-bucket'), startRedisCluster()]);
+  t.teardown(async () => { await redis.stop(); await origin.stop(); await s3.stop(); await cluster.stop(); });
   origin.put('era5.grib2', pseudoRandomBytes(100_000, 'readme-http'));
   await s3.put('gfs.grib2', pseudoRandomBytes(100_000, 'readme-s3'));
   for (const name of ['ocean.v1.json', 'ocean.nc']) origin.put(name, await readFile(join(root, 'packages/reference/fixtures', name)));
   origin.put('rows.parquet', await readFile(join(root, 'packages/adapters/fixtures/rows.parquet')));
   // The samples read their endpoints from the environment, as a user's service would.
   const env = {
-    ...process.env, REDIS_URL: redis.url, DATA_URL: origin.url('era5.grib2'), S3_ENDPOINT: s3.endpoint, S3_URL: 's3://readme-bucket/gfs.grib2',
+    ...process.env, REDIS_URL: redis.url, REDIS_CLUSTER_URL: cluster.rootUrl, DATA_URL: origin.url('era5.grib2'), S3_ENDPOINT: s3.endpoint, S3_URL: 's3://readme-bucket/gfs.grib2',
     AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     REFS_URL: origin.url('ocean.v1.json'), PARQUET_URL: origin.url('rows.parquet'),
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 13, `${samples.length} samples found`);
+  t.equal(samples.length, 14, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -46,9 +46,10 @@ t.test('README code samples run', async (t) => {
   t.match(outputs[5], /^range cache$/m);
   t.match(outputs[6], /members: \[ 0, 1 \]/);
   t.match(outputs[7], /^9$/m, 'TieredStore sample: nine reads from memory');
-  t.match(outputs[8], /^1$/m, 'events sample');
-  t.match(outputs[9], /^true true 16$/m, 'HTTP sample');
-  t.match(outputs[10], /^100 4096 4$/m, 'S3 sample');
-  t.match(outputs[11], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
-  t.match(outputs[12], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
+  t.match(outputs[8], /^true 4096$/m, 'cluster sample');
+  t.match(outputs[9], /^1$/m, 'events sample');
+  t.match(outputs[10], /^true true 16$/m, 'HTTP sample');
+  t.match(outputs[11], /^100 4096 4$/m, 'S3 sample');
+  t.match(outputs[12], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
+  t.match(outputs[13], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
 });
