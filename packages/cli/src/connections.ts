@@ -79,7 +79,7 @@ async function connectOrFail(client: Closable, url: string): Promise<void> {
  * ```
  */
 export async function connectRedis(settings: RedisSettings): Promise<RedisConnection> {
-  const [{ createClient, createCluster }, { RedisStore }] = await Promise.all([import('redis'), import('@rangecache/redis')]);
+  const [{ createClient, createCluster }, { RedisStore }] = await Promise.all([import('@redis/client'), import('@rangecache/redis')]);
   const connection = (url: string, cluster: boolean, client: Closable): RedisConnection => {
     try {
       return connectionOf(new RedisStore({ client: client as unknown as RedisClient }), url, cluster, client);

@@ -14,8 +14,9 @@ interface StatsFlags extends CommonFlags {
   json?: boolean;
 }
 
-/** Kinds of keys, told apart by their layout (see `@rangecache/core`'s keys.ts). */
-type Kind = 'blocks' | 'chunks' | 'metadata' | 'leases' | 'stats' | 'other';
+/** Kinds of keys, told apart by their layout (see `@rangecache/core`'s keys.ts), in the order they are printed. */
+const KINDS = ['blocks', 'chunks', 'metadata', 'leases', 'stats', 'other'] as const;
+type Kind = (typeof KINDS)[number];
 
 /** One namespace's part of `stats` (also its `--json` output). */
 export interface NamespaceStats {
@@ -98,7 +99,10 @@ export async function runStats(io: CliIo, flags: StatsFlags): Promise<void> {
     if (all.length === 0) println(io.stdout, 'no rangecache keys');
     for (const s of all) {
       println(io.stdout, `namespace ${JSON.stringify(s.namespace)}: ${s.keys} keys, ${s.memoryBytes} bytes (${formatBytes(s.memoryBytes)})`);
-      for (const [kind, k] of Object.entries(s.kinds)) println(io.stdout, `  ${kind}: ${k.keys} keys, ${k.memoryBytes} bytes (${formatBytes(k.memoryBytes)})`);
+      for (const kind of KINDS) {
+        const k = s.kinds[kind];
+        if (k) println(io.stdout, `  ${kind}: ${k.keys} keys, ${k.memoryBytes} bytes (${formatBytes(k.memoryBytes)})`);
+      }
       const c = s.counters;
       if (Object.keys(c).length === 0) {
         println(io.stdout, '  counters: none published');

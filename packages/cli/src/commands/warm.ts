@@ -56,7 +56,7 @@ function formatOf(flag: string | undefined, path: string): Format {
   throw new UsageError(`--format: expected auto, object, json or parquet, got ${JSON.stringify(flag)}`);
 }
 
-/** What a warm fetched and found, for the summary. */
+/** Bytes a warm received from the origin (a little more than asked where requests were coalesced across gaps) and from the cache. */
 function delta(before: ReaderStats, after: ReaderStats): { origin: number; cached: number } {
   return { origin: after.originBytes - before.originBytes, cached: after.cacheBytes - before.cacheBytes };
 }
@@ -115,7 +115,7 @@ async function warmObjectTargets(io: CliIo, reader: AsyncCachingReader, paths: r
   }
   const d = delta(before, reader.stats());
   const what = paths.length === 1 ? paths[0]! : `${paths.length} objects`;
-  println(io.stdout, `warmed ${what}: ${total} bytes (${formatBytes(total)}; ${formatBytes(d.origin)} from the origin, ${formatBytes(d.cached)} already cached) in ${formatDuration(Date.now() - startedAt)}`);
+  println(io.stdout, `warmed ${what}: ${total} bytes (${formatBytes(total)}; ${formatBytes(d.origin)} from the origin, ${formatBytes(d.cached)} from the cache) in ${formatDuration(Date.now() - startedAt)}`);
 }
 
 async function warmReferenceTarget(io: CliIo, reader: AsyncCachingReader, url: string, format: 'json' | 'parquet', o: RunOptions): Promise<void> {
@@ -131,5 +131,5 @@ async function warmReferenceTarget(io: CliIo, reader: AsyncCachingReader, url: s
     progress.stop();
   }
   const d = delta(before, reader.stats());
-  println(io.stdout, `warmed ${url}: ${set.entries.length} references, ${total} bytes (${formatBytes(total)}; ${formatBytes(d.origin)} from the origin, ${formatBytes(d.cached)} already cached) in ${formatDuration(Date.now() - startedAt)}`);
+  println(io.stdout, `warmed ${url}: ${set.entries.length} references, ${total} bytes (${formatBytes(total)}; ${formatBytes(d.origin)} from the origin, ${formatBytes(d.cached)} from the cache) in ${formatDuration(Date.now() - startedAt)}`);
 }
