@@ -276,7 +276,9 @@ export class RedisCoordinator implements FetchCoordinator {
    * pub/sub connection makes waiting slower, never makes every instance fetch for itself.
    */
   async #listenOrPoll(keys: readonly string[]): Promise<void> {
-    const pending = [...new Set(keys.map((k) => channelOf(k, this.#sharded)))].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
+    const channels = new Set(keys.map((k) => channelOf(k, this.#sharded)));
+    if (this.#sharded) this.#touch(channels);
+    const pending = [...channels].filter((c) => !this.#subscribed.has(c)).map((c) => this.#listen(c).catch(() => {}));
     if (pending.length === 0) return;
     const waited = this.#timeoutMs();
     await withResponsiveTimeout(Promise.all(pending), waited, () => new StoreTimeoutError('SUBSCRIBE', waited)).catch(() => {});
@@ -289,13 +291,7 @@ export class RedisCoordinator implements FetchCoordinator {
 
   #listen(channel: string): Promise<void> {
     const listening = this.#channels.get(channel);
-    if (listening !== undefined) {
-      if (this.#sharded) {
-        this.#channels.delete(channel); // re-inserted last: the map's order is the order of use
-        this.#channels.set(channel, listening);
-      }
-      return listening;
-    }
+    if (listening !== undefined) return listening;
     let sub: Subscriber;
     try {
       sub = this.#subscriber();
@@ -318,6 +314,16 @@ export class RedisCoordinator implements FetchCoordinator {
     this.#channels.set(channel, p);
     this.#forgetChannels();
     return p;
+  }
+
+  /** `channels` were used now: re-inserted last, since the map's order is the order of use. */
+  #touch(channels: Iterable<string>): void {
+    for (const c of channels) {
+      const listening = this.#channels.get(c);
+      if (listening === undefined) continue;
+      this.#channels.delete(c);
+      this.#channels.set(c, listening);
+    }
   }
 
   /** Unsubscribes the least recently used channels past MAX_CHANNELS that no pending wait listens on. */

@@ -106,6 +106,22 @@ t.test('leases across two processes\' stores: one origin fetch per block, the wa
   t.ok(delta('ssubscribe') > 0, 'B listened on shard channels');
 });
 
+t.test('a coordinator keeps at most 1024 shard channels, the most recently used', async (t) => {
+  const store = await clusterStore(t);
+  const keyOf = (i: number): string => `rangecache:v2:chan:{obj:v=1:s${i}}:b:1:${i}`;
+  const all = Array.from({ length: 1100 }, (_, i) => keyOf(i));
+  for (let i = 0; i < all.length; i += 100) t.same(new Set(await store.coordinator.claim(all.slice(i, i + 100), 60_000)), new Set(['claimed']));
+  await store.coordinator.claim([keyOf(0)], 60_000); // segment 0 used again: now the most recent
+  await store.coordinator.claim([keyOf(1100)], 60_000); // one more channel: the oldest unused one goes
+  const channels = (await Promise.all(rc.nodes.map(async (_, i) => (await rc.nodeClient(i)).sendCommand(['PUBSUB', 'SHARDCHANNELS', 'rangecache:v2:chan:*']) as Promise<string[]>))).flat();
+  t.ok(channels.length <= 1024, `${channels.length} shard channels subscribed`);
+  t.ok(channels.length >= 1000, 'the recent ones stay');
+  t.ok(channels.includes('rangecache:v2:chan:released{obj:v=1:s0}'), 'the channel used again stayed');
+  t.ok(channels.includes('rangecache:v2:chan:released{obj:v=1:s1100}'), 'the newest is there');
+  t.notOk(channels.includes('rangecache:v2:chan:released{obj:v=1:s1}'), 'the least recently used went');
+  await store.coordinator.release([...all, keyOf(1100)]);
+});
+
 t.test('shared counters add up across readers in the cluster', async (t) => {
   const store = await clusterStore(t);
   const bytes = pseudoRandomBytes(3 * MiB, 'stats');
