@@ -3,7 +3,7 @@
 // every file (a test fails when any assertion in it fails), and a file that crashed outside its tests as one
 // failed test. tap's assertion totals are printed above it. Exits non-zero when anything failed.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,16 +17,6 @@ const args = [tapBin, ...process.argv.slice(2)];
 // ports, and the suite is half waiting (on servers, processes, timers), so it takes 10 minutes instead of 15.
 if (!args.some((a) => a.startsWith('--jobs') || a === '-j')) {
   args.push(`--jobs=${process.env.REDIS_URL ? 1 : Math.max(2, Math.min(availableParallelism() - 1, 8))}`);
-}
-// The whole suite: the longest files first (each is minutes on a busy 2-core machine), so that the others fill the
-// second job around them instead of one of them running alone at the end.
-const LONGEST_FIRST = ['test/bench-smoke.test.ts', 'test/fleet-matrix.test.ts', 'packages/cli/test/cli.test.ts', 'test/fleet.test.ts',
-  'packages/redis/test/cluster.test.ts'];
-if (!process.argv.slice(2).some((a) => !a.startsWith('-'))) {
-  const all = ['packages', 'test'].flatMap((top) => readdirSync(top, { recursive: true, encoding: 'utf8' }).map((f) => join(top, f)))
-    .filter((f) => f.endsWith('.test.ts') && !f.includes('node_modules') && (f.startsWith('test/') || /^packages\/[^/]+\/test\//.test(f)))
-    .sort();
-  args.push(...LONGEST_FIRST.filter((f) => all.includes(f)), ...all.filter((f) => !LONGEST_FIRST.includes(f)));
 }
 
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } });
