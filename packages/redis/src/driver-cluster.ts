@@ -180,9 +180,7 @@ export class ClusterDriver implements RedisDriver {
     if (groups.length === 1) return replies[0];
     if (replies.every((r) => typeof r === 'number')) return (replies as number[]).reduce((a, b) => a + b, 0);
     if (!replies.every(Array.isArray)) return replies[0];
-    const out: unknown[] = new Array(e.keys.length);
-    groups.forEach((indices, g) => indices.forEach((i, j) => { out[i] = (replies[g] as unknown[])[j]; }));
-    return out;
+    return inKeyOrder(groups, replies as unknown[][], e.keys.length);
   }
 
   #send(firstKey: string, args: (string | Buffer)[], readonly: boolean, binary: boolean): Promise<unknown> {
@@ -244,8 +242,13 @@ export async function perSlot<T>(keys: readonly string[], send: (part: string[],
   const groups = [...groupBySlot(keys)];
   if (groups.length === 1) return send([...keys], groups[0]![0], groups[0]![1]);
   const replies = await Promise.all(groups.map(([slot, indices]) => send(indices.map((i) => keys[i]!), slot, indices)));
-  const out: T[] = new Array(keys.length);
-  groups.forEach(([, indices], g) => indices.forEach((i, j) => { out[i] = replies[g]![j]!; }));
+  return inKeyOrder(groups.map(([, indices]) => indices), replies, keys.length);
+}
+
+/** Per-slot replies (one entry per key of the group's `indices`) put back in the order of the `length` keys. */
+function inKeyOrder<T>(groups: readonly number[][], replies: readonly T[][], length: number): T[] {
+  const out: T[] = new Array(length);
+  groups.forEach((indices, g) => indices.forEach((i, j) => { out[i] = replies[g]![j]!; }));
   return out;
 }
 
