@@ -10,7 +10,7 @@ import type { RedisClusterClient } from './driver-cluster.js';
 import { ClusterLookups, clusterCredentials } from './cluster-lookups.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { withResponsiveTimeout } from './responsive-timeout.js';
-import { RoundTripEstimator } from './round-trip.js';
+import { CallBudgets, MAX_ADAPTIVE_FACTOR } from './round-trip.js';
 
 export type { RedisStoreOptions } from './store-options.js';
 
@@ -26,12 +26,6 @@ const ADD_COUNTERS_SCRIPT = `for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1
 return #ARGV / 2`;
 /** Keys asked for per SCAN step. */
 const SCAN_COUNT = 1000;
-/** Calls that move less than this are round-trip samples (bigger ones mostly measure the transfer). */
-const SMALL_CALL_BYTES = 256 * 1024;
-/** The adaptive base budget never exceeds this many times `commandTimeoutMs`: a stall is still caught. */
-const MAX_ADAPTIVE_FACTOR = 20;
-/** The adaptive per-MiB allowance never exceeds this many times `timeoutPerMiBMs` (1 MiB/s by default). */
-const MAX_ADAPTIVE_PER_MIB_FACTOR = 10;
 
 /** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
 type Channel = 'client' | 'lookups';
@@ -88,10 +82,8 @@ export class RedisStore implements CacheStore {
   #driver: RedisDriver;
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
-  /** Round trips of recent small calls: the base budget follows a busy but healthy Redis. */
-  #rtt = new RoundTripEstimator();
-  /** Transfer time per MiB of recent big calls: the per-MiB allowance follows a Redis shared by many readers. */
-  #msPerMiB = new RoundTripEstimator();
+  /** Time budgets that follow a busy but healthy Redis (see {@link CallBudgets}). */
+  #budgets: CallBudgets;
   /**
    * Per connection (the client's, and the store's own for lookups): commands sent, numbered in order, and when
    * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
@@ -115,12 +107,13 @@ export class RedisStore implements CacheStore {
     this.client = o.client;
     this.commandTimeoutMs = o.commandTimeoutMs;
     this.timeoutPerMiBMs = o.timeoutPerMiBMs;
+    this.#budgets = new CallBudgets(o.commandTimeoutMs, o.timeoutPerMiBMs);
     this.#coordinator = new RedisCoordinator(
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
       async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
       {
-        commandTimeoutMs: () => this.#baseBudget(),
+        commandTimeoutMs: () => this.#budgets.base(),
         timedParts: (operation, parts) => this.#windowed(operation, parts),
         write: (entries, release) => this.#write(entries, release),
       },
@@ -317,23 +310,6 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * The base budget now: `commandTimeoutMs`, or more when this store's recent calls show a healthy but slow
-   * Redis (see {@link RoundTripEstimator}).
-   */
-  #baseBudget(): number {
-    return this.#rtt.timeoutMs(this.commandTimeoutMs, this.commandTimeoutMs * MAX_ADAPTIVE_FACTOR, this.commandTimeoutMs);
-  }
-
-  /**
-   * The time budget, in ms, of a call that moves `bytes` of values: the base, plus `timeoutPerMiBMs` per MiB, or
-   * more where recent big calls show a healthy Redis sharing its output with many clients (each gets a slice).
-   */
-  #budget(bytes: number): number {
-    const perMiB = this.timeoutPerMiBMs === 0 ? 0 : this.#msPerMiB.timeoutMs(this.timeoutPerMiBMs, this.timeoutPerMiBMs * MAX_ADAPTIVE_PER_MIB_FACTOR, 0);
-    return this.#baseBudget() + (perMiB * bytes) / MiB;
-  }
-
-  /**
    * `reply` (the answer to command number `seq` of this store), or `timeout()` once `ms` have passed without
    * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
    * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
@@ -370,7 +346,7 @@ export class RedisStore implements CacheStore {
     // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
     // failing now sends the read to the origin at once. (node-redis 4: the store's own connection may have to open
     // first, within twice the base budget.)
-    const opening = this.#driver.ready(operation, 2 * this.#baseBudget());
+    const opening = this.#driver.ready(operation, 2 * this.#budgets.base());
     if (opening) await opening;
     const sent: Promise<T>[] = [];
     const inFlight: { reply: Promise<T>; seq: number }[] = [];
@@ -394,7 +370,7 @@ export class RedisStore implements CacheStore {
     let waitingFor = 0;
     while (inFlight.length > 0) {
       const { bytes } = parts[waitingFor]!;
-      const ms = this.#budget(bytes);
+      const ms = this.#budgets.forBytes(bytes);
       const { reply, seq } = inFlight.shift()!;
       const started = performance.now();
       try {
@@ -409,20 +385,14 @@ export class RedisStore implements CacheStore {
       } catch (e) {
         // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
         // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
-        if (e instanceof StoreTimeoutError) (bytes < SMALL_CALL_BYTES ? this.#rtt : this.#msPerMiB).backoff();
+        if (e instanceof StoreTimeoutError) this.#budgets.backoff(bytes);
         throw StoreError.from(operation, e);
       }
-      this.#sample(bytes, performance.now() - started);
+      this.#budgets.sample(bytes, performance.now() - started);
       waitingFor++;
       if (next < parts.length) send();
     }
     return out;
-  }
-
-  /** Records how long a call that moved `bytes` took to answer, in ms. */
-  #sample(bytes: number, elapsed: number): void {
-    if (bytes < SMALL_CALL_BYTES) this.#rtt.sample(elapsed);
-    else this.#msPerMiB.sample((elapsed * MiB) / bytes);
   }
 }
 
