@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `rangecache` executable: runs {@link main} on the process's arguments and streams, turns Ctrl-C into a
- * clean stop (exit code 130; a second Ctrl-C exits at once) and a closed stdout (`| head`) into a quiet one
+ * The `rangecache` executable: runs {@link main} on the process's arguments and streams, turns Ctrl-C and SIGTERM
+ * into a clean stop (exit code 130; a second Ctrl-C exits at once) and a closed stdout (`| head`) into a quiet one
  * (exit code 0), and exits with the code main returns.
  */
 import { ExitCode } from './errors.js';
@@ -12,10 +12,12 @@ import { main } from './main.js';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 const controller = new AbortController();
-process.once('SIGINT', () => {
-  controller.abort(new DOMException('interrupted', 'AbortError'));
-  process.once('SIGINT', () => process.exit(ExitCode.INTERRUPTED));
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    controller.abort(new DOMException(signal === 'SIGINT' ? 'interrupted' : 'terminated', 'AbortError'));
+    process.once(signal, () => process.exit(ExitCode.INTERRUPTED));
+  });
+}
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   const reason = Object.assign(new Error(`stdout: ${e.message}`), { name: 'AbortError', code: e.code });
   controller.abort(reason);

@@ -51,7 +51,7 @@ class LazyFetcher implements Fetcher {
  * A `FileFetcher`, an `HttpFetcher` and an `S3Fetcher`. The S3 client takes its credentials from the AWS SDK's
  * default chain (environment, shared config and credentials files, SSO, container and instance roles), unless
  * `s3.anonymous` asks for unsigned requests; with an `endpoint` it addresses buckets path-style, as
- * S3-compatible servers expect.
+ * S3-compatible servers expect. `http.followRedirect` decides which redirects the HTTP fetcher follows (default: all).
  *
  * @example
  * ```ts
@@ -59,16 +59,18 @@ class LazyFetcher implements Fetcher {
  * const reader = new AsyncCachingReader({ fetcher: origins.fetchers });
  * ```
  */
-export function makeOrigins(s3: S3Settings): Origins {
-  const http = new LazyFetcher('http', ['http', 'https'], async () => new (await import('@rangecache/http')).HttpFetcher());
+export function makeOrigins(s3: S3Settings, http: { followRedirect?: (url: string) => boolean } = {}): Origins {
+  const httpFetcher = new LazyFetcher('http', ['http', 'https'], async () => new (await import('@rangecache/http')).HttpFetcher(
+    http.followRedirect ? { followRedirect: http.followRedirect } : {},
+  ));
   const s3Fetcher = new LazyFetcher('s3', ['s3'], async () => new (await import('@rangecache/s3')).S3Fetcher({
     clientConfig: { region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) },
     anonymous: s3.anonymous,
   }));
   return {
-    fetchers: [new FileFetcher(), http, s3Fetcher],
+    fetchers: [new FileFetcher(), httpFetcher, s3Fetcher],
     close: async () => {
-      await Promise.all([http.close(), s3Fetcher.close()]);
+      await Promise.all([httpFetcher.close(), s3Fetcher.close()]);
     },
   };
 }

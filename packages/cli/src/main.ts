@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { defineCat } from './commands/cat.js';
 import { definePurge } from './commands/purge.js';
+import { defineServe } from './commands/serve.js';
 import { defineStat } from './commands/stat.js';
 import { defineStats } from './commands/stats.js';
 import { defineWarm } from './commands/warm.js';
@@ -28,7 +29,7 @@ Exit codes:
   2    usage: unknown command or flag, bad value or range, a URL scheme no origin serves
   3    purge refused: not confirmed, or no terminal to ask on and no --yes
   4    not found: the object does not exist at the origin
-  130  interrupted
+  130  interrupted (serve: SIGTERM or Ctrl-C end it with 0, after a graceful shutdown)
 
 Environment: REDIS_URL, RANGECACHE_NAMESPACE, RANGECACHE_BLOCK_SIZE, RANGECACHE_TTL, RANGECACHE_PROGRESS,
 AWS_REGION, AWS_ENDPOINT_URL(_S3), and the AWS SDK's credential variables (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...).`;
@@ -44,7 +45,7 @@ export function isClosedOutput(reason: unknown): boolean {
  */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('rangecache')
-    .description('Work with a shared rangecache on Redis: read through it, warm it, inspect and purge it.')
+    .description('Work with a shared rangecache on Redis: read through it, warm it, inspect and purge it, serve it over HTTP.')
     .version(version(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIo): Command {
   defineStat(program, io);
   definePurge(program, io);
   defineStats(program, io);
+  defineServe(program, io);
   return program;
 }
 

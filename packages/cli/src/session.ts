@@ -3,7 +3,7 @@
  * together at the end (readers first, so that pending cache writes and shared counters land) so that the
  * process exits.
  */
-import { AsyncCachingReader, type CacheMode } from '@rangecache/core';
+import { AsyncCachingReader, type CacheMode, type CacheStore, type Fetcher, FetcherRouter } from '@rangecache/core';
 import {
   type CommonFlags, type ReaderSettings, type RedisSettings, type S3Settings, readerSettings, redactUrl, redisSettings, s3Settings,
 } from './config.js';
@@ -15,11 +15,20 @@ import { type CliIo, println } from './io.js';
 export interface SessionNeeds {
   /**
    * `"required"`: fail when Redis cannot be reached; `"optional"`: read from the origin without a cache then
-   * (the cache fails open), with a warning on stderr.
+   * (the cache fails open), with a warning on stderr; `"if-named"`: required when `--redis-url` or `REDIS_URL`
+   * names one, else none (the readers then cache in process memory).
    */
-  redis: 'required' | 'optional';
+  redis: 'required' | 'optional' | 'if-named';
   /** Whether the command reads objects (origins and reader settings). */
   origins: boolean;
+  /** Which redirects the HTTP origin follows (default: all). */
+  followRedirect?: (url: string) => boolean;
+}
+
+/** Wrappers around the store and the origin of a reader (a server times them for its metrics). */
+export interface ReaderInstruments {
+  store<S extends CacheStore>(store: S): S;
+  fetcher(fetcher: Fetcher): Fetcher;
 }
 
 /** An open session. Make one with {@link Session.open}; always `close()` it. */
@@ -45,13 +54,16 @@ export class Session {
    */
   static async open(io: CliIo, flags: CommonFlags, needs: SessionNeeds): Promise<Session> {
     const session = new Session(io, flags, needs);
-    try {
-      session.#redis = await connectRedis(session.redisSettings);
-    } catch (e) {
-      if (needs.redis === 'required') throw e;
-      println(io.stderr, `rangecache: warning: ${errorLine(e)}; reading from the origin without the cache`);
+    const named = flags.redisUrl !== undefined || (io.env['REDIS_URL'] ?? '').trim() !== '';
+    if (needs.redis !== 'if-named' || named) {
+      try {
+        session.#redis = await connectRedis(session.redisSettings);
+      } catch (e) {
+        if (needs.redis !== 'optional') throw e;
+        println(io.stderr, `rangecache: warning: ${errorLine(e)}; reading from the origin without the cache`);
+      }
     }
-    if (needs.origins) session.#origins = makeOrigins(session.s3Settings!);
+    if (needs.origins) session.#origins = makeOrigins(session.s3Settings!, needs.followRedirect ? { followRedirect: needs.followRedirect } : {});
     return session;
   }
 
@@ -76,12 +88,13 @@ export class Session {
    * publishing its counters to Redis (`sharedStats`) so that `rangecache stats` counts them. Closed with the
    * session. `sharedStats: false` for a reader that only looks (stat).
    */
-  reader(mode: CacheMode, options: { sharedStats?: boolean; maxConcurrentFetches?: number } = {}): AsyncCachingReader {
+  reader(mode: CacheMode, options: { sharedStats?: boolean; maxConcurrentFetches?: number; instruments?: ReaderInstruments } = {}): AsyncCachingReader {
     const settings = this.readerSettings;
     if (!settings || !this.#origins) throw new Error('this session reads no objects');
-    const store = this.#redis?.store;
+    const { instruments } = options;
+    const store = this.#redis?.store && instruments ? instruments.store(this.#redis.store) : this.#redis?.store;
     const reader = new AsyncCachingReader({
-      fetcher: this.#origins.fetchers,
+      fetcher: instruments ? instruments.fetcher(new FetcherRouter(this.#origins.fetchers)) : this.#origins.fetchers,
       ...(store ? { store, sharedStats: options.sharedStats !== false } : {}),
       ...(options.maxConcurrentFetches === undefined ? {} : { maxConcurrentFetches: options.maxConcurrentFetches }),
       namespace: this.redisSettings.namespace,

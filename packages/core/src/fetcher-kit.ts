@@ -24,3 +24,4 @@ export { checkFetchRange, checkRangeShape } from './ranges.js';
 export type { ByteRange } from './ranges.js';
 export { Deadline, MAX_TIMER_MS, deadlineMs } from './deadline.js';
 export { abortError } from './errors.js';
+export { isMediaType } from './meta-codec.js';

@@ -16,6 +16,11 @@ export interface ObjectMeta {
   /** Last modification time in milliseconds since the epoch, when the origin reports it. */
   lastModified?: number;
   /**
+   * The media type the origin gives the object (HTTP `Content-Type`, S3 `ContentType`), when it gives one. Kept with
+   * the cached metadata, so that a proxy in front of the cache can pass it on (`@rangecache/server`).
+   */
+  contentType?: string;
+  /**
    * `true` when `version` cannot tell two contents apart, so that a same-size replacement may keep the same
    * version: a size-only version (no validator at all), a `Last-Modified` version (one-second resolution), a weak
    * `W/` ETag, or an nginx-style `"<hex mtime>-<hex size>"` ETag (its second part is the size in hex: a

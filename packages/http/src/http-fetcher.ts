@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
-import { abortError, checkFetchRange, Deadline, deadlineMs, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
+import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
@@ -47,7 +47,22 @@ export interface HttpFetcherOptions {
   connections?: number;
   /** Redirects followed. Default 5. */
   maxRedirections?: number;
-  /** Your own undici dispatcher (then `connections`, `timeouts.connectMs` and `maxRedirections` are yours to set). */
+  /**
+   * Which redirects to follow: called with the absolute URL of each `Location`, before it is requested. A redirect
+   * it refuses fails the call with an `OriginError` (status 3xx) that does not name the target. Without it, every
+   * redirect is followed (up to `maxRedirections`). A proxy sets it to its allow-list, so that an origin cannot send
+   * it elsewhere.
+   *
+   * @example
+   * ```ts
+   * new HttpFetcher({ followRedirect: (url) => url.startsWith('https://data.example.com/') });
+   * ```
+   */
+  followRedirect?: (url: string) => boolean;
+  /**
+   * Your own undici dispatcher (then `connections` and `timeouts.connectMs` are yours to set, and so are redirects,
+   * unless `followRedirect` is given: then this fetcher follows them itself, and the dispatcher must not).
+   */
   dispatcher?: Dispatcher;
 }
 
@@ -55,7 +70,10 @@ export interface HttpFetcherOptions {
 interface Identity {
   etag: string | undefined;
   lastModified: string | undefined;
+  contentType?: string | undefined;
 }
+
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 const RETRY_STATUS = (s: number): boolean => s === 429 || s >= 500;
 const RETRY_CODES = new Set([
@@ -97,6 +115,9 @@ export class HttpFetcher implements Fetcher {
   #bodyMs: number;
   #requestMs: number;
   #minBytesPerSecond: number;
+  /** Set when this fetcher follows redirects itself (only those `followRedirect` allows). */
+  #followRedirect: ((url: string) => boolean) | undefined;
+  #maxRedirections: number;
 
   constructor(options: HttpFetcherOptions = {}) {
     const t = options.timeouts ?? {};
@@ -115,12 +136,20 @@ export class HttpFetcher implements Fetcher {
     const connections = positive('connections', options.connections, 16, 65_536);
     this.retry = resolveRetryPolicy(options.retry);
     this.#headers = options.headers;
+    this.#maxRedirections = options.maxRedirections ?? 5;
+    if (!Number.isSafeInteger(this.#maxRedirections) || this.#maxRedirections < 0) {
+      throw new ConfigError(`HttpFetcher: maxRedirections must be a whole number >= 0, got ${String(options.maxRedirections)}`);
+    }
+    if (options.followRedirect !== undefined && typeof options.followRedirect !== 'function') {
+      throw new ConfigError('HttpFetcher: followRedirect must be a function (url) => boolean');
+    }
+    this.#followRedirect = options.followRedirect;
     if (options.dispatcher) {
       this.#dispatcher = options.dispatcher;
       this.#ownsDispatcher = false;
     } else {
       const agent = new Agent({ connections, connect: { timeout: connectMs }, keepAliveTimeout: 30_000, pipelining: 1 });
-      this.#dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections ?? 5 }));
+      this.#dispatcher = this.#followRedirect ? agent : agent.compose(interceptors.redirect({ maxRedirections: this.#maxRedirections }));
       this.#ownsDispatcher = true;
     }
   }
@@ -230,6 +259,29 @@ export class HttpFetcher implements Fetcher {
    * an abort from a failure. A 200/206 with a `Content-Encoding` other than identity is refused here.
    */
   async #send(url: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
+    const follow = this.#followRedirect;
+    if (!follow) return this.#sendOnce(url, url, method, extra, signal, deadline);
+    let target = url;
+    for (let hops = 0; ; hops++) {
+      const res = await this.#sendOnce(url, target, method, extra, signal, deadline);
+      const location = header(res.headers, 'location');
+      if (!REDIRECT_STATUS.has(res.statusCode) || location === undefined) return res;
+      await res.body.dump().catch(() => {});
+      let next: string;
+      try {
+        next = new URL(location, target).href;
+      } catch {
+        throw new OriginError(`redirect (HTTP ${res.statusCode}) to an invalid URL`, { path: url, backend: 'http', status: res.statusCode });
+      }
+      // The target is not named: it may be an internal address the caller must not learn.
+      if (hops >= this.#maxRedirections) throw new OriginError(`more than ${this.#maxRedirections} redirects`, { path: url, backend: 'http', status: res.statusCode });
+      if (!follow(next)) throw new OriginError(`redirect (HTTP ${res.statusCode}) to a URL that is not allowed, not followed`, { path: url, backend: 'http', status: res.statusCode });
+      target = next;
+    }
+  }
+
+  /** One request to `target` (`url` names the object in errors and goes to the headers function). */
+  async #sendOnce(url: string, target: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
     signal?.throwIfAborted();
     const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
     deadline.signal.throwIfAborted();
@@ -239,7 +291,7 @@ export class HttpFetcher implements Fetcher {
     Object.assign(headers, extra, { 'accept-encoding': 'identity' });
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, {
+      res = await request(target, {
         method, headers, dispatcher: this.#dispatcher, signal: deadline.signal,
         headersTimeout: this.#headersMs, bodyTimeout: this.#bodyMs,
       });
@@ -317,7 +369,7 @@ function header(headers: Dispatcher.ResponseData['headers'], name: string): stri
 }
 
 function identity(headers: Dispatcher.ResponseData['headers']): Identity {
-  return { etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified') };
+  return { etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified'), contentType: header(headers, 'content-type')?.trim() };
 }
 
 function metaOf(size: number, id: Identity): ObjectMeta {
@@ -327,6 +379,7 @@ function metaOf(size: number, id: Identity): ObjectMeta {
     weakVersion: isWeakVersion(size, id),
   };
   if (id.etag !== undefined) meta.etag = id.etag;
+  if (isMediaType(id.contentType)) meta.contentType = id.contentType;
   if (id.lastModified !== undefined) {
     const t = Date.parse(id.lastModified);
     if (!Number.isNaN(t)) meta.lastModified = t;

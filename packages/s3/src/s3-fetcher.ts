@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, VersionChangedError } from '@rangecache/core';
-import { abortError, checkFetchRange, Deadline, deadlineMs, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
+import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { parseS3Url } from './s3-url.js';
 
@@ -109,6 +109,7 @@ export class S3Fetcher implements Fetcher {
         weakVersion: !versionId && !head.ETag,
       };
       if (head.ETag) meta.etag = head.ETag;
+      if (isMediaType(head.ContentType)) meta.contentType = head.ContentType;
       if (versionId) meta.versionId = versionId;
       if (head.LastModified) meta.lastModified = head.LastModified.getTime();
       return meta;

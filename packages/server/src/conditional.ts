@@ -1,0 +1,53 @@
+/**
+ * Validators and conditional requests (RFC 9110 §8.8, §13): the ETag the proxy sends for one version of an object,
+ * and the `If-None-Match` and `If-Range` checks against it. Pure functions.
+ */
+import { createHash } from 'node:crypto';
+import type { ObjectMeta } from '@rangecache/core';
+
+/**
+ * The proxy's entity tag for `meta`'s version: a hash of the version, the same on every instance of a fleet.
+ * Strong when the version tells contents apart (an origin's strong ETag, an S3 VersionId), weak (`W/`) when it
+ * cannot (`meta.weakVersion`), so that no client combines ranges of two contents on the strength of it.
+ *
+ * @example
+ * ```ts
+ * etagOf({ size: 10, version: 'etag:"abc"' }); // '"k3X…"' (27 base64url characters)
+ * ```
+ */
+export function etagOf(meta: ObjectMeta): string {
+  const tag = `"${createHash('sha256').update(`${meta.size}\n${meta.version}`).digest('base64url').slice(0, 27)}"`;
+  return meta.weakVersion ? `W/${tag}` : tag;
+}
+
+/** The entity tags of an `If-None-Match` or `If-Match` list, or `'*'`. A malformed list yields none. */
+export function parseEtagList(header: string): string[] | '*' {
+  if (header.trim() === '*') return '*';
+  const tags = header.match(/(?:W\/)?"[^"]*"/g);
+  return tags ?? [];
+}
+
+/** Weak comparison (§8.8.3.2): the opaque tags are equal, whether either is weak or not. */
+function weakEqual(a: string, b: string): boolean {
+  return a.replace(/^W\//, '') === b.replace(/^W\//, '');
+}
+
+/** Whether `If-None-Match` matches `etag` (weak comparison; `*` matches any existing object): answer 304. */
+export function noneMatchHolds(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  const tags = parseEtagList(header);
+  return tags === '*' || tags.some((t) => weakEqual(t, etag));
+}
+
+/**
+ * Whether a `Range` may be honoured under `If-Range` (§13.1.5): with no `If-Range`, yes; with an entity tag, only
+ * when it is strong and equal to `etag` (strong comparison). An HTTP-date never matches here: a date validator
+ * is too coarse to promise the client that the bytes have not changed, so the whole object is sent instead, as
+ * the RFC allows.
+ */
+export function ifRangeHolds(header: string | null, etag: string): boolean {
+  if (header === null) return true;
+  const value = header.trim();
+  if (!value.startsWith('"')) return false;
+  return !etag.startsWith('W/') && value === etag;
+}
