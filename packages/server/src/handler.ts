@@ -55,7 +55,7 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 /** A response with its reason phrase. */
-function respond(body: BodyInit | null, status: number, headers: Record<string, string>): Response {
+function respond(body: ConstructorParameters<typeof Response>[0], status: number, headers: Record<string, string>): Response {
   return new Response(body, { status, statusText: REASONS[status] ?? '', headers });
 }
 
