@@ -82,7 +82,7 @@ export function mergeRanges(ranges: readonly ByteSpan[], gap: number): ByteSpan[
   const out: { start: number; end: number }[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
-    if (last && r.start <= last.end + gap) last.end = Math.max(last.end, r.end);
+    if (last && (r.start <= last.end || r.start - last.end < gap)) last.end = Math.max(last.end, r.end);
     else out.push({ start: r.start, end: r.end });
   }
   return out;

@@ -59,7 +59,9 @@ export interface HttpOrigin {
   readonly baseUrl: string;
   url(name: string): string;
   /** Creates or replaces an object; replacing gives it a new ETag and Last-Modified. */
-  put(name: string, bytes: Uint8Array): void;
+  put(name: string, bytes: Uint8Array, options?: { contentType?: string }): void;
+  /** Answers requests for `name` with a redirect (`status`, default 302) to `location`. */
+  redirect(name: string, location: string, status?: number): void;
   remove(name: string): void;
   readonly requests: OriginRequest[];
   /** Body bytes sent for requests of `method` (default GET). */
@@ -75,10 +77,12 @@ interface StoredObject {
   bytes: Buffer;
   etag: string;
   lastModified: string;
+  contentType: string;
 }
 
 export async function startHttpOrigin(): Promise<HttpOrigin> {
   const objects = new Map<string, StoredObject>();
+  const redirects = new Map<string, { location: string; status: number }>();
   const requests: OriginRequest[] = [];
   const faults: Fault[] = [];
   const sockets = new Set<Socket>();
@@ -126,6 +130,8 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
     if (hName !== undefined && req.headers[hName.toLowerCase()] !== hValue) return send(401, {}, Buffer.from('unauthorized'));
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, {}, Buffer.from('method not allowed'));
     if (req.method === 'HEAD' && behaviour.refuseHead !== undefined) return send(behaviour.refuseHead, {});
+    const redirect = redirects.get(path);
+    if (redirect) return send(redirect.status, { location: redirect.location }, Buffer.from('moved'));
     const obj = objects.get(path);
     if (obj === undefined) return send(404, {}, Buffer.from('not found'));
     const size = obj.bytes.byteLength;
@@ -145,7 +151,7 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
     if (range === 'unsatisfiable') return send(416, { 'content-range': `bytes */${size}` }, Buffer.from('range not satisfiable'));
     let status = 200;
     let body = obj.bytes;
-    const headers = { ...validators, 'content-type': 'application/octet-stream' };
+    const headers = { ...validators, 'content-type': obj.contentType };
     if (range !== undefined) {
       status = 206;
       body = obj.bytes.subarray(range.start, range.end);
@@ -176,16 +182,18 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   return {
     baseUrl,
     url: (name) => `${baseUrl}/${encodeURIComponent(name)}`,
-    put(name, bytes) {
+    put(name, bytes, options = {}) {
       const b = Buffer.from(bytes);
       const gen = ++generation;
       objects.set(name, {
         bytes: b,
         etag: `"${createHash('sha1').update(b).digest('hex').slice(0, 16)}-${gen}"`,
         lastModified: new Date(Date.UTC(2026, 0, 1) + gen * 1000).toUTCString(),
+        contentType: options.contentType ?? 'application/octet-stream',
       });
     },
-    remove: (name) => { objects.delete(name); },
+    redirect: (name, location, status = 302) => { redirects.set(name, { location, status }); },
+    remove: (name) => { objects.delete(name); redirects.delete(name); },
     requests,
     bodyBytes: (method = 'GET') => requests.filter((r) => r.method === method).reduce((n, r) => n + r.bytes, 0),
     failNext: (n, fault) => { for (let i = 0; i < n; i++) faults.push(fault); },
