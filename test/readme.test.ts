@@ -25,7 +25,7 @@ t.test('README code samples run', async (t) => {
   };
   const readme = await readFile(join(root, 'README.md'), 'utf8');
   const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.equal(samples.length, 14, `${samples.length} samples found`);
+  t.equal(samples.length, 15, `${samples.length} samples found`);
   // Samples live in examples/ so that they resolve @rangecache/core and redis like a user's project would.
   const dir = join(root, 'examples', '.readme-samples');
   await mkdir(dir, { recursive: true });
@@ -52,4 +52,5 @@ t.test('README code samples run', async (t) => {
   t.match(outputs[11], /^100 4096 4$/m, 'S3 sample');
   t.match(outputs[12], /^cold \[ 10, 12 \] [\d.]+ ms origin bytes [1-9]\d*\nwarm \[ 10, 12 \] [\d.]+ ms origin bytes 0$/m, 'references sample: the warm reader reads nothing from the origin');
   t.match(outputs[13], /id: 6000n, name: 'row-6000'[\s\S]*id: 6001n, name: 'row-6001'/, 'hyparquet adapter sample');
+  t.match(outputs[14], /^206 bytes 0-99\/100000 100\n200 bytes true$/m, 'range handler sample: a 206 from the handler, the same ETag over HTTP');
 });

@@ -18,7 +18,7 @@ export interface ServeProcess {
 /** Starts `rangecache serve --port 0 ...args` and waits until it listens. */
 export async function startServe(args: readonly string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REDIS_URL: '', ...env },
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...childEnv(), ...env },
   });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -46,4 +46,11 @@ export async function startServe(args: readonly string[], env: Record<string, st
       return code;
     },
   };
+}
+
+/** This process's environment without tap's (its NODE_OPTIONS would load tap into the child) and REDIS_URL. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS$|REDIS_URL$|RANGECACHE_)/.test(name)) env[name] = value;
+  return env;
 }

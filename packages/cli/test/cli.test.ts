@@ -34,7 +34,7 @@ async function keysOf(namespace: string): Promise<string[]> {
 }
 
 t.test('--help for the program and every command; usage errors exit 2 with one line', async (t) => {
-  const commands = ['cat', 'warm', 'stat', 'purge', 'stats'];
+  const commands = ['cat', 'warm', 'stat', 'purge', 'stats', 'serve'];
   const [top, unknown, badFlag, ...helps] = await Promise.all([
     runCli(['--help']), runCli(['frobnicate']), runCli(['cat', origin.url('big.bin'), '--bogus']), ...commands.map((c) => runCli([c, '--help'])),
   ]);
@@ -321,4 +321,31 @@ t.test('warm: a progress bar (forced off a terminal), plain lines elsewhere, not
   t.equal(bad!.code, 2);
   t.match(bad!.stderr, /^rangecache: --progress: expected auto, bar, plain or none/);
   t.equal(badRange!.code, 2, '--range with a reference set: usage error');
+});
+
+t.test('serve refuses to be an open proxy, and bad settings, before anything listens', async (t) => {
+  const [none, badAllow, badMount, takenMount, badCors, badPort, noRedis] = await Promise.all([
+    runCli(['serve', '--port', '0']),
+    runCli(['serve', '--port', '0', '--allow', 'ftp://files.example.com/']),
+    runCli(['serve', '--port', '0', '--mount', 'nodata']),
+    runCli(['serve', '--port', '0', '--mount', 'metrics=https://x.example.com/']),
+    runCli(['serve', '--port', '0', '--allow', 'https://x.example.com/', '--cors', 'not an origin']),
+    runCli(['serve', '--port', '70000', '--allow', 'https://x.example.com/']),
+    runCli(['serve', '--port', '0', '--allow', 'https://x.example.com/', '--redis-url', `redis://127.0.0.1:${await freePort()}`]),
+  ]);
+  t.equal(none.code, 2);
+  t.equal(none.stderr, 'rangecache: serve needs at least one --allow <prefix> (or --mount): it will not run as an open proxy\n');
+  t.equal(badAllow.code, 2);
+  t.match(badAllow.stderr, /^rangecache: allow: "ftp:\/\/files\.example\.com\/" is not an absolute http, https, s3 URL without credentials\n$/);
+  t.equal(badMount.code, 2);
+  t.match(badMount.stderr, /expected name=prefix .*"nodata"/);
+  t.equal(takenMount.code, 2);
+  t.match(takenMount.stderr, /the name "metrics" is taken/);
+  t.equal(badCors.code, 2);
+  t.match(badCors.stderr, /cors\.origins: "not an origin" is not an origin/);
+  t.equal(badPort.code, 2);
+  t.match(badPort.stderr, /--port: expected a whole number from 0 to 65535/);
+  t.equal(noRedis.code, 1, 'a --redis-url that cannot be reached: exit 1');
+  t.match(noRedis.stderr, /^rangecache: cannot connect to Redis at redis:\/\/127\.0\.0\.1:\d+: /);
+  for (const r of [none, badAllow, badMount, takenMount, badCors, badPort, noRedis]) t.equal(lines(r.stderr).length, 1, 'one line');
 });
