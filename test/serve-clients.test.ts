@@ -10,21 +10,24 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { pseudoRandomBytes, startHttpOrigin, startRedis, tempDir } from '@rangecache/test-support';
+import { pseudoRandomBytes, S3RVER_CREDENTIALS, startHttpOrigin, startRedis, startS3rver, tempDir } from '@rangecache/test-support';
 import { ROOT, startServe } from './serve-support.js';
 
 const run = promisify(execFile);
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'; // Debian's, with python3-zarr
 const TIF = `${ROOT}packages/adapters/fixtures/ramp.tif`;
 
-const [origin, redis, dir] = await Promise.all([startHttpOrigin(), startRedis(), tempDir('rangecache-serve-')]);
+const [origin, redis, dir, s3] = await Promise.all([startHttpOrigin(), startRedis(), tempDir('rangecache-serve-'), startS3rver('serve-bucket')]);
 // The page that runs geotiff.js: served from its own origin, allowed by --cors; a second page origin is not.
 const page = await pageServer();
 const stranger = await pageServer();
-const serve = await startServe(['--allow', `${origin.baseUrl}/`, '--cors', page.origin, '--redis-url', redis.url, '--namespace', `serve-clients-${process.pid}`, '--block-size', '64KiB']);
+const serve = await startServe([
+  '--allow', `${origin.baseUrl}/`, '--cors', page.origin, '--redis-url', redis.url, '--namespace', `serve-clients-${process.pid}`, '--block-size', '64KiB',
+  '--mount', 'open=s3://serve-bucket/open/', '--endpoint', s3.endpoint, '--region', 'us-east-1',
+], { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey });
 t.teardown(async () => {
   await serve.stop();
-  await Promise.all([origin.stop(), redis.stop(), dir.remove(), page.close(), stranger.close()]);
+  await Promise.all([origin.stop(), redis.stop(), dir.remove(), page.close(), stranger.close(), s3.stop()]);
 });
 const host = origin.baseUrl.replace('http://', '');
 const proxied = (name: string): string => `${serve.url}/http/${host}/${name}`;
@@ -48,6 +51,25 @@ t.test('curl: whole object, ranges, several ranges, HEAD', async (t) => {
   t.match(head, /content-length: 300000/i);
   const resumed = await run('curl', ['-sS', '-o', '-', '-w', '%{http_code}', '-r', '10-19', proxied('curl.bin')], { encoding: 'buffer' });
   t.equal(resumed.stdout.subarray(-3).toString(), '206');
+});
+
+t.test('S3 through a mount and /s3/<bucket>/<key>: keys are decoded from the path; other keys are refused', async (t) => {
+  const bytes = pseudoRandomBytes(200_000, 'serve-s3');
+  await s3.put('open/a b+c.bin', bytes);
+  await s3.put('closed/secret.bin', bytes);
+  const body = async (url: string, range?: string) => {
+    const res = await fetch(url, range ? { headers: { range } } : {});
+    return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') };
+  };
+  const mounted = await body(`${serve.url}/open/a%20b%2Bc.bin`, 'bytes=1000-1999');
+  t.equal(mounted.status, 206);
+  t.ok(mounted.bytes.equals(bytes.subarray(1000, 2000)), 'the key "open/a b+c.bin", through the mount');
+  const direct = await body(`${serve.url}/s3/serve-bucket/open/a%20b%2Bc.bin`);
+  t.equal(direct.status, 200);
+  t.ok(direct.bytes.equals(bytes), 'the same key as /s3/<bucket>/<key>: the mount\'s prefix is allowed');
+  t.equal((await body(`${serve.url}/s3/serve-bucket/closed/secret.bin`)).status, 403, 'a key outside the mount');
+  t.equal((await body(`${serve.url}/open/..%2Fclosed/secret.bin`)).status, 400, 'an encoded slash');
+  t.equal((await body(`${serve.url}/open/missing.bin`)).status, 404);
 });
 
 t.test('GDAL /vsicurl/: gdalinfo and gdal_translate of a window match the file; the second run reads only the cache', async (t) => {

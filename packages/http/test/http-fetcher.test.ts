@@ -294,3 +294,36 @@ t.test('abort still wins over the deadline, and a caller abort is not a timeout'
   t.equal(origin.requests.filter((r) => r.method === 'GET').length, 1, 'not retried');
 });
 
+
+t.test('Content-Type: stat reports the origin\'s media type; a malformed one is left out', async (t) => {
+  origin.put('typed.nc', pseudoRandomBytes(100, 'typed'), { contentType: 'application/x-netcdf; version=4' });
+  origin.put('badly-typed.bin', pseudoRandomBytes(100, 'typed'), { contentType: 'not a media type' });
+  const fetcher = make();
+  t.equal((await fetcher.stat(origin.url('typed.nc'))).contentType, 'application/x-netcdf; version=4');
+  t.equal((await fetcher.stat(origin.url('badly-typed.bin'))).contentType, undefined);
+});
+
+t.test('followRedirect: only the redirects it allows are followed; a refused one names no target', async (t) => {
+  const target = pseudoRandomBytes(5000, 'redirect-target');
+  origin.put('target.bin', target);
+  origin.redirect('hop1.bin', `${origin.baseUrl}/hop2.bin`, 301);
+  origin.redirect('hop2.bin', '/target.bin', 307); // relative Location
+  origin.redirect('away.bin', 'http://10.1.2.3:8080/internal/secret.bin', 302);
+  const seen: string[] = [];
+  const fetcher = make({ followRedirect: (u) => { seen.push(u); return u.startsWith(`${origin.baseUrl}/`); } });
+  const meta = await fetcher.stat(origin.url('hop1.bin'));
+  t.equal(meta.size, 5000, 'HEAD followed two allowed redirects, one of them relative');
+  t.same(seen, [`${origin.baseUrl}/hop2.bin`, `${origin.baseUrl}/target.bin`]);
+  const got = await fetcher.fetch(origin.url('hop1.bin'), { start: 100, end: 200 }, { expect: meta });
+  t.ok(Buffer.from(got).equals(target.subarray(100, 200)), 'ranged GET through the same redirects');
+  const before = origin.requests.length;
+  const refused = await fetcher.stat(origin.url('away.bin')).catch((e: unknown) => e);
+  t.ok(refused instanceof OriginError, 'an OriginError');
+  t.equal((refused as OriginError).status, 302);
+  t.notMatch((refused as Error).message, /10\.1\.2\.3|internal/, 'the target is not named');
+  t.equal(origin.requests.length, before + 1, 'nothing else was requested');
+  const capped = make({ followRedirect: () => true, maxRedirections: 1 });
+  await t.rejects(capped.stat(origin.url('hop1.bin')), { message: /more than 1 redirects/ });
+  t.throws(() => make({ followRedirect: 'yes' as unknown as () => boolean }), ConfigError);
+  t.throws(() => make({ maxRedirections: -1 }), { message: /maxRedirections/ });
+});

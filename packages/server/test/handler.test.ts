@@ -3,6 +3,7 @@
 // Cache-Control, CORS), the status codes of refusals and failures with nothing internal in them, redirects,
 // metrics and health. Every body is compared with the origin's bytes.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import t from 'tap';
 import { pseudoRandomBytes } from '@rangecache/test-support';
 import { parseMultipart, startProxy } from './proxy-harness.js';
@@ -143,6 +144,16 @@ t.test('refusals and failures: 403, 404, 405, 400, 502, each one line with nothi
   t.equal(await raw(`/http/${host}/dir/../../../https/example.com/x`), 403, 'dot segments resolved before the check: this is /https/example.com/x');
   t.equal(await raw(`/http/${host}/dir/%2e%2e/dir/data.bin`), 200, 'encoded dot segments too, here inside the prefix');
   t.equal(await raw(`/http/${host}/dir/..%2f..%2fx`), 400);
+  // A request target in absolute form (what a client of a forward proxy sends) is refused by the Node adapter
+  // before the handler runs: the proxy never reads the target's authority.
+  const viaSocket = (target: string, hostHeader: string) => new Promise<string>((resolve, reject) => {
+    const socket = connect(proxy.server.port, '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    socket.on('data', (d) => { text += d.toString('latin1'); }).on('end', () => resolve(text.split('\r\n')[0]!)).on('error', reject);
+  });
+  t.equal(await viaSocket('http://example.com/https/example.com/x', 'example.com'), 'HTTP/1.1 400 Bad Request', 'absolute-form target: refused');
+  t.equal(await viaSocket(`http://evil.test/http/${host}/dir/data.bin`, 'evil.test'), 'HTTP/1.1 400 Bad Request', 'even when its path is allowed');
+  t.equal(await viaSocket(`/http/${host}/dir/data.bin`, 'evil.test'), 'HTTP/1.1 200 OK', 'a forged Host changes nothing: only the path is mapped');
   t.equal((await status(`/http/${host}/dir%2F..%2Fx`)).status, 400);
   t.equal((await status(`/http/${host}/missing.bin`)).status, 404);
   const post = await status(`/http/${host}/dir/data.bin`, { method: 'POST', body: 'x' });
