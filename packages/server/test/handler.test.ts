@@ -147,7 +147,7 @@ t.test('refusals and failures: 403, 404, 405, 400, 502, each one line with nothi
   // A request target in absolute form (what a client of a forward proxy sends) is refused by the Node adapter
   // before the handler runs: the proxy never reads the target's authority.
   const viaSocket = (target: string, hostHeader: string) => new Promise<string>((resolve, reject) => {
-    const socket = connect(proxy.server.port, '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
+    const socket = connect(proxy.server.port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
     let text = '';
     socket.on('data', (d) => { text += d.toString('latin1'); }).on('end', () => resolve(text.split('\r\n')[0]!)).on('error', reject);
   });
