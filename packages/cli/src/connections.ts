@@ -39,12 +39,15 @@ interface Closable {
   destroy?(): void;
 }
 
-/** Socket options: no reconnect before the first connection, a few after it (with backoff). */
-function socketOptions(url: URL, connected: () => boolean): Record<string, unknown> {
+/**
+ * Socket options: no reconnect before the first connection; after it, a few reconnects with backoff, or, for a
+ * `persistent` process (a server), reconnects for as long as it runs (the cache fails open meanwhile).
+ */
+function socketOptions(url: URL, connected: () => boolean, persistent: boolean): Record<string, unknown> {
   return {
     connectTimeout: CONNECT_TIMEOUT_MS,
     ...(url.protocol === 'rediss:' ? { tls: true } : {}),
-    reconnectStrategy: (retries: number, cause: Error) => (!connected() || retries >= 5 ? cause : Math.min(100 * 2 ** retries, 2000)),
+    reconnectStrategy: (retries: number, cause: Error) => (!connected() || (retries >= 5 && !persistent) ? cause : Math.min(100 * 2 ** retries, 2000)),
   };
 }
 
@@ -69,7 +72,8 @@ async function connectOrFail(client: Closable, url: string): Promise<void> {
 
 /**
  * Connects to Redis at `settings.url`: a Redis Cluster when `settings.cluster` or when the node says
- * `cluster_enabled:1`, else the single node, and makes a `RedisStore` over it.
+ * `cluster_enabled:1`, else the single node, and makes a `RedisStore` over it. `persistent`: reconnect for as
+ * long as the process runs (a server), not just a few times (a command).
  *
  * @throws {@link CliError} (exit code 1) when Redis cannot be reached.
  * @example
@@ -78,7 +82,7 @@ async function connectOrFail(client: Closable, url: string): Promise<void> {
  * try { await redis.store.deleteByPrefix(prefix); } finally { await redis.close(); }
  * ```
  */
-export async function connectRedis(settings: RedisSettings): Promise<RedisConnection> {
+export async function connectRedis(settings: RedisSettings, { persistent = false }: { persistent?: boolean } = {}): Promise<RedisConnection> {
   const [{ createClient, createCluster }, { RedisStore }] = await Promise.all([import('@redis/client'), import('@rangecache/redis')]);
   const connection = (url: string, cluster: boolean, client: Closable): RedisConnection => {
     try {
@@ -92,7 +96,7 @@ export async function connectRedis(settings: RedisSettings): Promise<RedisConnec
   let connected = false;
   let cluster = settings.cluster;
   if (!cluster) {
-    const client = createClient({ url: settings.url, disableOfflineQueue: true, socket: socketOptions(url, () => connected) });
+    const client = createClient({ url: settings.url, disableOfflineQueue: true, socket: socketOptions(url, () => connected, persistent) });
     client.on('error', () => {}); // failures surface through commands; the reader counts them
     await connectOrFail(client as unknown as Closable, settings.url);
     connected = true;
@@ -114,7 +118,7 @@ export async function connectRedis(settings: RedisSettings): Promise<RedisConnec
   };
   const client = createCluster({
     rootNodes: [{ url: settings.url }],
-    defaults: { disableOfflineQueue: true, ...credentials, socket: socketOptions(url, () => connected) },
+    defaults: { disableOfflineQueue: true, ...credentials, socket: socketOptions(url, () => connected, persistent) },
   });
   client.on('error', () => {});
   await connectOrFail(client as unknown as Closable, settings.url);

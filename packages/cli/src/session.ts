@@ -23,6 +23,8 @@ export interface SessionNeeds {
   origins: boolean;
   /** Which redirects the HTTP origin follows (default: all). */
   followRedirect?: (url: string) => boolean;
+  /** A long-running process (a server): Redis is reconnected for as long as it runs. */
+  persistent?: boolean;
 }
 
 /** Wrappers around the store and the origin of a reader (a server times them for its metrics). */
@@ -57,7 +59,7 @@ export class Session {
     const named = flags.redisUrl !== undefined || (io.env['REDIS_URL'] ?? '').trim() !== '';
     if (needs.redis !== 'if-named' || named) {
       try {
-        session.#redis = await connectRedis(session.redisSettings);
+        session.#redis = await connectRedis(session.redisSettings, { persistent: needs.persistent === true });
       } catch (e) {
         if (needs.redis !== 'optional') throw e;
         println(io.stderr, `rangecache: warning: ${errorLine(e)}; reading from the origin without the cache`);

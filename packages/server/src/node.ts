@@ -53,6 +53,8 @@ export async function listen(handler: RangeHandler, options: ListenOptions = {})
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
+  // Once closing, a keep-alive connection whose response has ended is closed at once, not at its idle timeout.
+  server.on('request', (_req, res) => res.once('finish', () => { if (closing) setImmediate(() => server.closeIdleConnections()); }));
   return {
     url: `http://${shownHost}:${address.port}`,
     port: address.port,

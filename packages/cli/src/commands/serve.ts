@@ -70,7 +70,7 @@ export async function runServe(io: CliIo, flags: ServeFlags): Promise<void> {
     };
   });
   const metrics = new ServerMetrics();
-  const session = await Session.open(io, flags, { redis: 'if-named', origins: true, followRedirect: (url) => allow.allows(url) });
+  const session = await Session.open(io, flags, { redis: 'if-named', origins: true, persistent: true, followRedirect: (url) => allow.allows(url) });
   try {
     const reader = session.reader('block', { instruments: { store: (s) => metrics.timeStore(s), fetcher: (f) => metrics.timeFetcher(f) } });
     const handler = createRangeHandler({
