@@ -32,7 +32,14 @@ function weakEqual(a: string, b: string): boolean {
   return a.replace(/^W\//, '') === b.replace(/^W\//, '');
 }
 
-/** Whether `If-None-Match` matches `etag` (weak comparison; `*` matches any existing object): answer 304. */
+/**
+ * Whether `If-None-Match` matches `etag` (weak comparison; `*` matches any existing object): answer 304.
+ *
+ * @example
+ * ```ts
+ * noneMatchHolds('"a", W/"b"', '"b"'); // true
+ * ```
+ */
 export function noneMatchHolds(header: string | null, etag: string): boolean {
   if (header === null) return false;
   const tags = parseEtagList(header);
@@ -44,6 +51,12 @@ export function noneMatchHolds(header: string | null, etag: string): boolean {
  * when it is strong and equal to `etag` (strong comparison). An HTTP-date never matches here: a date validator
  * is too coarse to promise the client that the bytes have not changed, so the whole object is sent instead, as
  * the RFC allows.
+ *
+ * @example
+ * ```ts
+ * ifRangeHolds('"b"', '"b"'); // true: send the range
+ * ifRangeHolds('Wed, 02 Dec 2026 06:00:00 GMT', '"b"'); // false: send the whole object
+ * ```
  */
 export function ifRangeHolds(header: string | null, etag: string): boolean {
   if (header === null) return true;

@@ -17,7 +17,16 @@ const ALLOWED_REQUEST_HEADERS = ['range', 'if-range', 'if-none-match', 'if-match
 /** The response headers its script may read (beyond the CORS-safelisted ones). */
 const EXPOSED_HEADERS = 'Accept-Ranges, Content-Length, Content-Range, Content-Type, ETag, Last-Modified';
 
-/** CORS as a handler applies it. */
+/**
+ * CORS as a handler applies it.
+ *
+ * @example
+ * ```ts
+ * const cors = new CorsPolicy({ origins: ['https://app.example.com'] });
+ * cors.headers('https://app.example.com'); // { vary: 'Origin', 'access-control-allow-origin': 'https://app.example.com', … }
+ * cors.preflight('https://app.example.com', 'GET', 'range'); // the 204's headers; undefined when refused
+ * ```
+ */
 export class CorsPolicy {
   readonly #origins: ReadonlySet<string> | '*';
   readonly #maxAge: number;

@@ -76,7 +76,14 @@ export function parseRangeHeader(header: string | null | undefined, size: number
   return { kind: 'ranges', ranges: merged };
 }
 
-/** `ranges` sorted, with those that overlap or lie less than `gap` bytes apart merged. Pure. */
+/**
+ * `ranges` sorted, with those that overlap, touch or lie less than `gap` bytes apart merged. Pure.
+ *
+ * @example
+ * ```ts
+ * mergeRanges([{ start: 10, end: 20 }, { start: 0, end: 5 }], 8); // [{ start: 0, end: 20 }]
+ * ```
+ */
 export function mergeRanges(ranges: readonly ByteSpan[], gap: number): ByteSpan[] {
   const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
   const out: { start: number; end: number }[] = [];

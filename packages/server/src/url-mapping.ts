@@ -27,7 +27,15 @@ export class ProxyPathError extends Error {
   }
 }
 
-/** Checks mounts given as `name=prefix` (or objects): names are one path segment, unique, not a scheme or reserved. */
+/**
+ * Checks mounts given as `name=prefix` (or objects): names are one path segment, unique, not a scheme or reserved.
+ *
+ * @throws {ConfigError} naming the mount that is wrong.
+ * @example
+ * ```ts
+ * parseMounts(['era5=s3://bucket/era5.zarr/']); // [{ name: 'era5', prefix: 's3://bucket/era5.zarr/' }]
+ * ```
+ */
 export function parseMounts(mounts: readonly (string | Mount)[]): Mount[] {
   const seen = new Set<string>();
   return mounts.map((m) => {
