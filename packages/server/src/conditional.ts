@@ -16,9 +16,16 @@ import type { ObjectMeta } from '@rangecache/core';
  * ```
  */
 export function etagOf(meta: ObjectMeta): string {
+  const known = etags.get(meta);
+  if (known !== undefined) return known;
   const tag = `"${createHash('sha256').update(`${meta.size}\n${meta.version}`).digest('base64url').slice(0, 27)}"`;
-  return meta.weakVersion ? `W/${tag}` : tag;
+  const etag = meta.weakVersion ? `W/${tag}` : tag;
+  etags.set(meta, etag);
+  return etag;
 }
+
+/** ETags by metadata object: a pinned object's metadata is one object, asked for on every request. */
+const etags = new WeakMap<ObjectMeta, string>();
 
 /** The entity tags of an `If-None-Match` or `If-Match` list, or `'*'`. A malformed list yields none. */
 export function parseEtagList(header: string): string[] | '*' {

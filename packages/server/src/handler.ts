@@ -31,6 +31,11 @@ export interface RangeHandlerOptions {
   readonly cors?: CorsOptions | CorsPolicy | false;
   /** Limits on multi-range requests (see {@link RangeLimits}). */
   readonly ranges?: RangeLimits;
+  /**
+   * A single range (or whole object) of at most this many bytes is read in one batch (one store round trip for all
+   * its blocks) and sent from memory; a larger one streams block by block. Default 8 MiB. 0: always stream.
+   */
+  readonly bufferBytes?: number;
   /** Metrics to record into, served at `/metrics`; default: a new {@link ServerMetrics}. `false`: no `/metrics`. */
   readonly metrics?: ServerMetrics | false;
   /** Called with every error answered with a 5xx, or that broke a response after its headers (for logs). */
@@ -92,6 +97,8 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
   const cacheControl = options.cacheControl === undefined ? 'no-cache' : options.cacheControl;
   const cors = !options.cors ? undefined : options.cors instanceof CorsPolicy ? options.cors : new CorsPolicy(options.cors);
   const metrics = options.metrics === false ? undefined : (options.metrics ?? new ServerMetrics());
+  const bufferBytes = options.bufferBytes ?? 8 * 1024 * 1024;
+  if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 0) throw new ConfigError(`createRangeHandler: bufferBytes must be a whole number >= 0, got ${String(options.bufferBytes)}`);
   metrics?.observe(reader);
   let draining = false;
 
@@ -119,18 +126,18 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
       if (e instanceof ProxyPathError) return text(e.status, e.message, corsHeaders);
       throw e;
     }
-    let file: PinnedObject;
     try {
-      file = await reader.open(target, { signal: request.signal });
+      const file = await reader.open(target, { signal: request.signal });
+      return await objectResponse(request, file, { ...corsHeaders, ...validators(file.meta, cacheControl) });
     } catch (e) {
+      if (request.signal.aborted) throw e; // the client went away: there is no one to answer
       const { status, reason } = answerFor(e);
       if (status >= 500) options.onError?.(e, request);
       return text(status, reason, corsHeaders);
     }
-    return objectResponse(request, file, { ...corsHeaders, ...validators(file.meta, cacheControl) });
   }
 
-  function objectResponse(request: Request, file: PinnedObject, headers: Record<string, string>): Response {
+  async function objectResponse(request: Request, file: PinnedObject, headers: Record<string, string>): Promise<Response> {
     const { meta } = file;
     const etag = headers['etag']!;
     if (noneMatchHolds(request.headers.get('if-none-match'), etag)) return respond(null, 304, headers);
@@ -138,16 +145,19 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
     if (request.method === 'HEAD') return respond(null, 200, { ...headers, 'content-type': type, 'content-length': String(meta.size) });
     const signal = request.signal;
     const stream = (start: number, end: number): ReadableStream<Uint8Array> => file.stream({ start, end, signal }) as ReadableStream<Uint8Array>;
+    // A small body in one batch: one store round trip for all its blocks, instead of one per block streamed.
+    const body = async (start: number, end: number): Promise<ReadableStream<Uint8Array> | null> =>
+      end <= start ? null : end - start <= bufferBytes ? streamOf(await file.read(start, end, { signal })) : stream(start, end);
     const asked = ifRangeHolds(request.headers.get('if-range'), etag) ? parseRangeHeader(request.headers.get('range'), meta.size, options.ranges) : { kind: 'whole' as const };
     if (asked.kind === 'unsatisfiable') {
       return respond(null, 416, { ...headers, 'content-range': `bytes */${meta.size}`, 'content-length': '0' });
     }
     if (asked.kind === 'whole') {
-      return respond(meta.size === 0 ? null : stream(0, meta.size), 200, { ...headers, 'content-type': type, 'content-length': String(meta.size) });
+      return respond(await body(0, meta.size), 200, { ...headers, 'content-type': type, 'content-length': String(meta.size) });
     }
     const [only] = asked.ranges;
     if (asked.ranges.length === 1 && only) {
-      return respond(stream(only.start, only.end), 206, {
+      return respond(await body(only.start, only.end), 206, {
         ...headers, 'content-type': type, 'content-length': String(only.end - only.start), 'content-range': `bytes ${only.start}-${only.end - 1}/${meta.size}`,
       });
     }
@@ -171,6 +181,19 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
   return Object.assign(handler, {
     metrics,
     drain: () => { draining = true; },
+  });
+}
+
+/**
+ * A stream of one chunk: `new Response(bytes)` would copy the bytes (undici's `extractBody`); a stream is taken
+ * as it is (measured: 12 against 28 µs per 64 KiB body).
+ */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
   });
 }
 

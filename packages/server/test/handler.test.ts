@@ -164,6 +164,13 @@ t.test('refusals and failures: 403, 404, 405, 400, 502, each one line with nothi
   const failed = await status(`/http/${host}/fails.bin`);
   t.equal(failed.status, 502);
   t.equal(failed.text, 'the origin failed (HTTP 500)\n');
+  // Known object, then the origin fails on the bytes: still a 502 before any header, not a broken body.
+  origin.put('fails-later.bin', pseudoRandomBytes(10_000, 'fails-later'));
+  t.equal((await status(`/http/${host}/fails-later.bin`, { method: 'HEAD' })).status, 200);
+  origin.failNext(2, 503);
+  const later = await status(`/http/${host}/fails-later.bin`);
+  t.equal(later.status, 502);
+  t.equal(later.text, 'the origin failed (HTTP 503)\n');
 
   // An allowed prefix on a port where nothing listens: the reason names the network error, not the address.
   const dead = await startProxy({ allow: ['http://127.0.0.1:9/'] });
