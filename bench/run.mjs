@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { commandCalls, freePort, startFaultProxy, startRedis, startS3rver } from '@rangecache/test-support';
 import { renderChart } from './chart.mjs';
-import { DATASET_SHA256, DATASET_SIZE, EXPECTED, MiB, datasetBlock, hotReads, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+import { EXPECTED, MiB, hotReads, loadDataset, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The commit the packages were built from, "+dirty" when the working tree differs from it under packages/.
@@ -72,20 +72,10 @@ const log = (...a) => console.error(`[bench +${((performance.now() - t0) / 1000)
 
 // ------------------------------------------------------------------ dataset
 const dataDir = join(here, 'data');
-mkdirSync(dataDir, { recursive: true });
-const dataFile = join(dataDir, 'data.bin');
-if (!existsSync(dataFile) || statSync(dataFile).size !== DATASET_SIZE) {
-  log('generating the 256 MiB dataset (SHAKE128 blocks)');
-  const fd = openSync(dataFile, 'w');
-  for (let k = 0; k < 256; k++) writeSync(fd, datasetBlock(k));
-  closeSync(fd);
-}
-const data = readFileSync(dataFile);
+const { data, dataFile } = await loadDataset(dataDir, log);
 // The W3 object of the "whole" and "stream" shapes: the first counts.W3 MiB of the dataset, as a file of its own.
 const objectFile = join(dataDir, `w3-object-${counts.W3}.bin`);
 if (!existsSync(objectFile) || statSync(objectFile).size !== counts.W3 * MiB) writeFileSync(objectFile, data.subarray(0, counts.W3 * MiB));
-const dataHash = createHash('sha256').update(data).digest('hex');
-if (dataHash !== DATASET_SHA256) throw new Error(`dataset hash ${dataHash} is not ${DATASET_SHA256}`);
 const streamFile = join(dataDir, `stream-${counts.streamMiB}.bin`);
 if (!existsSync(streamFile)) {
   const fd = openSync(streamFile, 'w');

@@ -35,3 +35,25 @@ export const EXPECTED = {
   W2: 'be33b734705d6ba942ab138b28a2b3d4a17520d51ae609ec3f83a601d3c64815',
   W3: '94afc1e8501420eb87b2b4271194559b83a5fe2e6c130bf54c24901c699d852d',
 };
+
+/**
+ * The dataset as bench/data/data.bin (written from its blocks the first time, about 1 s), read and checked
+ * against DATASET_SHA256. `log` says when it is generated.
+ */
+export async function loadDataset(dataDir, log = () => {}) {
+  const { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { createHash } = await import('node:crypto');
+  mkdirSync(dataDir, { recursive: true });
+  const dataFile = join(dataDir, 'data.bin');
+  if (!existsSync(dataFile) || statSync(dataFile).size !== DATASET_SIZE) {
+    log('generating the 256 MiB dataset (SHAKE128 blocks)');
+    const fd = openSync(dataFile, 'w');
+    for (let k = 0; k < 256; k++) writeSync(fd, datasetBlock(k));
+    closeSync(fd);
+  }
+  const data = readFileSync(dataFile);
+  const dataHash = createHash('sha256').update(data).digest('hex');
+  if (dataHash !== DATASET_SHA256) throw new Error(`${dataFile}: sha256 ${dataHash} is not ${DATASET_SHA256}`);
+  return { data, dataFile };
+}
