@@ -145,7 +145,7 @@ async function main() {
 
   // ------------------------------------------------------------------ dataset (as bench/run.mjs makes it)
   const dataDir = join(here, 'data');
-  const { data } = await loadDataset(dataDir, log);
+  const { data, dataFile } = await loadDataset(dataDir, log);
   const w3File = join(dataDir, 'w3.bin');
   if (!existsSync(w3File) || statSync(w3File).size !== W3_SIZE
       || createHash('sha256').update(readFileSync(w3File)).digest('hex') !== EXPECTED.W3) {
