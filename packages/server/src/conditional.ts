@@ -71,3 +71,37 @@ export function ifRangeHolds(header: string | null, etag: string): boolean {
   if (!value.startsWith('"')) return false;
   return !etag.startsWith('W/') && value === etag;
 }
+
+/**
+ * Whether `If-Match` holds (§13.1.1): no header, `*`, or one of its tags equal to `etag` by strong comparison (a
+ * weak tag never matches). When it does not hold, the answer is 412.
+ *
+ * @example
+ * ```ts
+ * matchHolds('"a", "b"', '"b"'); // true
+ * matchHolds('W/"b"', 'W/"b"'); // false: weak tags never match strongly
+ * ```
+ */
+export function matchHolds(header: string | null, etag: string): boolean {
+  if (header === null) return true;
+  const tags = parseEtagList(header);
+  return tags === '*' || (!etag.startsWith('W/') && tags.includes(etag));
+}
+
+/**
+ * Whether the object was modified after the HTTP-date `header` (`If-Modified-Since`, §13.1.3; `If-Unmodified-Since`
+ * holds where this is false). `undefined` when it cannot be told: no header, an invalid date, or no known
+ * `Last-Modified`; the condition is then ignored, as the RFC says. Compared in whole seconds, the resolution of
+ * HTTP-dates.
+ *
+ * @example
+ * ```ts
+ * modifiedSince('Wed, 02 Dec 2026 06:00:00 GMT', Date.parse('2026-12-02T05:00:00Z')); // false: answer 304
+ * ```
+ */
+export function modifiedSince(header: string | null, lastModified: number | undefined): boolean | undefined {
+  if (header === null || lastModified === undefined) return undefined;
+  const since = Date.parse(header);
+  if (Number.isNaN(since)) return undefined;
+  return Math.floor(lastModified / 1000) > Math.floor(since / 1000);
+}

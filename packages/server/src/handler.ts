@@ -4,7 +4,7 @@
  */
 import { type AsyncCachingReader, ConfigError, type ObjectMeta, type PinnedObject } from '@rangecache/core';
 import { AllowList } from './allow-list.js';
-import { etagOf, ifRangeHolds, noneMatchHolds } from './conditional.js';
+import { etagOf, ifRangeHolds, matchHolds, modifiedSince, noneMatchHolds } from './conditional.js';
 import { CorsPolicy, type CorsOptions } from './cors.js';
 import { answerFor } from './error-response.js';
 import { ServerMetrics } from './metrics.js';
@@ -56,7 +56,7 @@ const ALLOW_METHODS = 'GET, HEAD, OPTIONS';
 /** Reason phrases of the statuses the handler sends (a `Response` has none of its own, and some clients log them). */
 const REASONS: Readonly<Record<number, string>> = {
   200: 'OK', 204: 'No Content', 206: 'Partial Content', 304: 'Not Modified', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found',
-  405: 'Method Not Allowed', 416: 'Range Not Satisfiable', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  405: 'Method Not Allowed', 412: 'Precondition Failed', 416: 'Range Not Satisfiable', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
 /** A response with its reason phrase. */
@@ -140,7 +140,15 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
   async function objectResponse(request: Request, file: PinnedObject, headers: Record<string, string>): Promise<Response> {
     const { meta } = file;
     const etag = headers['etag']!;
-    if (noneMatchHolds(request.headers.get('if-none-match'), etag)) return respond(null, 304, headers);
+    // Preconditions in the order of RFC 9110 §13.2.2.
+    const ifMatch = request.headers.get('if-match');
+    if (!matchHolds(ifMatch, etag) || (ifMatch === null && modifiedSince(request.headers.get('if-unmodified-since'), meta.lastModified) === true)) {
+      return respond(null, 412, headers);
+    }
+    const ifNoneMatch = request.headers.get('if-none-match');
+    if (ifNoneMatch !== null ? noneMatchHolds(ifNoneMatch, etag) : modifiedSince(request.headers.get('if-modified-since'), meta.lastModified) === false) {
+      return respond(null, 304, headers);
+    }
     const type = meta.contentType ?? 'application/octet-stream';
     if (request.method === 'HEAD') return respond(null, 200, { ...headers, 'content-type': type, 'content-length': String(meta.size) });
     const signal = request.signal;

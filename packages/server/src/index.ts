@@ -17,7 +17,7 @@ export { parseMounts, ProxyPathError, RESERVED_NAMES, targetOfPath } from './url
 export type { Mount } from './url-mapping.js';
 export { mergeRanges, parseRangeHeader } from './range-header.js';
 export type { ByteSpan, RangeLimits, RangeRequest } from './range-header.js';
-export { etagOf, ifRangeHolds, noneMatchHolds } from './conditional.js';
+export { etagOf, ifRangeHolds, matchHolds, modifiedSince, noneMatchHolds } from './conditional.js';
 export { CorsPolicy } from './cors.js';
 export type { CorsOptions } from './cors.js';
 export { answerFor } from './error-response.js';

@@ -112,6 +112,27 @@ t.test('If-None-Match → 304; If-Range with the current ETag → 206, with anot
   t.ok(second.body.equals(v2), 'and its bytes');
 });
 
+t.test('If-Match and If-Unmodified-Since → 412; If-Modified-Since → 304 (ignored beside If-None-Match)', async (t) => {
+  const { headers } = await get('dir/data.bin', {}, 'HEAD');
+  const etag = headers.get('etag')!;
+  const lastModified = Date.parse(headers.get('last-modified')!);
+  const before = new Date(lastModified - 60_000).toUTCString();
+  const after = new Date(lastModified + 60_000).toUTCString();
+  t.equal((await get('dir/data.bin', { 'if-match': '"other"' })).status, 412);
+  t.equal((await get('dir/data.bin', { 'if-match': `W/${etag}` })).status, 412, 'a weak tag never matches strongly');
+  const matched = await get('dir/data.bin', { 'if-match': `"other", ${etag}`, range: 'bytes=0-9' });
+  t.equal(matched.status, 206);
+  t.ok(matched.body.equals(bytes.subarray(0, 10)));
+  t.equal((await get('dir/data.bin', { 'if-match': '*' })).status, 200);
+  t.equal((await get('dir/data.bin', { 'if-unmodified-since': before })).status, 412, 'modified since then');
+  t.equal((await get('dir/data.bin', { 'if-unmodified-since': after })).status, 200);
+  t.equal((await get('dir/data.bin', { 'if-modified-since': after })).status, 304, 'not modified since');
+  t.equal((await get('dir/data.bin', { 'if-modified-since': headers.get('last-modified')! })).status, 304, 'the same second');
+  t.equal((await get('dir/data.bin', { 'if-modified-since': before })).status, 200);
+  t.equal((await get('dir/data.bin', { 'if-modified-since': 'not a date' })).status, 200, 'an invalid date is ignored');
+  t.equal((await get('dir/data.bin', { 'if-modified-since': after, 'if-none-match': '"other"' })).status, 200, 'If-None-Match wins');
+});
+
 t.test('a weak origin version gives a weak ETag, and If-Range never matches it', async (t) => {
   origin.put('weak.bin', pseudoRandomBytes(5000, 'weak'));
   origin.behaviour.etag = 'weak';
