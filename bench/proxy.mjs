@@ -40,6 +40,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DATASET_SIZE, EXPECTED, MiB, loadDataset, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+import { gitDescribe } from './run-info.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const W3_SIZE = 64 * MiB;
@@ -773,11 +774,3 @@ ${tempPaths(dir)}`;
   process.stdout.write(md);
 }
 
-// The commit the packages were built from, "+dirty" when the working tree differs from it under packages/.
-function gitDescribe() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: here, encoding: 'utf8' }).trim();
-    return dirty ? `${head}+dirty` : head;
-  } catch { return 'unknown'; }
-}

@@ -28,16 +28,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { commandCalls, freePort, startFaultProxy, startRedis, startS3rver } from '@rangecache/test-support';
 import { renderChart } from './chart.mjs';
 import { EXPECTED, MiB, hotReads, loadDataset, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
+import { gitDescribe } from './run-info.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// The commit the packages were built from, "+dirty" when the working tree differs from it under packages/.
-function gitDescribe() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: here, encoding: 'utf8' }).trim();
-    return dirty ? `${head}+dirty` : head;
-  } catch { return 'unknown'; }
-}
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
