@@ -2,6 +2,7 @@ import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
 import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
+import { followRedirects } from './redirects.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
 /**
@@ -72,8 +73,6 @@ interface Identity {
   lastModified: string | undefined;
   contentType?: string | undefined;
 }
-
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 const RETRY_STATUS = (s: number): boolean => s === 429 || s >= 500;
 const RETRY_CODES = new Set([
@@ -254,33 +253,18 @@ export class HttpFetcher implements Fetcher {
     }
   }
 
-  /**
-   * One request, aborted by `deadline.signal` (the caller's signal or the deadline). `signal` is the caller's, to tell
-   * an abort from a failure. A 200/206 with a `Content-Encoding` other than identity is refused here.
-   */
+  /** A request for `url`, through the redirects `followRedirect` allows where it is given (see {@link #sendOnce}). */
   async #send(url: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
     const follow = this.#followRedirect;
-    if (!follow) return this.#sendOnce(url, url, method, extra, signal, deadline);
-    let target = url;
-    for (let hops = 0; ; hops++) {
-      const res = await this.#sendOnce(url, target, method, extra, signal, deadline);
-      const location = header(res.headers, 'location');
-      if (!REDIRECT_STATUS.has(res.statusCode) || location === undefined) return res;
-      await res.body.dump().catch(() => {});
-      let next: string;
-      try {
-        next = new URL(location, target).href;
-      } catch {
-        throw new OriginError(`redirect (HTTP ${res.statusCode}) to an invalid URL`, { path: url, backend: 'http', status: res.statusCode });
-      }
-      // The target is not named: it may be an internal address the caller must not learn.
-      if (hops >= this.#maxRedirections) throw new OriginError(`more than ${this.#maxRedirections} redirects`, { path: url, backend: 'http', status: res.statusCode });
-      if (!follow(next)) throw new OriginError(`redirect (HTTP ${res.statusCode}) to a URL that is not allowed, not followed`, { path: url, backend: 'http', status: res.statusCode });
-      target = next;
-    }
+    const sendTo = (target: string): Promise<Dispatcher.ResponseData> => this.#sendOnce(url, target, method, extra, signal, deadline);
+    return follow ? followRedirects(url, follow, this.#maxRedirections, sendTo) : sendTo(url);
   }
 
-  /** One request to `target` (`url` names the object in errors and goes to the headers function). */
+  /**
+   * One request to `target` (`url` names the object in errors and goes to the headers function), aborted by
+   * `deadline.signal` (the caller's signal or the deadline). `signal` is the caller's, to tell an abort from a
+   * failure. A 200/206 with a `Content-Encoding` other than identity is refused here.
+   */
   async #sendOnce(url: string, target: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
     signal?.throwIfAborted();
     const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
