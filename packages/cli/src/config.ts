@@ -94,6 +94,11 @@ export function redisSettings(flags: CommonFlags, env: Env): RedisSettings {
   return { url, cluster: flags.cluster === true, namespace };
 }
 
+/** Whether a Redis was named (`--redis-url` or `REDIS_URL`), as against the default URL. */
+export function redisUrlChosen(flags: CommonFlags, env: Env): boolean {
+  return flags.redisUrl !== undefined || nonEmpty(env['REDIS_URL']) !== undefined;
+}
+
 /** Whether the namespace was chosen (flag or environment), as against the default. */
 export function namespaceChosen(flags: CommonFlags, env: Env): boolean {
   return flags.namespace !== undefined || nonEmpty(env['RANGECACHE_NAMESPACE']) !== undefined;

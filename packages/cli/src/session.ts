@@ -5,7 +5,7 @@
  */
 import { AsyncCachingReader, type CacheMode, type CacheStore, type Fetcher, FetcherRouter } from '@rangecache/core';
 import {
-  type CommonFlags, type ReaderSettings, type RedisSettings, type S3Settings, readerSettings, redactUrl, redisSettings, s3Settings,
+  type CommonFlags, type ReaderSettings, type RedisSettings, type S3Settings, readerSettings, redactUrl, redisSettings, redisUrlChosen, s3Settings,
 } from './config.js';
 import { connectRedis, type RedisConnection } from './connections.js';
 import { errorLine } from './errors.js';
@@ -56,8 +56,7 @@ export class Session {
    */
   static async open(io: CliIo, flags: CommonFlags, needs: SessionNeeds): Promise<Session> {
     const session = new Session(io, flags, needs);
-    const named = flags.redisUrl !== undefined || (io.env['REDIS_URL'] ?? '').trim() !== '';
-    if (needs.redis !== 'if-named' || named) {
+    if (needs.redis !== 'if-named' || redisUrlChosen(flags, io.env)) {
       try {
         session.#redis = await connectRedis(session.redisSettings, { persistent: needs.persistent === true });
       } catch (e) {

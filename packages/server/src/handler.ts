@@ -3,14 +3,14 @@
  * function, so that any runtime with the Fetch API can host it (`@rangecache/server/node` hosts it on Node).
  */
 import { type AsyncCachingReader, ConfigError, type ObjectMeta, type PinnedObject } from '@rangecache/core';
-import { AllowList } from './allow-list.js';
+import type { AllowList } from './allow-list.js';
 import { etagOf, ifRangeHolds, matchHolds, modifiedSince, noneMatchHolds } from './conditional.js';
 import { CorsPolicy, type CorsOptions } from './cors.js';
 import { answerFor } from './error-response.js';
 import { ServerMetrics } from './metrics.js';
 import { multipartBody } from './multipart.js';
 import { parseRangeHeader, type RangeLimits } from './range-header.js';
-import { type Mount, parseMounts, ProxyPathError, targetOfPath } from './url-mapping.js';
+import { allowWithMounts, type Mount, parseMounts, ProxyPathError, targetOfPath } from './url-mapping.js';
 
 /** Options of {@link createRangeHandler}. */
 export interface RangeHandlerOptions {
@@ -91,8 +91,7 @@ export function createRangeHandler(options: RangeHandlerOptions): RangeHandler {
   const { reader } = options;
   if (reader === null || typeof reader !== 'object' || typeof reader.open !== 'function') throw new ConfigError('createRangeHandler: reader must be an AsyncCachingReader');
   const mounts = parseMounts(options.mounts ?? []);
-  const allowList = options.allow instanceof AllowList ? options.allow : new AllowList(options.allow);
-  const allow = new AllowList([...allowList.prefixes, ...mounts.map((m) => m.prefix)]);
+  const allow = allowWithMounts(options.allow, mounts);
   if (allow.prefixes.length === 0) throw new ConfigError('createRangeHandler: allow must name at least one origin URL prefix (or give a mount): an open proxy is refused');
   const cacheControl = options.cacheControl === undefined ? 'no-cache' : options.cacheControl;
   const cors = !options.cors ? undefined : options.cors instanceof CorsPolicy ? options.cors : new CorsPolicy(options.cors);

@@ -13,7 +13,7 @@
 export { createRangeHandler } from './handler.js';
 export type { RangeHandler, RangeHandlerOptions } from './handler.js';
 export { AllowList, normalizeUrl, PROXY_SCHEMES } from './allow-list.js';
-export { parseMounts, ProxyPathError, RESERVED_NAMES, targetOfPath } from './url-mapping.js';
+export { allowWithMounts, parseMounts, ProxyPathError, RESERVED_NAMES, targetOfPath } from './url-mapping.js';
 export type { Mount } from './url-mapping.js';
 export { mergeRanges, parseRangeHeader } from './range-header.js';
 export type { ByteSpan, RangeLimits, RangeRequest } from './range-header.js';

@@ -59,6 +59,19 @@ export function parseMounts(mounts: readonly (string | Mount)[]): Mount[] {
 }
 
 /**
+ * `allow` with the mounts' prefixes added: a mounted prefix is allowed, for requests and for redirects alike.
+ *
+ * @example
+ * ```ts
+ * allowWithMounts(['https://data.example.com/'], parseMounts(['era5=s3://bucket/era5.zarr/'])).prefixes.length; // 2
+ * ```
+ */
+export function allowWithMounts(allow: readonly string[] | AllowList, mounts: readonly Mount[]): AllowList {
+  const prefixes = allow instanceof AllowList ? allow.prefixes : allow;
+  return new AllowList([...prefixes, ...mounts.map((m) => m.prefix)]);
+}
+
+/**
  * The origin URL that request path `pathname` (as a WHATWG URL gives it: percent-encoded, dot segments already
  * resolved) names, if `allow` allows it.
  *

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '@rangecache/core';
-import { AllowList, CorsPolicy, createRangeHandler, parseMounts, ServerMetrics } from '@rangecache/server';
+import { allowWithMounts, CorsPolicy, createRangeHandler, parseMounts, ServerMetrics } from '@rangecache/server';
 import { listen } from '@rangecache/server/node';
 import { readerOptions, redisOptions, s3Options, type CommonFlags } from '../config.js';
 import { errorLine, UsageError } from '../errors.js';
@@ -65,7 +65,7 @@ export async function runServe(io: CliIo, flags: ServeFlags): Promise<void> {
     const mounts = parseMounts(flags.mount);
     return {
       mounts,
-      allow: new AllowList([...flags.allow, ...mounts.map((m) => m.prefix)]),
+      allow: allowWithMounts(flags.allow, mounts),
       cors: flags.cors.length === 0 ? undefined : new CorsPolicy({ origins: flags.cors.includes('*') ? '*' : flags.cors }),
     };
   });
