@@ -2,6 +2,7 @@
 // first stderr line, stopped with SIGTERM (a graceful shutdown) and its exit code and stderr returned.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cliEnv } from '../packages/cli/test/run-cli.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const CLI = `${ROOT}packages/cli/dist/bin.js`;
@@ -18,7 +19,7 @@ export interface ServeProcess {
 /** Starts `rangecache serve --port 0 ...args` and waits until it listens. */
 export async function startServe(args: readonly string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...childEnv(), ...env },
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: cliEnv(env),
   });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -46,11 +47,4 @@ export async function startServe(args: readonly string[], env: Record<string, st
       return code;
     },
   };
-}
-
-/** This process's environment without tap's (its NODE_OPTIONS would load tap into the child) and REDIS_URL. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS$|REDIS_URL$|RANGECACHE_)/.test(name)) env[name] = value;
-  return env;
 }
