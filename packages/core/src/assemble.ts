@@ -21,7 +21,7 @@ export function assemble(range: ByteRange, list: readonly Piece[], parts: readon
   const v = parts[0]!;
   if (list.length === 1 && v.byteOffset === 0 && v.buffer.byteLength === v.byteLength && 2 * (range.end - range.start) >= v.byteLength) {
     const flight = only.flight;
-    const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && !flight.joined && flight.consumers === 1;
+    const owned = only.value !== undefined ? only.consumers === 1 : flight !== undefined && flight.persisted && flight.uncountedJoins === 0 && flight.consumers === 1;
     if (owned) return v.subarray(range.start - only.range.start, range.end - only.range.start);
   }
   const out = Buffer.allocUnsafeSlow(range.end - range.start); // never a slice of Node's shared pool

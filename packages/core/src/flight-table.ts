@@ -12,14 +12,23 @@ export class FlightTable {
   readonly counters = { joins: 0 };
   #inflight = new Map<string, Flight>();
 
-  /** Joins the flight of `p` if one is in the table (counted as a join). */
+  /**
+   * Joins the flight of `p` if one is in the table (counted as a join). The join stays pending in
+   * `flight.uncountedJoins` until {@link countJoins} is called with the flight, once the joining batch has counted
+   * its reads in `flight.consumers`.
+   */
   join(p: Piece): boolean {
     const flight = this.#inflight.get(p.key);
     if (!flight) return false;
     p.flight = flight;
-    flight.joined = true;
+    flight.uncountedJoins++;
     this.counters.joins++;
     return true;
+  }
+
+  /** The joins of `flights` (one entry per join) are counted in their consumers now. */
+  countJoins(flights: readonly Flight[]): void {
+    for (const flight of flights) flight.uncountedJoins--;
   }
 
   /**
@@ -39,7 +48,7 @@ export class FlightTable {
       let reject!: (error: unknown) => void;
       const promise = new Promise<Uint8Array>((res, rej) => { resolve = res; reject = rej; });
       promise.then(settledOne, settledOne);
-      const flight: Flight = { task, promise, resolve, reject, persisted: false, consumers: 0, joined: false };
+      const flight: Flight = { task, promise, resolve, reject, persisted: false, consumers: 0, uncountedJoins: 0 };
       p.flight = flight;
       this.#inflight.set(p.key, flight);
       promise.catch(() => this.forget(p));

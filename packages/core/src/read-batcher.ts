@@ -16,7 +16,7 @@ import type { StoreLookup } from './lookup.js';
 import { type OriginLoader, release } from './origin-loader.js';
 import { type PieceLayout, blockPieces, originOf, piecesToFetch, planPieces, readAheadRange } from './plan.js';
 import { type ByteRange, clampRange } from './ranges.js';
-import type { ObjectRef, Piece, ReadJob } from './read-job.js';
+import type { Flight, ObjectRef, Piece, ReadJob } from './read-job.js';
 import type { FetchCoordinator } from './coordinator.js';
 import { IntoStop } from './store.js';
 import type { WarmPrefetch } from './warm-prefetch.js';
@@ -141,7 +141,8 @@ export class ReadBatcher {
     // not looked up: they are only used when their containing chunk is gone.
     const used = new Set<Piece>();
     for (const job of jobs) if (!job.settled) for (const list of job.pieces) for (const p of list) used.add(p);
-    const lookups = [...used].filter((p) => !flights.join(p));
+    const joins: Flight[] = []; // flights this batch joined: counted once its reads are counted as their consumers
+    const lookups = [...used].filter((p) => !this.#join(p, joins));
     flights.attach(jobs);
     // Blocks a warm scan looked up ahead are taken as they are; the rest go to the store.
     const ahead = this.#o.prefetch.take(lookups);
@@ -159,24 +160,25 @@ export class ReadBatcher {
     // Leases the lookup took for pieces no read needs any more (a chunk shortcut replaced by its exact range).
     const unneeded = lookups.filter((p) => p.lease === 'claimed' && !needed.has(p)).map((p) => p.key);
     if (unneeded.length > 0) release(this.#o.coordinator!, unneeded);
-    this.#startFetches([...needed]);
+    this.#startFetches([...needed], joins);
     flights.attach(live);
     for (const job of live) {
       if (job.scanned === 0) continue;
       if (job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job); // cold: fetch ahead
       else if (!job.into) this.#prefetchAfter(job); // warm: look ahead (readRangeInto keeps its zero-copy path)
     }
-    // Who will take bytes from each piece and each flight: bytes go to a caller without a copy only when it is
-    // the one taker (read-ahead takes nothing).
+    // Who will take bytes from each piece and each flight, joined ones included: bytes go to a caller without a
+    // copy only when it is the one taker (read-ahead takes nothing).
     for (const job of live) {
       if (job.ahead) continue;
       for (const list of job.pieces) {
         for (const p of list) {
           p.consumers++;
-          if (p.flight && !p.flight.joined) p.flight.consumers++;
+          if (p.flight) p.flight.consumers++;
         }
       }
     }
+    flights.countJoins(joins);
     for (const job of live) void this.#complete(job);
   }
 
@@ -272,14 +274,14 @@ export class ReadBatcher {
    * then goes through the fleet stage where leases are on (claimed pieces are fetched, pieces another process is
    * fetching are awaited, pieces that landed meanwhile are read), else straight to the loader.
    */
-  #startFetches(misses: Piece[]): void {
+  #startFetches(misses: Piece[], joins: Flight[]): void {
     const { flights, fleet, loader, coordinator } = this.#o;
     // Another batch may have started fetching some of these while this one waited for the store: join it, and
     // hand back a lease this batch's lookup took, so that other instances are not kept waiting for it.
     const fresh: Piece[] = [];
     const handBack: string[] = [];
     for (const p of misses) {
-      if (!flights.join(p)) fresh.push(p);
+      if (!this.#join(p, joins)) fresh.push(p);
       else if (p.lease === 'claimed') handBack.push(p.key);
     }
     if (handBack.length > 0) release(coordinator!, handBack);
@@ -293,6 +295,13 @@ export class ReadBatcher {
       direct.length > 0 ? loader.fetchPieces(direct, signal) : undefined,
     ]);
     this.#o.track(work.catch((e: unknown) => { for (const p of fresh) p.flight!.reject(e); }));
+  }
+
+  /** Joins the flight of `p` if there is one, and notes the join in `joins`. */
+  #join(p: Piece, joins: Flight[]): boolean {
+    if (!this.#o.flights.join(p)) return false;
+    joins.push(p.flight!);
+    return true;
   }
 
   async #complete(job: ReadJob): Promise<void> {

@@ -65,13 +65,13 @@ export interface Flight {
   reject: (error: unknown) => void;
   /** Its bytes are in the store now (the store keeps its own copy), so one caller may take them without a copy. */
   persisted: boolean;
-  /** Reads of the batch that started it that take bytes from it. */
+  /** Reads that take bytes from it, in the batch that started it and in the batches that joined it. */
   consumers: number;
   /**
-   * Another batch joined it: its reads take bytes from it too, and may do so after a caller of this batch has
-   * changed the bytes it received.
+   * Joins by batches whose reads are not counted in `consumers` yet (a batch counts them once its store lookup is
+   * over). While any is pending, nobody may take the bytes without a copy: a joiner may take them too.
    */
-  joined: boolean;
+  uncountedJoins: number;
 }
 
 export interface ReadJob {
