@@ -2,6 +2,7 @@ import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
 import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
+import { header } from './headers.js';
 import { followRedirects } from './redirects.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
@@ -345,11 +346,6 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   if (body.destroyed) return;
   body.on('error', () => {});
   body.destroy();
-}
-
-function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function identity(headers: Dispatcher.ResponseData['headers']): Identity {

@@ -5,6 +5,7 @@
  */
 import { OriginError } from '@rangecache/core';
 import type { Dispatcher } from 'undici';
+import { header } from './headers.js';
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
@@ -25,8 +26,7 @@ export async function followRedirects(url: string, follow: (url: string) => bool
   let target = url;
   for (let hops = 0; ; hops++) {
     const res = await sendTo(target);
-    const raw = res.headers['location'];
-    const location = Array.isArray(raw) ? raw[0] : raw;
+    const location = header(res.headers, 'location');
     if (!REDIRECT_STATUS.has(res.statusCode) || location === undefined) return res;
     await res.body.dump().catch(() => {});
     const fail = (reason: string): OriginError => new OriginError(reason, { path: url, backend: 'http', status: res.statusCode });
