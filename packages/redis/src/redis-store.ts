@@ -1,4 +1,4 @@
-import { IntoStop, StoreError, StoreTimeoutError } from '@rangecache/core';
+import { IntoStop } from '@rangecache/core';
 import type { CacheStore, FetchCoordinator, GetManyOptions, StoreEntry } from '@rangecache/core';
 import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
@@ -9,8 +9,8 @@ import { SHARDED_WRITE_RELEASE_SCRIPT, WRITE_RELEASE_SCRIPT, releaseCommands } f
 import type { RedisClusterClient } from './driver-cluster.js';
 import { ClusterLookups, clusterCredentials } from './cluster-lookups.js';
 import { RedisCoordinator } from './redis-coordinator.js';
-import { withResponsiveTimeout } from './responsive-timeout.js';
-import { CallBudgets, MAX_ADAPTIVE_FACTOR } from './round-trip.js';
+import { CallBudgets } from './round-trip.js';
+import { type Part, WindowedCalls } from './windowed-calls.js';
 
 export type { RedisStoreOptions } from './store-options.js';
 
@@ -26,21 +26,6 @@ const ADD_COUNTERS_SCRIPT = `for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1
 return #ARGV / 2`;
 /** Keys asked for per SCAN step. */
 const SCAN_COUNT = 1000;
-
-/** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
-type Channel = 'client' | 'lookups';
-
-/** A connection's commands sent, and its last reply (see `RedisStore.#progress`). */
-interface Progress {
-  sent: number;
-  last: { at: number; seq: number };
-}
-
-/** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
-interface Part<T> {
-  send: () => Promise<T>;
-  bytes: number;
-}
 
 /**
  * A `CacheStore` over a node-redis client (v4, v5 or v6): the store that a fleet of processes shares.
@@ -83,13 +68,9 @@ export class RedisStore implements CacheStore {
   /** The base budget of one call, in ms (see {@link RedisStoreOptions.commandTimeoutMs}). */
   readonly commandTimeoutMs: number;
   /** Time budgets that follow a busy but healthy Redis (see {@link CallBudgets}). */
-  #budgets: CallBudgets;
-  /**
-   * Per connection (the client's, and the store's own for lookups): commands sent, numbered in order, and when
-   * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
-   * replies on one connection say nothing of commands queued on the other.
-   */
-  #progress: Record<Channel, Progress> = { client: { sent: 0, last: { at: 0, seq: 0 } }, lookups: { sent: 0, last: { at: 0, seq: 0 } } };
+  readonly #budgets: CallBudgets;
+  /** Every call to Redis, under those budgets. */
+  readonly #calls: WindowedCalls;
   /** The extra budget per MiB moved, in ms (see {@link RedisStoreOptions.timeoutPerMiBMs}). */
   readonly timeoutPerMiBMs: number;
   /** Leases for cross-instance single flight; its pub/sub connection opens on first use, `close()` closes it. */
@@ -108,13 +89,14 @@ export class RedisStore implements CacheStore {
     this.commandTimeoutMs = o.commandTimeoutMs;
     this.timeoutPerMiBMs = o.timeoutPerMiBMs;
     this.#budgets = new CallBudgets(o.commandTimeoutMs, o.timeoutPerMiBMs);
+    this.#calls = new WindowedCalls(this.#driver, this.#budgets);
     this.#coordinator = new RedisCoordinator(
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
-      async (operation, call, bytes = 0) => (await this.#windowed(operation, [{ send: call, bytes }]))[0]!,
+      async (operation, call, bytes = 0) => (await this.#calls.run(operation, [{ send: call, bytes }]))[0]!,
       {
         commandTimeoutMs: () => this.#budgets.base(),
-        timedParts: (operation, parts) => this.#windowed(operation, parts),
+        timedParts: (operation, parts) => this.#calls.run(operation, parts),
         write: (entries, release) => this.#write(entries, release),
       },
     );
@@ -198,7 +180,7 @@ export class RedisStore implements CacheStore {
     flush();
     try {
       // Buffer is a Uint8Array: handing it on as-is avoids a copy of every value.
-      const replies = await this.#windowed('MGET', parts, lookups ? 'lookups' : 'client');
+      const replies = await this.#calls.run('MGET', parts, lookups ? 'lookups' : 'client');
       return replies.length === 1 ? replies[0]! : replies.flat(); // flat() costs microseconds even for one part
     } catch (e) {
       stop?.abort(); // a part may still be sending: not into the caller's memory any more
@@ -239,17 +221,17 @@ export class RedisStore implements CacheStore {
       const args: (string | Buffer)[] = [...only.args];
       for (const s of sets) args.push(s.ttlMs === null ? '' : String(s.ttlMs), s.value);
       const command = { script: sharded ? SHARDED_WRITE_RELEASE_SCRIPT : WRITE_RELEASE_SCRIPT, keys: only.keys, args, argsPerKey: 2 };
-      await this.#windowed('EVAL writeAndRelease', [{ send: () => this.#driver.eval(command), bytes }]);
+      await this.#calls.run('EVAL writeAndRelease', [{ send: () => this.#driver.eval(command), bytes }]);
       return;
     }
     // Leases go in the last transaction: after every value is written, in the same round trip.
     flush(releases);
-    await this.#windowed('MULTI/EXEC', parts);
+    await this.#calls.run('MULTI/EXEC', parts);
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#windowed('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]);
+    await this.#calls.run('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]);
   }
 
   /**
@@ -261,7 +243,7 @@ export class RedisStore implements CacheStore {
   async deleteByPrefix(prefix: string): Promise<number> {
     let deleted = 0;
     for await (const keys of this.scan(prefix)) {
-      deleted += (await this.#windowed('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]))[0]!;
+      deleted += (await this.#calls.run('UNLINK', [{ send: () => this.#driver.unlink(keys), bytes: 0 }]))[0]!;
     }
     return deleted;
   }
@@ -283,7 +265,7 @@ export class RedisStore implements CacheStore {
     let cursor = '0';
     do {
       const at = cursor;
-      const [reply] = await this.#windowed('SCAN', [{ send: () => this.#driver.scan(at, match, SCAN_COUNT), bytes: 0 }]);
+      const [reply] = await this.#calls.run('SCAN', [{ send: () => this.#driver.scan(at, match, SCAN_COUNT), bytes: 0 }]);
       cursor = reply!.cursor;
       batch.push(...reply!.keys);
       if (batch.length >= SCAN_COUNT / 2) {
@@ -306,94 +288,9 @@ export class RedisStore implements CacheStore {
     }
     if (args.length === 0) return;
     const command = { script: ADD_COUNTERS_SCRIPT, keys: [key], args };
-    await this.#windowed('EVAL addCounters', [{ send: () => this.#driver.eval(command), bytes: 0 }]);
+    await this.#calls.run('EVAL addCounters', [{ send: () => this.#driver.eval(command), bytes: 0 }]);
   }
 
-  /**
-   * `reply` (the answer to command number `seq` of this store), or `timeout()` once `ms` have passed without
-   * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
-   * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
-   * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
-   * reconnect): no more waiting. Never longer than MAX_ADAPTIVE_FACTOR budgets in all.
-   */
-  async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError, progress: Progress): Promise<T> {
-    const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
-    const start = performance.now();
-    let since = start;
-    let budget = ms;
-    for (;;) {
-      try {
-        return await withResponsiveTimeout(reply, budget, () => expired);
-      } catch (e) {
-        if (e !== expired) throw e;
-        const last = progress.last;
-        const queuedBehind = last.at > since && last.seq < seq;
-        if (!queuedBehind || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
-        since = last.at;
-        budget = Math.max(1, ms - (performance.now() - since));
-      }
-    }
-  }
-
-  /**
-   * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
-   * its part's budget of the one before it (of the call, for the first), not counting time this process spent
-   * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
-   * a timeout carries `settled`, covering every part that was sent.
-   */
-  async #windowed<T>(operation: string, parts: readonly Part<T>[], channel: Channel = 'client'): Promise<T[]> {
-    const progress = this.#progress[channel];
-    // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
-    // failing now sends the read to the origin at once. (node-redis 4: the store's own connection may have to open
-    // first, within twice the base budget.)
-    const opening = this.#driver.ready(operation, 2 * this.#budgets.base());
-    if (opening) await opening;
-    const sent: Promise<T>[] = [];
-    const inFlight: { reply: Promise<T>; seq: number }[] = [];
-    let next = 0;
-    const send = (): void => {
-      let reply: Promise<T>;
-      const seq = ++progress.sent;
-      try {
-        reply = parts[next++]!.send();
-      } catch (e) {
-        reply = Promise.reject(e);
-      }
-      // Every reply is progress of the connection, also one that comes after its own call timed out: calls
-      // queued behind it must not time out for its lateness.
-      reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
-      sent.push(reply);
-      inFlight.push({ reply, seq });
-    };
-    while (next < parts.length && inFlight.length < 2) send();
-    const out: T[] = [];
-    let waitingFor = 0;
-    while (inFlight.length > 0) {
-      const { bytes } = parts[waitingFor]!;
-      const ms = this.#budgets.forBytes(bytes);
-      const { reply, seq } = inFlight.shift()!;
-      const started = performance.now();
-      try {
-        out.push(await this.#whileProgressing(reply, seq, ms, () => {
-          const all = Promise.allSettled(sent);
-          const completed = all.then((rs) => rs.every((r) => r.status === 'fulfilled'));
-          const complete = next === parts.length; // parts never sent have no answer
-          const answer = all.then((rs) => (complete && rs.every((r) => r.status === 'fulfilled')
-            ? rs.map((r) => (r as PromiseFulfilledResult<T>).value) : undefined));
-          return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed, answer);
-        }, progress));
-      } catch (e) {
-        // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
-        // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
-        if (e instanceof StoreTimeoutError) this.#budgets.backoff(bytes);
-        throw StoreError.from(operation, e);
-      }
-      this.#budgets.sample(bytes, performance.now() - started);
-      waitingFor++;
-      if (next < parts.length) send();
-    }
-    return out;
-  }
 }
 
 /** Whether `keys` are the keys of `sets`, in order (a release of exactly what is written). */

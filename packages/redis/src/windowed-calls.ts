@@ -1,0 +1,127 @@
+/**
+ * How `RedisStore` sends a call of one or more commands under time budgets that measure failure, not size: parts
+ * go out two at a time, and each must answer within its budget (base + per MiB it moves) of the reply before it,
+ * while replies to earlier commands on the same connection count as progress (see {@link WindowedCalls.run}).
+ */
+import { StoreError, StoreTimeoutError } from '@rangecache/core';
+import type { RedisDriver } from './driver.js';
+import { withResponsiveTimeout } from './responsive-timeout.js';
+import { type CallBudgets, MAX_ADAPTIVE_FACTOR } from './round-trip.js';
+
+/** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
+export type Channel = 'client' | 'lookups';
+
+/** A connection's commands sent, and its last reply (see `WindowedCalls.#progress`). */
+interface Progress {
+  sent: number;
+  last: { at: number; seq: number };
+}
+
+/** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
+export interface Part<T> {
+  send: () => Promise<T>;
+  bytes: number;
+}
+
+/** Sends a store's calls, per connection, with the deadlines of {@link CallBudgets}. */
+export class WindowedCalls {
+  readonly #driver: RedisDriver;
+  readonly #budgets: CallBudgets;
+  /**
+   * Per connection (the client's, and the store's own for lookups): commands sent, numbered in order, and when
+   * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
+   * replies on one connection say nothing of commands queued on the other.
+   */
+  readonly #progress: Record<Channel, Progress> = { client: { sent: 0, last: { at: 0, seq: 0 } }, lookups: { sent: 0, last: { at: 0, seq: 0 } } };
+
+  constructor(driver: RedisDriver, budgets: CallBudgets) {
+    this.#driver = driver;
+    this.#budgets = budgets;
+  }
+
+  /**
+   * `reply` (the answer to command number `seq` of this store), or `timeout()` once `ms` have passed without
+   * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
+   * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
+   * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
+   * reconnect): no more waiting. Never longer than MAX_ADAPTIVE_FACTOR budgets in all.
+   */
+  async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError, progress: Progress): Promise<T> {
+    const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
+    const start = performance.now();
+    let since = start;
+    let budget = ms;
+    for (;;) {
+      try {
+        return await withResponsiveTimeout(reply, budget, () => expired);
+      } catch (e) {
+        if (e !== expired) throw e;
+        const last = progress.last;
+        const queuedBehind = last.at > since && last.seq < seq;
+        if (!queuedBehind || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
+        since = last.at;
+        budget = Math.max(1, ms - (performance.now() - since));
+      }
+    }
+  }
+
+  /**
+   * Sends `parts` in order with at most two in flight, and returns their replies. Each reply must arrive within
+   * its part's budget of the one before it (of the call, for the first), not counting time this process spent
+   * blocked: a stalled server fails fast, while a big batch still has time to stream. Failures are StoreErrors;
+   * a timeout carries `settled`, covering every part that was sent.
+   */
+  async run<T>(operation: string, parts: readonly Part<T>[], channel: Channel = 'client'): Promise<T[]> {
+    const progress = this.#progress[channel];
+    // While the client reconnects, node-redis would queue commands (and their megabytes) in its offline queue;
+    // failing now sends the read to the origin at once. (node-redis 4: the store's own connection may have to open
+    // first, within twice the base budget.)
+    const opening = this.#driver.ready(operation, 2 * this.#budgets.base());
+    if (opening) await opening;
+    const sent: Promise<T>[] = [];
+    const inFlight: { reply: Promise<T>; seq: number }[] = [];
+    let next = 0;
+    const send = (): void => {
+      let reply: Promise<T>;
+      const seq = ++progress.sent;
+      try {
+        reply = parts[next++]!.send();
+      } catch (e) {
+        reply = Promise.reject(e);
+      }
+      // Every reply is progress of the connection, also one that comes after its own call timed out: calls
+      // queued behind it must not time out for its lateness.
+      reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
+      sent.push(reply);
+      inFlight.push({ reply, seq });
+    };
+    while (next < parts.length && inFlight.length < 2) send();
+    const out: T[] = [];
+    let waitingFor = 0;
+    while (inFlight.length > 0) {
+      const { bytes } = parts[waitingFor]!;
+      const ms = this.#budgets.forBytes(bytes);
+      const { reply, seq } = inFlight.shift()!;
+      const started = performance.now();
+      try {
+        out.push(await this.#whileProgressing(reply, seq, ms, () => {
+          const all = Promise.allSettled(sent);
+          const completed = all.then((rs) => rs.every((r) => r.status === 'fulfilled'));
+          const complete = next === parts.length; // parts never sent have no answer
+          const answer = all.then((rs) => (complete && rs.every((r) => r.status === 'fulfilled')
+            ? rs.map((r) => (r as PromiseFulfilledResult<T>).value) : undefined));
+          return new StoreTimeoutError(operation, ms, completed.then(() => undefined), completed, answer);
+        }, progress));
+      } catch (e) {
+        // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
+        // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
+        if (e instanceof StoreTimeoutError) this.#budgets.backoff(bytes);
+        throw StoreError.from(operation, e);
+      }
+      this.#budgets.sample(bytes, performance.now() - started);
+      waitingFor++;
+      if (next < parts.length) send();
+    }
+    return out;
+  }
+}
