@@ -31,7 +31,7 @@ interface Waiter {
 }
 
 /**
- * Shard channels (one per hash tag) a cluster's coordinator listens to at most: past this, the least recently
+ * Shard channels (one per hash tag) a cluster's listener listens to at most: past this, the least recently
  * used ones that no wait needs are unsubscribed (a later wait on their keys polls until it listens again).
  */
 const MAX_CHANNELS = 1024;
@@ -77,9 +77,9 @@ export class ReleaseListener {
 
   /**
    * Resolves with the keys of `keys` whose release woke it (see {@link FetchCoordinator.waitForRelease}): at once
-   * if some were released since this coordinator last found them busy, else on the first release message naming
-   * any of them (every key of that message, and of messages parsed with it, counts), `[]` on timeout or abort,
-   * all of `keys` when the release listener reconnected or failed.
+   * if some were released since a check (see {@link watch}) last found them busy, else on the first release
+   * message naming any of them (every key of that message, and of messages parsed with it, counts), `[]` on
+   * timeout or abort, all of `keys` when the subscriber reconnected or failed.
    */
   waitForRelease(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<readonly string[]> {
     const unique = [...new Set(keys)];
