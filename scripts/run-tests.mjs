@@ -8,8 +8,7 @@
 // machine, the files whose outcome depends on timing under load: fleets of processes racing for leases, injected
 // stalls and timeouts, clusters (SERIAL below). Two files at a time took the suite from 15.5 to 10.9
 // min on 2 cores, but beside a load loop the 8-process fleet matrix then lost leases to store timeouts (1.5x
-// origin bytes): such files never share the machine with another test file. The longest files of the first phase
-// start first (LONG), so that the phase does not end with one of them running alone.
+// origin bytes): such files never share the machine with another test file.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,12 +26,6 @@ const SERIAL = [
   /^packages\/redis\/test\/(redis-timeouts|redis-stall|responsive-timeout|redis-coordinator|fail-open)\.test\.ts$/,
   /^packages\/server\/test\/streaming\.test\.ts$/,
 ];
-
-/**
- * Files of the first phase that take minutes (`bench --quick` runs every workload on every origin; its numbers are
- * not asserted, so it need not run alone): started first.
- */
-const LONG = [/^test\/bench-smoke/, /^packages\/cli\/test\/cli\.test\.ts$/, /^test\/readme\.test\.ts$/];
 
 /** Every `*.test.ts` under `packages/<name>/test` and `test`, relative to the root, sorted. */
 function suiteFiles() {
@@ -95,9 +88,7 @@ if (given.some((a) => !a.startsWith('-'))) {
 } else {
   const all = suiteFiles();
   const serial = all.filter((f) => SERIAL.some((re) => re.test(f)));
-  const rest = all.filter((f) => !serial.includes(f));
-  const long = rest.filter((f) => LONG.some((re) => re.test(f)));
-  const parallel = [...long, ...rest.filter((f) => !long.includes(f))];
+  const parallel = all.filter((f) => !serial.includes(f));
   phases.push([...given, process.env.REDIS_URL ? '--jobs=1' : '--jobs=2', ...parallel], [...given, '--jobs=1', ...serial]);
 }
 

@@ -4,10 +4,11 @@
  * needed. It never polls while that connection works.
  *
  * The subscriber's connect and `SUBSCRIBE` have deadlines. When the subscriber cannot connect or subscribe in time
- * (a stalled Redis, a wrong password), it is disconnected and claims reject at once for a short back-off (1 s,
- * doubling up to 10 s), so readers fetch directly; a claim after that tries again. A subscriber that loses its
- * connection wakes every waiter (releases may have been missed); on node-redis 5 and 6 it reconnects and
- * resubscribes by itself, on node-redis 4 it is closed and the next claim opens a new one.
+ * (a stalled Redis, a wrong password), it is disconnected, and for a short back-off (1 s, doubling up to 10 s) no
+ * new one is tried: claims go ahead without waiting for it, and waits on keys whose channel is not listened to
+ * poll. A claim after the back-off tries again. A subscriber that loses its connection wakes every waiter
+ * (releases may have been missed); on node-redis 5 and 6 it reconnects and resubscribes by itself, on node-redis 4
+ * it is closed and the next claim opens a new one.
  */
 import { StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
 import type { PubSubClient, RedisDriver } from './driver.js';
@@ -36,7 +37,7 @@ interface Waiter {
  */
 const MAX_CHANNELS = 1024;
 
-/** After the subscriber failed, claims fail at once for this long (doubling per failure up to the max). */
+/** After the subscriber failed, no new one is tried for this long (doubling per failure up to the max); waits poll. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 10_000;
 /** How long close() waits for the subscriber's disconnect (which does not need Redis to answer). */
@@ -47,8 +48,8 @@ type Subscriber = OwnConnection<PubSubClient>;
 
 /** Listens for lease releases and wakes the waits on them; one per {@link RedisCoordinator}. */
 export class ReleaseListener {
-  #driver: RedisDriver;
-  #timeoutMs: () => number;
+  readonly #driver: RedisDriver;
+  readonly #timeoutMs: () => number;
   #sub: Subscriber | undefined;
   #channels = new Map<string, Promise<void>>();
   /** Channels whose SUBSCRIBE has been answered: waits on their keys are woken by releases; others poll. */
@@ -77,7 +78,7 @@ export class ReleaseListener {
 
   /**
    * Resolves with the keys of `keys` whose release woke it (see {@link FetchCoordinator.waitForRelease}): at once
-   * if some were released since a check (see {@link watch}) last found them busy, else on the first release
+   * if some were released since a check (see {@link ReleaseListener.watch}) last found them busy, else on the first release
    * message naming any of them (every key of that message, and of messages parsed with it, counts), `[]` on
    * timeout or abort, all of `keys` when the subscriber reconnected or failed.
    */

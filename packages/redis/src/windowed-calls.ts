@@ -40,7 +40,7 @@ export class WindowedCalls {
   }
 
   /**
-   * `reply` (the answer to command number `seq` of this store), or `timeout()` once `ms` have passed without
+   * `reply` (the answer to command number `seq` of its connection), or `timeout()` once `ms` have passed without
    * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
    * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
    * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
