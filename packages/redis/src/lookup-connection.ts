@@ -95,6 +95,12 @@ export interface LookupCounters {
   copiedBytes: number;
 }
 
+/** When Redis last sent this connection bytes: a busy Redis still streaming a big reply is alive (see RedisStore). */
+export interface LookupActivity {
+  /** performance.now() of the last socket read with data, 0 before any. */
+  lastDataAt: number;
+}
+
 /** Why a link was dropped when its caller gave up mid-value (the store then counts no failure: see GuardedStore). */
 const givenUpError = (): Error => new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory');
 
@@ -124,7 +130,7 @@ class Link {
 
   readonly #counters: LookupCounters;
 
-  constructor(endpoint: LookupEndpoint, counters: LookupCounters, onClose: (link: Link) => void) {
+  constructor(endpoint: LookupEndpoint, counters: LookupCounters, activity: LookupActivity, onClose: (link: Link) => void) {
     this.#counters = counters;
     this.#reader = new RespReader((reply) => {
       this.waiting.shift()?.resolve(reply);
@@ -136,6 +142,7 @@ class Link {
       // A caller's memory is read into only while the caller still wants it.
       buffer: (): Uint8Array => (this.#givenUp() ? undefined : this.#reader.valueRemainder) ?? scratch,
       callback: (n: number, buffer: Uint8Array): boolean => {
+        activity.lastDataAt = performance.now();
         try {
           if (buffer !== scratch) this.#reader.filled(n);
           else if (this.#givenUp()) this.fail(givenUpError());
@@ -230,6 +237,8 @@ class Link {
 export class LookupConnection {
   /** What reading values cost: see {@link LookupCounters}. */
   readonly counters: LookupCounters = { values: 0, valuesInCallerMemory: 0, copiedBytes: 0 };
+  /** When Redis last sent bytes on this connection (any link of it). */
+  readonly activity: LookupActivity = { lastDataAt: 0 };
   readonly #endpoint: LookupEndpoint;
   readonly #clientEnd: ClientEndEvents | undefined;
   #link: Link | undefined;
@@ -266,7 +275,7 @@ export class LookupConnection {
 
   /** A new link; AUTH and SELECT are pipelined ahead of the first command, and a refusal fails the link. */
   #open(): Link {
-    const link = new Link(this.#endpoint, this.counters, (closed) => {
+    const link = new Link(this.#endpoint, this.counters, this.activity, (closed) => {
       if (this.#link !== closed) return;
       this.#link = undefined;
       this.#clientEnd?.off(this.#onClientEnd);

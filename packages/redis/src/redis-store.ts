@@ -89,7 +89,6 @@ export class RedisStore implements CacheStore {
     this.commandTimeoutMs = o.commandTimeoutMs;
     this.timeoutPerMiBMs = o.timeoutPerMiBMs;
     this.#budgets = new CallBudgets(o.commandTimeoutMs, o.timeoutPerMiBMs);
-    this.#calls = new WindowedCalls(this.#driver, this.#budgets);
     this.#coordinator = new RedisCoordinator(
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
@@ -106,6 +105,10 @@ export class RedisStore implements CacheStore {
     const credentials = o.ownLookupConnection && driver.cluster ? clusterCredentials(o.client) : undefined;
     if (endpoint) this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
     else if (credentials) this.#lookups = new ClusterLookups(o.client, credentials, (keys) => driver.mget(keys));
+    // Bytes arriving on the one lookup connection show that Redis is alive (on a cluster they would show it for one
+    // master only: not used there).
+    const lookups = this.#lookups;
+    this.#calls = new WindowedCalls(this.#driver, this.#budgets, lookups instanceof LookupConnection ? () => lookups.activity.lastDataAt : undefined);
   }
 
   /**

@@ -11,10 +11,11 @@ import { type CallBudgets, MAX_ADAPTIVE_FACTOR } from './round-trip.js';
 /** Which connection a call goes over: the client's (node-redis), or the store's own lookup connection. */
 export type Channel = 'client' | 'lookups';
 
-/** A connection's commands sent, and its last reply (see `WindowedCalls.#progress`). */
+/** A connection's commands sent, its last reply, and the value bytes of calls not yet answered (see `WindowedCalls.#progress`). */
 interface Progress {
   sent: number;
   last: { at: number; seq: number };
+  inFlightBytes: number;
 }
 
 /** One command of a windowed call, with the value bytes it moves (either direction) for its time budget. */
@@ -32,19 +33,34 @@ export class WindowedCalls {
    * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
    * replies on one connection say nothing of commands queued on the other.
    */
-  readonly #progress: Record<Channel, Progress> = { client: { sent: 0, last: { at: 0, seq: 0 } }, lookups: { sent: 0, last: { at: 0, seq: 0 } } };
+  readonly #progress: Record<Channel, Progress> = {
+    client: { sent: 0, last: { at: 0, seq: 0 }, inFlightBytes: 0 },
+    lookups: { sent: 0, last: { at: 0, seq: 0 }, inFlightBytes: 0 },
+  };
 
-  constructor(driver: RedisDriver, budgets: CallBudgets) {
+  /** When Redis last sent this store bytes on its own lookup connection (performance.now(); 0: never or unknown). */
+  readonly #lastDataAt: () => number;
+
+  /**
+   * @param lastDataAt - When Redis last sent bytes to this store (its lookup connection), however big the reply: a
+   * Redis that is still sending is alive, and a call waiting behind its busy output does not time out for it.
+   */
+  constructor(driver: RedisDriver, budgets: CallBudgets, lastDataAt: () => number = () => 0) {
     this.#driver = driver;
     this.#budgets = budgets;
+    this.#lastDataAt = lastDataAt;
   }
 
   /**
    * `reply` (the answer to command number `seq` of its connection), or `timeout()` once `ms` have passed without
-   * progress. Redis answers a connection's commands in order: while commands sent before this one keep getting
-   * their replies, this one is queued behind them on a live server, and its budget runs from the last of those
-   * replies. A reply to a command sent after it means its own was lost (as node-redis can lose commands across a
-   * reconnect): no more waiting. Never longer than MAX_ADAPTIVE_FACTOR budgets in all.
+   * progress. Progress is either of:
+   * - a reply to a command sent before this one on the same connection: Redis answers a connection's commands in
+   *   order, so this one is queued behind them on a live server (a reply to a command sent after it means its own
+   *   was lost, as node-redis can lose commands across a reconnect: no more waiting);
+   * - bytes Redis sent this store's lookup connection: a Redis streaming big replies to many readers (a fleet woken
+   *   by one release) is alive, and serves this call when its turn comes.
+   * The budget runs from the last progress. Never longer than MAX_ADAPTIVE_FACTOR budgets in all: a Redis that is
+   * stalled sends nothing, and fails the call after `ms`.
    */
   async #whileProgressing<T>(reply: Promise<T>, seq: number, ms: number, timeout: () => StoreTimeoutError, progress: Progress): Promise<T> {
     const expired = new Error('no reply within the budget'); // a marker, never thrown to callers
@@ -58,8 +74,10 @@ export class WindowedCalls {
         if (e !== expired) throw e;
         const last = progress.last;
         const queuedBehind = last.at > since && last.seq < seq;
-        if (!queuedBehind || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
-        since = last.at;
+        const dataAt = this.#lastDataAt();
+        const receiving = dataAt > since;
+        if ((!queuedBehind && !receiving) || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
+        since = Math.max(queuedBehind ? last.at : since, receiving ? dataAt : since);
         budget = Math.max(1, ms - (performance.now() - since));
       }
     }
@@ -78,17 +96,24 @@ export class WindowedCalls {
     // first, within twice the base budget.)
     const opening = this.#driver.ready(operation, 2 * this.#budgets.base());
     if (opening) await opening;
+    // Bytes of other calls still ahead on this connection: Redis answers them first, so the first part's budget
+    // includes them (a small call sent behind a 16 MiB write must not time out for the write's size).
+    const ahead = progress.inFlightBytes;
     const sent: Promise<T>[] = [];
     const inFlight: { reply: Promise<T>; seq: number }[] = [];
     let next = 0;
     const send = (): void => {
       let reply: Promise<T>;
       const seq = ++progress.sent;
+      const { bytes } = parts[next]!;
       try {
         reply = parts[next++]!.send();
       } catch (e) {
         reply = Promise.reject(e);
       }
+      progress.inFlightBytes += bytes;
+      const answered = (): void => { progress.inFlightBytes -= bytes; };
+      reply.then(answered, answered);
       // Every reply is progress of the connection, also one that comes after its own call timed out: calls
       // queued behind it must not time out for its lateness.
       reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
@@ -100,7 +125,7 @@ export class WindowedCalls {
     let waitingFor = 0;
     while (inFlight.length > 0) {
       const { bytes } = parts[waitingFor]!;
-      const ms = this.#budgets.forBytes(bytes);
+      const ms = this.#budgets.forBytes(waitingFor === 0 ? bytes + ahead : bytes);
       const { reply, seq } = inFlight.shift()!;
       const started = performance.now();
       try {

@@ -90,10 +90,38 @@ t.test('budgets grow with the bytes moved: a slow but healthy link is not a fail
   t.ok(read.ms >= 400, `the link really is slow: ${read.ms.toFixed(0)} ms for 16 MiB (more than the 250 ms base budget)`);
   t.equal((await commandCalls(admin))['mget'], 1, '16 MiB expected: one MGET part');
 
-  // The same read without the per-MiB allowance shows what the allowance is for.
-  const fixed = new RedisStore({ client, timeoutPerMiBMs: 0 });
+  // The same read without the per-MiB allowance: through node-redis (which shows no bytes before the whole reply),
+  // a fixed 250 ms budget declares the healthy read failed; on the store's own lookup connection, bytes still
+  // arriving are progress, so it succeeds.
+  const fixed = new RedisStore({ client, timeoutPerMiBMs: 0, ownLookupConnection: false });
   const old = await timed(fixed.getMany(entries.map((e) => e.key), { expectedBytes }));
-  t.type(old.error, StoreTimeoutError, 'with a fixed 250 ms budget the same healthy read is declared failed');
+  t.type(old.error, StoreTimeoutError, 'through node-redis, with a fixed 250 ms budget the same healthy read is declared failed');
+  const streaming = new RedisStore({ client, timeoutPerMiBMs: 0 });
+  t.teardown(() => streaming.close());
+  const progressing = await timed(streaming.getMany(entries.map((e) => e.key), { expectedBytes }));
+  t.equal(progressing.error, undefined, `on its own connection, bytes arriving keep a 250 ms budget alive: succeeded in ${progressing.ms.toFixed(0)} ms`);
+});
+
+t.test('a Redis that stalls in the middle of a big reply still fails the call, one budget after its last byte', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const link = await startSlowLink(redis.port, 32 * MiB);
+  t.teardown(() => link.close());
+  const client = createClient({ url: `redis://127.0.0.1:${link.port}`, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  t.teardown(() => client.disconnect().catch(() => {}));
+  const store = new RedisStore({ client, timeoutPerMiBMs: 0 }); // 250 ms, with no allowance for the 16 MiB
+  t.teardown(() => store.close());
+  const entries = values('stall', 16, MiB);
+  const writer = new RedisStore({ client }); // the default allowance: 16 MiB up a 32 MiB/s link takes 500 ms
+  t.teardown(() => writer.close());
+  await writer.setMany(entries);
+  link.stallRepliesAfter(4 * MiB); // a quarter of the reply arrives, then nothing
+  const read = await timed(within(store.getMany(entries.map((e) => e.key), { expectedBytes: entries.map((e) => e.value.byteLength) }), 20_000, 'the stalled read'));
+  t.type(read.error, StoreTimeoutError, `the stalled read failed with a StoreTimeoutError (${read.ms.toFixed(0)} ms)`);
+  t.ok(read.ms < 5000, `within ${read.ms.toFixed(0)} ms: bytes that stopped are no progress (the cap would be 20 x 250 ms)`);
+  t.equal(store.lookupCounters !== undefined, true, 'the read went over the store\'s own lookup connection');
 });
 
 t.test('a 32 MiB write and a 32 MiB read succeed on a loaded machine with the default options', async (t) => {

@@ -10,6 +10,11 @@ export interface TcpLink {
    * up to there is delivered first): a connection lost in the middle of a reply.
    */
   cutRepliesAfter(bytes: number): void;
+  /**
+   * Stops passing bytes from the server to the client once `bytes` more have gone (the part of the chunk up to
+   * there is delivered first), and keeps every connection open: a server that stalls in the middle of a reply.
+   */
+  stallRepliesAfter(bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -20,9 +25,19 @@ export interface TcpLink {
 export async function startSlowLink(target: number, bytesPerSecond: number): Promise<TcpLink> {
   const sockets = new Set<Socket>();
   let cutIn = Infinity;
+  let stallIn = Infinity;
+  let stalled = false;
   const pace = (from: Socket, to: Socket, downstream: boolean): void => {
     let next = performance.now();
     from.on('data', (chunk: Buffer) => {
+      if (downstream && stalled) return;
+      if (downstream && chunk.byteLength >= stallIn) {
+        to.write(chunk.subarray(0, stallIn));
+        stalled = true;
+        from.pause();
+        return;
+      }
+      if (downstream) stallIn -= chunk.byteLength;
       if (downstream && chunk.byteLength >= cutIn) {
         to.write(chunk.subarray(0, cutIn), () => { for (const s of sockets) s.destroy(); });
         cutIn = Infinity;
@@ -56,6 +71,7 @@ export async function startSlowLink(target: number, bytesPerSecond: number): Pro
   return {
     port,
     cutRepliesAfter: (bytes) => { cutIn = bytes; },
+    stallRepliesAfter: (bytes) => { stallIn = bytes; },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
