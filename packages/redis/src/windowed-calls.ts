@@ -73,10 +73,11 @@ export class WindowedCalls {
       } catch (e) {
         if (e !== expired) throw e;
         const last = progress.last;
+        const lost = last.seq > seq; // a later command on this connection was answered, and this one was not
         const queuedBehind = last.at > since && last.seq < seq;
         const dataAt = this.#lastDataAt();
         const receiving = dataAt > since;
-        if ((!queuedBehind && !receiving) || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
+        if (lost || (!queuedBehind && !receiving) || performance.now() - start > MAX_ADAPTIVE_FACTOR * ms) throw timeout();
         since = Math.max(queuedBehind ? last.at : since, receiving ? dataAt : since);
         budget = Math.max(1, ms - (performance.now() - since));
       }
