@@ -100,6 +100,9 @@ export class WindowedCalls {
     // Bytes of other calls still ahead on this connection: Redis answers them first, so the first part's budget
     // includes them (a small call sent behind a 16 MiB write must not time out for the write's size).
     const ahead = progress.inFlightBytes;
+    // Each sent part's bytes leave the connection's count when it is answered, or when this call times out: a
+    // stalled Redis must not stretch every later call's budget with bytes it will never answer for.
+    const uncount: (() => void)[] = [];
     const sent: Promise<T>[] = [];
     const inFlight: { reply: Promise<T>; seq: number }[] = [];
     let next = 0;
@@ -113,8 +116,13 @@ export class WindowedCalls {
         reply = Promise.reject(e);
       }
       progress.inFlightBytes += bytes;
-      const answered = (): void => { progress.inFlightBytes -= bytes; };
+      let counted = true;
+      const answered = (): void => {
+        if (counted) progress.inFlightBytes -= bytes;
+        counted = false;
+      };
       reply.then(answered, answered);
+      uncount.push(answered);
       // Every reply is progress of the connection, also one that comes after its own call timed out: calls
       // queued behind it must not time out for its lateness.
       reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
@@ -141,7 +149,10 @@ export class WindowedCalls {
       } catch (e) {
         // As TCP does after a retransmission timeout: the next calls get twice the time, until one succeeds. The
         // late reply is no sample: a paused Redis answers late too, and budgets must not grow to fit a stall.
-        if (e instanceof StoreTimeoutError) this.#budgets.backoff(bytes);
+        if (e instanceof StoreTimeoutError) {
+          this.#budgets.backoff(bytes);
+          for (const f of uncount) f();
+        }
         throw StoreError.from(operation, e);
       }
       this.#budgets.sample(bytes, performance.now() - started);

@@ -218,3 +218,21 @@ t.test('a timed-out write carries `settled`, which resolves once Redis has answe
   const got = await store.getMany(entries.map((e) => e.key), { expectedBytes: entries.map((e) => e.value.byteLength) });
   t.ok(sameBytes(got, entries), 'the late write did land, byte-exact');
 });
+
+t.test('a write that timed out on a stalled Redis does not stretch the budget of the calls after it', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const client = await redis.client();
+  const store = new RedisStore({ client });
+  t.teardown(() => store.close());
+  await store.setMany(values('warmup', 1, 1024)); // the connection is open and answering
+  redis.signal('SIGSTOP');
+  t.teardown(() => redis.signal('SIGCONT'));
+  // 16 MiB, so its budget is 250 ms + 16 x 100 ms; it times out, and Redis will not answer it while stopped.
+  const write = await timed(within(store.setMany(values('big', 16, MiB)), 30_000, 'the big write'));
+  t.type(write.error, StoreTimeoutError, `the 16 MiB write timed out (${write.ms.toFixed(0)} ms)`);
+  // A small call on the same connection afterwards: the timed-out write's bytes are no longer counted ahead of it.
+  const small = await timed(within(store.deleteMany(['big:0']), 30_000, 'the small call'));
+  t.type(small.error, StoreTimeoutError, 'the small call after it times out too');
+  t.ok(small.ms < 1500, `within ${small.ms.toFixed(0)} ms: one base budget, not the write's 1.85 s again`);
+});
