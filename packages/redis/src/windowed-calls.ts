@@ -1,7 +1,8 @@
 /**
  * How `RedisStore` sends a call of one or more commands under time budgets that measure failure, not size: parts
- * go out two at a time, and each must answer within its budget (base + per MiB it moves) of the reply before it,
- * while replies to earlier commands on the same connection count as progress (see {@link WindowedCalls.run}).
+ * go out two at a time, and each must answer within its budget (base + per MiB it moves, and the bytes of calls
+ * still ahead of it) of the last progress: a reply to an earlier command on its connection, or bytes arriving on the
+ * store's lookup connection (see {@link WindowedCalls.run}).
  */
 import { StoreError, StoreTimeoutError } from '@rangecache/core';
 import type { RedisDriver } from './driver.js';
@@ -30,8 +31,9 @@ export class WindowedCalls {
   readonly #budgets: CallBudgets;
   /**
    * Per connection (the client's, and the store's own for lookups): commands sent, numbered in order, and when
-   * the last reply came (performance.now()) and to which command. Redis answers each connection in order, so
-   * replies on one connection say nothing of commands queued on the other.
+   * the last reply came (performance.now()) and to which command, and the value bytes of its calls not yet
+   * answered. Redis answers each connection in order, so replies on one connection say nothing of the order of
+   * commands queued on the other.
    */
   readonly #progress: Record<Channel, Progress> = {
     client: { sent: 0, last: { at: 0, seq: 0 }, inFlightBytes: 0 },
