@@ -111,23 +111,25 @@ export class WindowedCalls {
     const send = (): void => {
       let reply: Promise<T>;
       const seq = ++progress.sent;
-      const { bytes } = parts[next]!;
+      const part = parts[next++]!;
       try {
-        reply = parts[next++]!.send();
+        reply = part.send();
       } catch (e) {
         reply = Promise.reject(e);
       }
-      progress.inFlightBytes += bytes;
+      progress.inFlightBytes += part.bytes;
       let counted = true;
       const answered = (): void => {
-        if (counted) progress.inFlightBytes -= bytes;
+        if (counted) progress.inFlightBytes -= part.bytes;
         counted = false;
       };
-      reply.then(answered, answered);
       uncount.push(answered);
       // Every reply is progress of the connection, also one that comes after its own call timed out: calls
       // queued behind it must not time out for its lateness.
-      reply.then(() => { if (seq > progress.last.seq) progress.last = { at: performance.now(), seq }; }, () => {});
+      reply.then(() => {
+        answered();
+        if (seq > progress.last.seq) progress.last = { at: performance.now(), seq };
+      }, answered);
       sent.push(reply);
       inFlight.push({ reply, seq });
     };
