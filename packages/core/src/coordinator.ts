@@ -9,10 +9,11 @@ import type { StoreEntry } from './store.js';
 export type ClaimResult = 'claimed' | 'busy' | 'landed';
 
 /**
- * What {@link FetchCoordinator.lookupAndClaim} found for one key: the stored value itself (raw bytes), else
- * `'claimed'` (this caller now holds the lease), else `'busy'` (someone else holds it).
+ * What {@link FetchCoordinator.lookupAndClaim} found for one key: the stored value itself (raw bytes), or
+ * `'landed'` (stored, but not returned: read it with the store's `getMany`), else `'claimed'` (this caller now
+ * holds the lease), else `'busy'` (someone else holds it).
  */
-export type LookupClaimResult = Uint8Array | 'claimed' | 'busy';
+export type LookupClaimResult = Uint8Array | 'landed' | 'claimed' | 'busy';
 
 /** Options of {@link FetchCoordinator.lookupAndClaim}. */
 export interface LookupAndClaimOptions {
@@ -60,15 +61,18 @@ export interface FetchCoordinator {
   /**
    * Lookup and claim together, in one round trip for a batch of ordinary size (`RedisCoordinator`: up to
    * 32 MiB of `expectedBytes`; bigger batches go in 16 MiB parts, two at a time): for each key, its stored value
-   * (raw bytes, byte-exact) if it has one, else `'claimed'` if this caller now holds the lease to fetch it (for `ttlMs`), else `'busy'` (someone else
-   * holds it; this caller is counted as a waiter, as by `claim`). Once this resolves, a release of any `busy` key
-   * is sure to wake `waitForRelease`. The value is returned as stored: checking its length is the caller's job.
-   * Optional: a coordinator without it offers `claim` only.
+   * (raw bytes, byte-exact) if it has one, or `'landed'` where the coordinator leaves a stored value to
+   * `getMany` (`RedisCoordinator`: past 1 MiB of values per script); else `'claimed'` if this caller now holds the
+   * lease to fetch it (for `ttlMs`), else `'busy'` (someone else holds it; this caller is counted as a waiter, as
+   * by `claim`). Once this resolves, a release of any `busy` key is sure to wake `waitForRelease`. The value is
+   * returned as stored: checking its length is the caller's job. Optional: a coordinator without it offers
+   * `claim` only.
    *
    * @example
    * ```ts
    * const [a, b] = await coordinator.lookupAndClaim!(['k1', 'k2'], 5000, { expectedBytes: [65536, 65536] });
    * if (a instanceof Uint8Array) use(a);
+   * if (a === 'landed') use((await store.getMany(['k1']))[0]);
    * if (b === 'claimed') { const v = await fetchFromOrigin(); await coordinator.writeAndRelease!([{ key: 'k2', value: v, ttlMs }]); }
    * if (b === 'busy') await coordinator.waitForRelease(['k2'], 5000);
    * ```

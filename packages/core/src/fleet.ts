@@ -115,7 +115,7 @@ export class FleetLoader {
           // Released pieces have almost always landed: read them plainly (a script would copy every value once
           // more inside Redis); only those that did not land (their holder failed) are claimed.
           const before = check.length;
-          check = await this.#host.lookup.fromStore(check, signal);
+          check = await this.#host.lookup.fromStore(check, signal, leaseMs / 2);
           this.counters.fleetWaits += before - check.length;
         }
         outcome = check.length > 0 ? await this.#claimOrRead(check, signal) : { claimed: [], busy: [], landed: 0 };
@@ -163,10 +163,12 @@ export class FleetLoader {
       }
       if (!Array.isArray(results) || results.length !== pieces.length) throw new Error('lease lookup returned the wrong number of results');
       const corrupt: string[] = [];
+      const landed: Piece[] = [];
       pieces.forEach((p, i) => {
         const r = results[i];
         if (r === 'claimed') outcome.claimed.push(p);
         else if (r === 'busy') outcome.busy.push(p);
+        else if (r === 'landed') landed.push(p);
         else if (host.lookup.accept(p, r ?? null, corrupt)) {
           host.flights.resolveStored(p, r!);
           outcome.landed++;
@@ -175,6 +177,7 @@ export class FleetLoader {
         }
       });
       host.lookup.deleteCorrupt(corrupt);
+      await this.#readLanded(landed, outcome, signal);
       return outcome;
     }
     const claims: ClaimResult[] = await coordinator.claim(keys, leaseMs);
@@ -182,9 +185,17 @@ export class FleetLoader {
     const landed = pieces.filter((_, i) => claims[i] === 'landed');
     outcome.claimed = pieces.filter((_, i) => claims[i] === 'claimed');
     outcome.busy = pieces.filter((_, i) => claims[i] === 'busy');
-    const missing = await this.#host.lookup.fromStore(landed, signal);
-    outcome.landed = landed.length - missing.length;
-    outcome.claimed.push(...missing);
+    await this.#readLanded(landed, outcome, signal);
     return outcome;
+  }
+
+  /**
+   * Reads pieces a claim found landed (a busy store gets half a lease to answer); those it cannot read (gone, or
+   * the store failed) are fetched here, without a lease (a small overlap).
+   */
+  async #readLanded(landed: Piece[], outcome: FleetOutcome, signal: AbortSignal): Promise<void> {
+    const unread = await this.#host.lookup.fromStore(landed, signal, this.leaseMs / 2);
+    outcome.landed += landed.length - unread.length;
+    outcome.claimed.push(...unread);
   }
 }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from './input-errors.js';
+import { mapLateAnswer } from './late-answers.js';
 import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
 import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 
@@ -44,7 +45,17 @@ export class IntegrityStore implements CacheStore {
   }
 
   async getMany(keys: readonly string[], options?: GetManyOptions): Promise<(Uint8Array | null)[]> {
-    const values = await this.inner.getMany(keys, withTags(options));
+    let values: (Uint8Array | null)[];
+    try {
+      values = await this.inner.getMany(keys, withTags(options));
+    } catch (e) {
+      throw mapLateAnswer(e, (a) => this.#verifiedValues(keys, a as (Uint8Array | null)[]));
+    }
+    return this.#verifiedValues(keys, values);
+  }
+
+  /** Stored values with their tags checked and removed; a forged one is a miss (and is deleted). */
+  #verifiedValues(keys: readonly string[], values: readonly (Uint8Array | null)[]): (Uint8Array | null)[] {
     const forged: string[] = [];
     const out = values.map((v, i) => (v === null ? null : this.#verified(keys[i]!, v, forged)));
     this.#dropForged(forged);
@@ -141,8 +152,7 @@ function verifyingCoordinator(
       try {
         return verify(keys, await lookupAndClaim.call(inner, keys, ttlMs, withTags(options)));
       } catch (e) {
-        const late = e as { mapAnswer?: (map: (a: unknown) => unknown) => unknown };
-        throw typeof late?.mapAnswer === 'function' ? late.mapAnswer((a) => verify(keys, a as LookupClaimResult[])) : e;
+        throw mapLateAnswer(e, (a) => verify(keys, a as LookupClaimResult[]));
       }
     };
   }

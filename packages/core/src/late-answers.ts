@@ -20,6 +20,15 @@ export async function lateAnswer(e: unknown, ms: number): Promise<unknown> {
   return orAfter(answer, ms, undefined);
 }
 
+/**
+ * `e` with its late answer (see `StoreTimeoutError.answer`) passed through `map`, for a wrapper store whose callers
+ * expect its own answers (verified values, every key in place), never the inner store's; other errors as they are.
+ */
+export function mapLateAnswer(e: unknown, map: (answer: unknown) => unknown): unknown {
+  const late = e as { mapAnswer?: (map: (answer: unknown) => unknown) => unknown } | null | undefined;
+  return typeof late?.mapAnswer === 'function' ? late.mapAnswer(map) : e;
+}
+
 /** `promise`'s value, or `fallback` once `ms` have passed; the timer is cleared either way and keeps nobody alive. */
 export async function orAfter<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;

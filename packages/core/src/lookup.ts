@@ -5,6 +5,7 @@
  * so a cold sequential scan costs one round trip before each origin request.
  */
 import { setBounded } from './bounded-map.js';
+import { lateAnswer } from './late-answers.js';
 import type { ChunkIndex } from './chunk-index.js';
 import type { FlightTable } from './flight-table.js';
 import type { Piece } from './read-job.js';
@@ -66,15 +67,21 @@ export class StoreLookup {
     return missed;
   }
 
-  /** Resolves pieces' flights from the store; returns the pieces it could not (missing, wrong length, or a failed store). */
-  async fromStore(pieces: Piece[], signal: AbortSignal): Promise<Piece[]> {
+  /**
+   * Resolves pieces' flights from the store; returns the pieces it could not (missing, wrong length, or a failed
+   * store). A lookup that timed out still counts if its answer comes within `lateMs`: a busy store's values beat a
+   * fetch from the origin (a fleet woken by one release reads the same values at once).
+   */
+  async fromStore(pieces: Piece[], signal: AbortSignal, lateMs = 0): Promise<Piece[]> {
     if (pieces.length === 0) return [];
     signal.throwIfAborted();
     let values: (Uint8Array | null)[];
     try {
       values = await this.#lookup(pieces);
-    } catch {
-      return pieces;
+    } catch (e) {
+      const late = lateMs > 0 ? await lateAnswer(e, lateMs) : undefined;
+      if (!Array.isArray(late) || late.length !== pieces.length || !late.every((v) => v === null || v instanceof Uint8Array)) return pieces;
+      values = late as (Uint8Array | null)[];
     }
     const rest: Piece[] = [];
     const corrupt: string[] = [];
@@ -128,10 +135,19 @@ export class StoreLookup {
     if (!coordinator?.lookupAndClaim || !pieces.some((p) => this.#expectMisses.has(p.object.prefix))) return this.#lookup(pieces, intoSignal);
     const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
     const results = await coordinator.lookupAndClaim(pieces.map((p) => p.key), leaseMs as number, { expectedBytes });
-    return results.map((r, i) => {
-      if (r !== 'claimed' && r !== 'busy') return r;
-      pieces[i]!.lease = r;
+    const landed: number[] = [];
+    const values = results.map((r, i) => {
+      if (r instanceof Uint8Array) return r;
+      if (r === 'landed') landed.push(i);
+      else pieces[i]!.lease = r;
       return null;
     });
+    if (landed.length > 0) {
+      // Values the script left to a plain lookup (big ones): read them as a warm batch would. If that fails, they
+      // are misses without a lease, claimed again by the fleet stage.
+      const read = await this.#lookup(landed.map((i) => pieces[i]!), intoSignal).catch(() => []);
+      landed.forEach((i, k) => { values[i] = read[k] ?? null; });
+    }
+    return values;
   }
 }

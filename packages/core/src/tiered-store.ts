@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './input-errors.js';
 import type { FetchCoordinator, LookupAndClaimOptions, LookupClaimResult } from './coordinator.js';
+import { mapLateAnswer } from './late-answers.js';
 import type { CacheStore, GetManyOptions, StoreEntry } from './store.js';
 
 export interface TieredStoreOptions {
@@ -119,7 +120,18 @@ export class TieredStore implements CacheStore {
     const out: (Uint8Array | R | null)[] = await this.#fromNear(keys, nearOptions);
     const missing = indexesOf(out, (v) => v === null);
     if (missing.length === 0) return out;
-    const answers = await askFar(missing);
+    let answers: readonly R[];
+    try {
+      answers = await askFar(missing);
+    } catch (e) {
+      // A late answer of `far` covers only the keys `near` lacked: in place among near's, it answers for every key.
+      throw mapLateAnswer(e, (late) => {
+        if (!Array.isArray(late) || late.length !== missing.length) return undefined;
+        const all = [...out];
+        missing.forEach((i, k) => { all[i] = (late[k] as R | undefined) ?? null; });
+        return all;
+      });
+    }
     const fill: StoreEntry[] = [];
     missing.forEach((i, k) => {
       const answer = answers[k] ?? null;
@@ -160,7 +172,7 @@ export class TieredStore implements CacheStore {
         const expected = options?.expectedBytes;
         const out = await this.#nearThenFar(keys, undefined, (missing) =>
           far.lookupAndClaim!(pick(keys, missing, ''), ttlMs, expected ? { expectedBytes: pick(expected, missing, 0) } : undefined));
-        return out as LookupClaimResult[]; // every key answered: by near, or by far (a value, claimed or busy)
+        return out as LookupClaimResult[]; // every key answered: by near, or by far (a value, landed, claimed or busy)
       };
     }
     return tiered;

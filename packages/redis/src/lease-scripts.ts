@@ -31,14 +31,21 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Like CLAIM_SCRIPT, but a landed value comes back itself (a
-// bulk reply, read as a Buffer), so a cold read's lookup and claim are one round trip.
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms, ARGV[3]: value bytes the reply may carry. Like
+// CLAIM_SCRIPT, but a landed value comes back itself (a bulk reply, read as a Buffer), so a cold read's lookup and
+// claim are one round trip, while the values fit ARGV[3] in all; past it, a landed value is 2, to be read with
+// MGET (on the store's own connection, where a big reply shows its progress byte by byte, and Redis copies it
+// once, not through Lua).
 export const LOOKUP_CLAIM_SCRIPT = `
 local out = {}
+local room = tonumber(ARGV[3])
 for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value then
-    out[i] = value
+  local size = redis.call('STRLEN', key)
+  if size > room then
+    out[i] = 2
+  elseif size > 0 or redis.call('EXISTS', key) == 1 then
+    out[i] = redis.call('GET', key)
+    room = room - size
   ${CLAIM_OR_WAIT}
 end
 return out`;

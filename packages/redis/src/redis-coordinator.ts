@@ -9,11 +9,17 @@ import type { RedisCoordinatorOptions, TimedCall, TimedParts } from './coordinat
 export type { RedisCoordinatorOptions } from './coordinator-options.js';
 
 /**
- * lookupAndClaim parts: at most this many expected value bytes (one reply, which Redis builds whole, and a budget
- * that still detects a stall in base + 16 × timeoutPerMiBMs), at most this many keys of unknown size (as the
- * store's MGET parts), and at most this many keys in all (bounds one script's run).
+ * lookupAndClaim parts: at most this many expected value bytes (as the store's MGET parts), at most this many keys
+ * of unknown size, and at most this many keys in all (bounds one script's run).
  */
 const BYTES_PER_LOOKUP = 16 * 1024 * 1024;
+/**
+ * Value bytes one lookupAndClaim script returns at most; landed values past it come back as `'landed'` and are read
+ * with the store's MGET. A big reply through the client shows no progress until it is whole, and Lua copies each
+ * value once more: a fleet woken together would make Redis build hundreds of MiB of such replies at once, and time
+ * them out (measured: 32 processes reading 16 MiB each).
+ */
+const INLINE_BYTES_PER_LOOKUP = 1024 * 1024;
 const UNSIZED_KEYS_PER_LOOKUP = 64;
 const KEYS_PER_LOOKUP = 1024;
 
@@ -69,12 +75,14 @@ export class RedisCoordinator implements FetchCoordinator {
 
   /**
    * `EVAL` (binary-safe: values come back as Buffers): per key its value, else `claimed` (`SET key:lease owner NX
-   * PX ttlMs`), else `busy` (counted as a waiter). Listens on the release channel first, as `claim` does.
+   * PX ttlMs`), else `busy` (counted as a waiter). Listens on the release channel first, as `claim` does. Values
+   * come back while they fit 1 MiB per script; landed values past that are `'landed'`, for the caller to read with
+   * the store's `getMany` (a big reply is read best on the store's own connection, where it shows its progress).
    *
    * One script per part of at most 16 MiB of expected values (64 keys where sizes are unknown, 1024 in all); two
    * parts go out together, so a batch of up to 32 MiB expected is one round trip. Each part's budget is the
-   * store's for the bytes it expects (`commandTimeoutMs + timeoutPerMiBMs` per MiB), counted from the reply
-   * before it: a big warm batch has time to stream, a stalled Redis fails the call within one part's budget.
+   * store's for the bytes it can return (`commandTimeoutMs + timeoutPerMiBMs` per MiB, at most 1 MiB), counted
+   * from the reply before it: a stalled Redis fails the call within one part's budget.
    */
   async lookupAndClaim(keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> {
     if (keys.length === 0) return [];
@@ -87,7 +95,8 @@ export class RedisCoordinator implements FetchCoordinator {
     let unsized = 0;
     const flush = (): void => {
       const list = part;
-      parts.push({ send: () => this.#driver.evalBuffers({ script: LOOKUP_CLAIM_SCRIPT, keys: list, args: [this.owner, lease] }), bytes });
+      const args = [this.owner, lease, String(INLINE_BYTES_PER_LOOKUP)];
+      parts.push({ send: () => this.#driver.evalBuffers({ script: LOOKUP_CLAIM_SCRIPT, keys: list, args }), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
       part = [];
       bytes = 0;
       unsized = 0;
@@ -113,6 +122,7 @@ export class RedisCoordinator implements FetchCoordinator {
         if (Buffer.isBuffer(r)) return r;
         if (r === 1) return 'claimed';
         if (r === 0) return 'busy';
+        if (r === 2) return 'landed';
         throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
       });
       this.#releases.unwatch(keys, out);

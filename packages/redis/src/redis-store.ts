@@ -1,4 +1,4 @@
-import { IntoStop } from '@rangecache/core';
+import { IntoStop, StoreTimeoutError } from '@rangecache/core';
 import type { CacheStore, FetchCoordinator, GetManyOptions, StoreEntry } from '@rangecache/core';
 import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
@@ -187,7 +187,8 @@ export class RedisStore implements CacheStore {
       return replies.length === 1 ? replies[0]! : replies.flat(); // flat() costs microseconds even for one part
     } catch (e) {
       stop?.abort(); // a part may still be sending: not into the caller's memory any more
-      throw e;
+      // A late answer is one value per key, as an answer in time is, not one list per part.
+      throw e instanceof StoreTimeoutError ? e.mapAnswer((replies) => (replies as (Buffer | null)[][]).flat()) : e;
     } finally {
       unsubscribe?.();
     }

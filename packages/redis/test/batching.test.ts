@@ -55,6 +55,27 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
   }
 });
 
+t.test('a lookup that claims and finds big values landed leaves them to one MGET: byte-exact, no origin fetch', async (t) => {
+  const fx = await readerFixture(t, { ownProcess: true });
+  const B = 2 * 1024 * 1024; // a block is past the 1 MiB a lease lookup returns itself
+  const { path, bytes } = await fx.dir.file('landed.bin', 6 * B);
+  const admin = await fx.redis.client();
+  const { reader: a, origin: aOrigin } = fx.reader({ blockSize: B, namespace: 'landed', leaseMs: 5000 });
+  const { reader: b } = fx.reader({ blockSize: B, namespace: 'landed', leaseMs: 5000 });
+  t.same(Buffer.from(await a.readRange(path, 0, B)), bytes.subarray(0, B), 'a reads block 0 (a miss: its next lookup of the object claims)');
+  t.same(Buffer.from(await b.readRange(path, 2 * B, 5 * B)), bytes.subarray(2 * B, 5 * B), 'b lands blocks 2-4');
+  await Promise.all([a.flush(), b.flush()]);
+  const before = aOrigin.fetches.length;
+  await admin.configResetStat();
+  t.same(Buffer.from(await a.readRange(path, 2 * B, 5 * B)), bytes.subarray(2 * B, 5 * B), 'a reads blocks 2-4 byte-exact');
+  await a.flush();
+  const calls = await commandCalls(admin);
+  t.equal(calls['eval'], 1, 'one lease lookup (it found them landed, and took no lease)');
+  t.equal(calls['mget'], 1, 'and one MGET for the landed values');
+  t.equal(aOrigin.fetches.length, before, 'nothing from the origin');
+  t.same(await admin.keys('*:lease'), [], 'no lease taken or left behind');
+});
+
 t.test('reads issued in the same tick share one lookup and coalesced origin requests', async (t) => {
   const fx = await readerFixture(t, { ownProcess: true });
   const B = 4096;
