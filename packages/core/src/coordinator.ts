@@ -62,7 +62,7 @@ export interface FetchCoordinator {
    * Lookup and claim together, in one round trip for a batch of ordinary size (`RedisCoordinator`: up to
    * 32 MiB of `expectedBytes`; bigger batches go in 16 MiB parts, two at a time): for each key, its stored value
    * (raw bytes, byte-exact) if it has one, or `'landed'` where the coordinator leaves a stored value to
-   * `getMany` (`RedisCoordinator`: past 1 MiB of values per script); else `'claimed'` if this caller now holds the
+   * `getMany` (`RedisCoordinator`: past 256 KiB of values per script); else `'claimed'` if this caller now holds the
    * lease to fetch it (for `ttlMs`), else `'busy'` (someone else holds it; this caller is counted as a waiter, as
    * by `claim`). Once this resolves, a release of any `busy` key is sure to wake `waitForRelease`. The value is
    * returned as stored: checking its length is the caller's job. Optional: a coordinator without it offers

@@ -115,7 +115,8 @@ export class FleetLoader {
           // Released pieces have almost always landed: read them plainly (a script would copy every value once
           // more inside Redis); only those that did not land (their holder failed) are claimed.
           const before = check.length;
-          check = await this.#host.lookup.fromStore(check, signal, leaseMs / 2);
+          const { missing, unanswered } = await this.#host.lookup.fromStore(check, signal, leaseMs / 2);
+          check = [...missing, ...unanswered];
           this.counters.fleetWaits += before - check.length;
         }
         outcome = check.length > 0 ? await this.#claimOrRead(check, signal) : { claimed: [], busy: [], landed: 0 };
@@ -190,12 +191,15 @@ export class FleetLoader {
   }
 
   /**
-   * Reads pieces a claim found landed (a busy store gets half a lease to answer); those it cannot read (gone, or
-   * the store failed) are fetched here, without a lease (a small overlap).
+   * Reads pieces a claim found landed (a busy store gets half a lease to answer). One whose value has gone is
+   * fetched here, without a lease (a small overlap); one the store did not answer for is waited on as if busy, and
+   * read again after the next wait: its value is there, and a slow store is no reason to go to the origin (a
+   * failed one fails the next claim, and the wait gives up).
    */
   async #readLanded(landed: Piece[], outcome: FleetOutcome, signal: AbortSignal): Promise<void> {
-    const unread = await this.#host.lookup.fromStore(landed, signal, this.leaseMs / 2);
-    outcome.landed += landed.length - unread.length;
-    outcome.claimed.push(...unread);
+    const { missing, unanswered } = await this.#host.lookup.fromStore(landed, signal, this.leaseMs / 2);
+    outcome.landed += landed.length - missing.length - unanswered.length;
+    outcome.claimed.push(...missing);
+    outcome.busy.push(...unanswered);
   }
 }

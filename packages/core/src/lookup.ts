@@ -7,6 +7,7 @@
 import { setBounded } from './bounded-map.js';
 import { lateAnswer } from './late-answers.js';
 import type { ChunkIndex } from './chunk-index.js';
+import type { LookupClaimResult } from './coordinator.js';
 import type { FlightTable } from './flight-table.js';
 import type { Piece } from './read-job.js';
 import type { CacheMode } from './reader-options.js';
@@ -68,30 +69,33 @@ export class StoreLookup {
   }
 
   /**
-   * Resolves pieces' flights from the store; returns the pieces it could not (missing, wrong length, or a failed
-   * store). A lookup that timed out still counts if its answer comes within `lateMs`: a busy store's values beat a
-   * fetch from the origin (a fleet woken by one release reads the same values at once).
+   * Resolves pieces' flights from the store. Returns the pieces it could not: `missing` (no value, or one of the
+   * wrong length) and `unanswered` (the store failed or did not answer). A lookup that timed out still counts if its
+   * answer comes within `lateMs`: a busy store's values beat a fetch from the origin (a fleet woken by one release
+   * reads the same values at once).
    */
-  async fromStore(pieces: Piece[], signal: AbortSignal, lateMs = 0): Promise<Piece[]> {
-    if (pieces.length === 0) return [];
+  async fromStore(pieces: Piece[], signal: AbortSignal, lateMs = 0): Promise<{ missing: Piece[]; unanswered: Piece[] }> {
+    if (pieces.length === 0) return { missing: [], unanswered: [] };
     signal.throwIfAborted();
     let values: (Uint8Array | null)[];
     try {
       values = await this.#lookup(pieces);
     } catch (e) {
       const late = lateMs > 0 ? await lateAnswer(e, lateMs) : undefined;
-      if (!Array.isArray(late) || late.length !== pieces.length || !late.every((v) => v === null || v instanceof Uint8Array)) return pieces;
+      if (!Array.isArray(late) || late.length !== pieces.length || !late.every((v) => v === null || v instanceof Uint8Array)) {
+        return { missing: [], unanswered: pieces };
+      }
       values = late as (Uint8Array | null)[];
     }
-    const rest: Piece[] = [];
+    const missing: Piece[] = [];
     const corrupt: string[] = [];
     pieces.forEach((p, i) => {
       const v = values[i];
       if (this.accept(p, v, corrupt)) this.#o.flights.resolveStored(p, v);
-      else rest.push(p);
+      else missing.push(p);
     });
     this.deleteCorrupt(corrupt);
-    return rest;
+    return { missing, unanswered: [] };
   }
 
   /**
@@ -134,7 +138,15 @@ export class StoreLookup {
     const coordinator = leaseMs === false ? undefined : store.coordinator;
     if (!coordinator?.lookupAndClaim || !pieces.some((p) => this.#expectMisses.has(p.object.prefix))) return this.#lookup(pieces, intoSignal);
     const expectedBytes = pieces.map((p) => p.range.end - p.range.start);
-    const results = await coordinator.lookupAndClaim(pieces.map((p) => p.key), leaseMs as number, { expectedBytes });
+    let results: LookupClaimResult[];
+    try {
+      results = await coordinator.lookupAndClaim(pieces.map((p) => p.key), leaseMs as number, { expectedBytes });
+    } catch (e) {
+      // A late answer holds the leases the script took: without it, this reader would wait on its own leases.
+      const late = await lateAnswer(e, (leaseMs as number) / 2);
+      if (!Array.isArray(late) || late.length !== pieces.length) throw e;
+      results = late as LookupClaimResult[];
+    }
     const landed: number[] = [];
     const values = results.map((r, i) => {
       if (r instanceof Uint8Array) return r;

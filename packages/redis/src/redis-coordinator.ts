@@ -15,11 +15,11 @@ export type { RedisCoordinatorOptions } from './coordinator-options.js';
 const BYTES_PER_LOOKUP = 16 * 1024 * 1024;
 /**
  * Value bytes one lookupAndClaim script returns at most; landed values past it come back as `'landed'` and are read
- * with the store's MGET. A big reply through the client shows no progress until it is whole, and Lua copies each
- * value once more: a fleet woken together would make Redis build hundreds of MiB of such replies at once, and time
- * them out (measured: 32 processes reading 16 MiB each).
+ * with the store's MGET. Lua copies every value it returns (Redis's slow log: 45-80 ms per script returning a 1 MiB
+ * block, with 32 processes on 2 cores), and Redis runs one script at a time: a fleet whose lookups return blocks
+ * stalls Redis for seconds. A big reply through the client also shows no progress until it is whole.
  */
-const INLINE_BYTES_PER_LOOKUP = 1024 * 1024;
+const INLINE_BYTES_PER_LOOKUP = 256 * 1024;
 const UNSIZED_KEYS_PER_LOOKUP = 64;
 const KEYS_PER_LOOKUP = 1024;
 
@@ -76,12 +76,12 @@ export class RedisCoordinator implements FetchCoordinator {
   /**
    * `EVAL` (binary-safe: values come back as Buffers): per key its value, else `claimed` (`SET key:lease owner NX
    * PX ttlMs`), else `busy` (counted as a waiter). Listens on the release channel first, as `claim` does. Values
-   * come back while they fit 1 MiB per script; landed values past that are `'landed'`, for the caller to read with
+   * come back while they fit 256 KiB per script; landed values past that are `'landed'`, for the caller to read with
    * the store's `getMany` (a big reply is read best on the store's own connection, where it shows its progress).
    *
    * One script per part of at most 16 MiB of expected values (64 keys where sizes are unknown, 1024 in all); two
    * parts go out together, so a batch of up to 32 MiB expected is one round trip. Each part's budget is the
-   * store's for the bytes it can return (`commandTimeoutMs + timeoutPerMiBMs` per MiB, at most 1 MiB), counted
+   * store's for the bytes it can return (`commandTimeoutMs + timeoutPerMiBMs` per MiB, at most 256 KiB), counted
    * from the reply before it: a stalled Redis fails the call within one part's budget.
    */
   async lookupAndClaim(keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> {

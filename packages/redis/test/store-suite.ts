@@ -134,7 +134,7 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     const { admin, connect } = await setup(t);
     const a = new RedisStore({ client: await connect() });
     const b = new RedisStore({ client: await connect() });
-    const value = pseudoRandomBytes(300_000, 'lease-value');
+    const value = pseudoRandomBytes(200_000, 'lease-value');
     await a.setMany([{ key: key('lease', 'present'), value, ttlMs: 60_000 }]);
     await admin.configResetStat();
     const r = await lookupAndClaim(a)([key('lease', 'present'), key('lease', 'free')], 5000, { expectedBytes: [value.byteLength, 0] });
