@@ -12,6 +12,7 @@ import { SEGMENT_BYTES, namespacePrefix, statsKey } from '@rangecache/core/store
 import { HttpFetcher } from '@rangecache/http';
 import { RedisStore } from '@rangecache/redis';
 import { commandCalls, pseudoRandomBytes, startHttpOrigin, startRedisCluster, tempDir } from '@rangecache/test-support';
+import { eventually } from './helpers.js';
 
 const MiB = 1 << 20;
 
@@ -90,9 +91,17 @@ t.test('leases across two processes\' stores: one origin fetch per block, the wa
   const readerA = new AsyncCachingReader({ fetcher: http, store: a, namespace: 'lease', maxRequest: MiB });
   const readerB = new AsyncCachingReader({ fetcher: http, store: b, namespace: 'lease', maxRequest: MiB });
   const url = origin.url('lease.bin');
+  // A's origin responses are held until B waits on A's leases (Redis counts B as a waiter): B comes while A fetches,
+  // however slow the machine.
+  let letGo = (): void => {};
+  origin.behaviour.holdGets = new Promise((r) => { letGo = r; });
+  t.teardown(() => { letGo(); origin.behaviour.holdGets = undefined; });
   const first = readerA.readRange(url, 0, bytes.length);
-  await new Promise((r) => setTimeout(r, 40)); // A holds the leases, B comes while A fetches
-  const [ra, rb] = await Promise.all([first, readerB.readRange(url, 0, bytes.length)]);
+  t.ok(await eventually(async () => (await Promise.all(rc.nodes.map(async (_, i) => (await rc.nodeClient(i)).keys('*lease*:lease')))).flat().length > 0, 30_000), 'A holds leases');
+  const second = readerB.readRange(url, 0, bytes.length);
+  t.ok(await eventually(async () => (await Promise.all(rc.nodes.map(async (_, i) => (await rc.nodeClient(i)).keys('*lease*:waiters')))).flat().length > 0, 30_000), 'B waits on them');
+  letGo();
+  const [ra, rb] = await Promise.all([first, second]);
   t.same(Buffer.from(ra), bytes);
   t.same(Buffer.from(rb), bytes);
   const served = origin.bodyBytes('GET') / bytes.length;

@@ -48,11 +48,16 @@ export interface HttpOriginBehaviour {
   trickleMs: number;
   /** Bytes per `trickleMs` tick. Default 1. */
   trickleBytes: number;
+  /**
+   * GET responses wait for this before their headers (after `delayMs`): a test holds a fetch in flight until the
+   * state it needs (another reader waiting on it, say) is there, instead of hoping a delay is long enough.
+   */
+  holdGets: Promise<void> | undefined;
 }
 
 const DEFAULT_BEHAVIOUR: HttpOriginBehaviour = {
   ignoreRange: false, refuseHead: undefined, etag: 'strong', lastModified: true, ignoreIfMatch: false, requireHeader: undefined, delayMs: 0,
-  contentEncoding: undefined, trickleMs: 0, trickleBytes: 1,
+  contentEncoding: undefined, trickleMs: 0, trickleBytes: 1, holdGets: undefined,
 };
 
 export interface HttpOrigin {
@@ -119,6 +124,7 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
       tick();
     };
     if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+    if (behaviour.holdGets && req.method === 'GET') await behaviour.holdGets;
     const fault = faults.shift();
     if (fault === 'reset') {
       record.status = -1;
