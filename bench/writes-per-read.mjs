@@ -1,4 +1,4 @@
-// How many writes (syscalls) to Redis a sequential cold reader makes per read: N cold 64 KiB chunk reads of a
+// How many writes (syscalls) to Redis a sequential cold reader makes per read: N cold 64 KiB (CHUNK) chunk reads of a
 // local file through RedisStore with leases, counting every net.Socket write to the Redis port and each flush
 // (one event-loop turn's writes). `node bench/writes-per-read.mjs [N]`; HWM=<bytes> creates the client with that
 // socket writableHighWaterMark instead of Node's 16 KiB.
@@ -9,6 +9,8 @@ import { RedisStore } from '@rangecache/redis';
 import { startRedis, tempDir } from '@rangecache/test-support';
 
 const N = Number(process.argv[2] ?? 1000);
+/** Bytes per chunk read (CHUNK=<bytes>; WORKLOADS.md W2's 64 KiB by default). */
+const CHUNK = Number(process.env.CHUNK ?? 65536);
 const redis = await startRedis({ ownProcess: true });
 const dir = await tempDir();
 const { path } = await dir.file('f.bin', 64 << 20);
@@ -25,12 +27,17 @@ net.Socket.prototype._writeGeneric = function (writev, data, encoding, cb) {
 const store = new RedisStore({ client });
 const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, mode: 'chunk', namespace: 'wpr' });
 await reader.stat(path);
+/** redis-server's CPU time so far (user + system), in ms. */
+const redisCpuMs = async () => { const info = await client.info('cpu'); const f = (k) => Number(info.match(new RegExp(`${k}:([0-9.]+)`))[1]); return 1000 * (f('used_cpu_user') + f('used_cpu_sys')); };
+const cpu0 = await redisCpuMs();
 syscalls = 0;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
-  const start = ((i * 7919) % 1000) * 65536;
-  await reader.readRange(path, start, start + 65536);
+  const start = ((i * 7919) % 1000) * CHUNK;
+  await reader.readRange(path, start, start + CHUNK);
 }
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ reads: N, ms: Math.round(ms), writesToRedis: syscalls, perRead: +(syscalls / N).toFixed(3) }));
+const writes = syscalls;
+const redisUsPerRead = Math.round((1000 * ((await redisCpuMs()) - cpu0)) / N);
+console.log(JSON.stringify({ reads: N, chunk: CHUNK, ms: Math.round(ms), writesToRedis: writes, perRead: +(writes / N).toFixed(3), redisCpuUsPerRead: redisUsPerRead }));
 await reader.close(); await store.close(); await client.close(); await redis.stop(); await dir.remove();

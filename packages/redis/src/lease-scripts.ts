@@ -1,7 +1,8 @@
 /**
  * The Lua scripts behind the leases of `RedisCoordinator` (claims, lookups that claim, extensions,
  * releases), the key suffixes they use and the release channel: what Redis runs, kept apart from the code that
- * calls it. `RedisCoordinator.writeAndRelease` sends {@link RELEASE_SCRIPT} in the last transaction of its write.
+ * calls it. `RedisStore` writes a small landing with {@link WRITE_RELEASE_SCRIPT}, a big one in a transaction that
+ * ends with {@link RELEASE_SCRIPT}.
  */
 import { hashTagOf } from '@rangecache/core/store-kit';
 
@@ -95,7 +96,8 @@ export const SHARDED_RELEASE_SCRIPT = RELEASE('SPUBLISH');
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: channel, then per key a TTL in ms ('' for none) and the value. Writes
 // every value, then releases as RELEASE_SCRIPT does: a write and its release as one command. (A MULTI of SETs and
 // a release is several commands, and node-redis stops writing after the one that fills the socket's buffer, so
-// the rest of the transaction, EXEC included, would wait for the next write: one more syscall per landing.)
+// the rest of the transaction, EXEC included, would wait for the next write: one more syscall per landing.) Used
+// for small landings only: Lua copies the values (see SCRIPT_WRITE_MAX_BYTES in redis-store.ts).
 const WRITE_RELEASE = (publish: Publish): string => `
 for i, key in ipairs(KEYS) do
   local ttl = ARGV[1 + 2 * i]

@@ -18,9 +18,12 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
       await reader.flush();
       const cold = await commandCalls(admin);
       t.equal(cold['mget'], 1, `cold ${label}: one MGET`);
+      // A landing of up to 16 KiB is written by its release script; a bigger one by plain SETs in a MULTI with the
+      // release (Lua would copy every value): one round trip either way.
+      const small = k * B <= 16 * 1024;
       if (coordinated) {
-        t.equal(cold['eval'], 2, `cold ${label}: one EVAL to claim the k leases, one that writes the k blocks and releases them`);
-        t.equal(cold['exec'] ?? 0, 0, `cold ${label}: the write and its release are one command, no MULTI/EXEC`);
+        t.equal(cold['eval'], 2, `cold ${label}: one EVAL to claim the k leases, one that releases them`);
+        t.equal(cold['exec'] ?? 0, small ? 0 : 1, small ? `cold ${label}: the write and its release are one command, no MULTI/EXEC` : `cold ${label}: the writes and the release are one MULTI/EXEC`);
         t.equal(cold['set'], 2 * k, `cold ${label}: ${k} lease SETs (NX) in the claim, ${k} value SETs in the write`);
       } else {
         t.equal(cold['exec'], 1, `cold ${label}: one MULTI/EXEC for the writes`);
@@ -37,8 +40,8 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
         await reader.flush();
         const next = await commandCalls(admin);
         t.equal(next['mget'] ?? 0, 0, `cold again ${label}: no MGET`);
-        t.equal(next['eval'], 2, `cold again ${label}: one EVAL looks up and claims, one writes and releases`);
-        t.equal(next['exec'] ?? 0, 0, `cold again ${label}: no MULTI/EXEC`);
+        t.equal(next['eval'], 2, `cold again ${label}: one EVAL looks up and claims, one releases`);
+        t.equal(next['exec'] ?? 0, small ? 0 : 1, `cold again ${label}: ${small ? 'no' : 'one'} MULTI/EXEC`);
       }
       // Another instance (a new reader, as a new process would be) reads what this one cached.
       const { reader: warmReader } = fx.reader({ blockSize: B, namespace: `rt-${k}-${coordinated}`, leaseMs: coordinated ? 2000 : false });

@@ -148,15 +148,29 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     t.same(await b.coordinator.extend!([key('lease', 'free')], 5000), [false], 'the other store may not');
 
     const wait = b.coordinator.waitForRelease([key('lease', 'free')], 20_000);
-    const evalsBefore = (await commandCalls(admin))['eval'] ?? 0;
+    const before = await commandCalls(admin);
     await a.coordinator.writeAndRelease!([{ key: key('lease', 'free'), value, ttlMs: 60_000 }]);
-    t.equal(((await commandCalls(admin))['eval'] ?? 0) - evalsBefore, 1, 'writeAndRelease: the write and the release are one EVAL');
+    const after = await commandCalls(admin);
+    // A value past 16 KiB is not handed to Lua (which would copy it): a plain SET, and the release, in one MULTI.
+    t.equal((after['eval'] ?? 0) - (before['eval'] ?? 0), 1, 'writeAndRelease of a 200 kB value: one release EVAL');
+    t.equal((after['exec'] ?? 0) - (before['exec'] ?? 0), 1, 'in one MULTI/EXEC with the SET');
     t.same(await within(wait, 20_000, 'waitForRelease'), [key('lease', 'free')], 'the write-and-release wakes the waiter through pub/sub');
     t.equal(await admin.exists(`${key('lease', 'free')}:lease`), 0, 'the lease is gone');
     t.same(await b.coordinator.claim([key('lease', 'free')], 5000), ['landed'], 'and the value has landed');
     t.ok(same((await a.getMany([key('lease', 'free')]))[0], value), 'byte-exact');
     const pttl = await admin.pTTL(key('lease', 'free'));
     t.ok(pttl > 55_000 && pttl <= 60_000, `with its TTL (PTTL ${pttl})`);
+
+    // A small landing is one command: the script writes the value and releases the lease.
+    const small = { key: key('lease', 'small'), value: Buffer.from([13, 10, 0, 255, 36]), ttlMs: 60_000 };
+    t.same(await a.coordinator.claim([small.key], 5000), ['claimed']);
+    const beforeSmall = await commandCalls(admin);
+    await a.coordinator.writeAndRelease!([small]);
+    const afterSmall = await commandCalls(admin);
+    t.equal((afterSmall['eval'] ?? 0) - (beforeSmall['eval'] ?? 0), 1, 'writeAndRelease of 5 bytes: one EVAL');
+    t.equal((afterSmall['exec'] ?? 0) - (beforeSmall['exec'] ?? 0), 0, 'and no MULTI/EXEC');
+    t.ok(same((await a.getMany([small.key]))[0], small.value), 'byte-exact (CR LF, NUL, $)');
+    t.equal(await admin.exists(`${small.key}:lease`), 0, 'its lease released');
 
     // Several values, one without expiry: each written byte-exact with its own TTL, every lease released.
     const many = [
