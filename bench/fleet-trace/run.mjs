@@ -6,8 +6,13 @@
 // A diagnostic, not a benchmark (bench/run.mjs is): one run, no repetitions. Needs bench/data/data.bin (made by
 // bench/run.mjs) and a build (`pnpm build`).
 //
-//   node bench/fleet-trace/run.mjs [--procs 8] [--warm] [--fetches 20] [--blocks 12]
+//   node bench/fleet-trace/run.mjs [--procs 8] [--warm] [--fetches 20] [--blocks 12] [--origin-nice=N]
+//                                  [--commandstats] [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 //   --warm: fill the cache with one process first, so the fleet reads a warm cache (no origin, no waiting).
+//   --origin-nice=N: run the origin at that nice level (as root, e.g. --origin-nice=-15), so that it is not starved by the fleet
+//     on the same cores, as a remote origin would not be.
+//   --commandstats: print Redis's command counts and times over the run.
+//   --node-args: node flags for each fleet process (a CPU profile, say).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -15,20 +20,23 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, startRedis } from '@rangecache/test-support';
 
-const { values: args } = parseArgs({ options: { procs: { type: 'string', default: '8' }, warm: { type: 'boolean', default: false }, fetches: { type: 'string', default: '20' }, blocks: { type: 'string', default: '12' } } });
+const { values: args } = parseArgs({ options: { procs: { type: 'string', default: '8' }, warm: { type: 'boolean', default: false }, fetches: { type: 'string', default: '20' }, blocks: { type: 'string', default: '12' }, 'origin-nice': { type: 'string' }, commandstats: { type: 'boolean', default: false }, 'node-args': { type: 'string', default: '' } } });
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 /** CPU time (user + system) of a process so far, in ms. */
 const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
 
 const redis = await startRedis({ ownProcess: true });
 const port = await freePort();
-const origin = spawn(process.execPath, [here('../s3like-origin.mjs'), '--file', here('../data/data.bin'), '--port', String(port), '--path', '/data.bin'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const originArgs = [here('../s3like-origin.mjs'), '--file', here('../data/data.bin'), '--port', String(port), '--path', '/data.bin'];
+const origin = args['origin-nice'] === undefined
+  ? spawn(process.execPath, originArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
+  : spawn('nice', ['-n', args['origin-nice'], process.execPath, ...originArgs], { stdio: ['ignore', 'ignore', 'pipe'] }); // nice execs node: same pid
 const stop = async () => { origin.kill(); await redis.stop(); };
 try {
   await new Promise((resolve, reject) => { origin.stderr.on('data', (d) => String(d).includes('serving') && resolve()); origin.on('exit', reject); });
   const url = `http://127.0.0.1:${port}/data.bin`;
   const worker = (id) => {
-    const child = spawn(process.execPath, [here('worker.mjs'), url, redis.url, String(id)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...args['node-args'].split(' ').filter(Boolean), here('worker.mjs'), url, redis.url, String(id)], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = [];
     const rl = createInterface({ input: child.stdout });
     const ready = new Promise((resolve) => rl.on('line', (l) => (l === 'ready' ? resolve() : lines.push(l))));
@@ -45,11 +53,13 @@ try {
   await Promise.all(fleet.map((w) => w.ready));
   const redisPid = Number((await (await redis.client()).info('server')).match(/process_id:(\d+)/)[1]);
   const before = [cpuMs(redisPid), cpuMs(origin.pid)];
+  if (args.commandstats) await (await redis.client()).sendCommand(['CONFIG', 'RESETSTAT']);
   const released = performance.now();
   for (const w of fleet) w.child.stdin.write('go\n');
   const res = await Promise.all(fleet.map((w) => w.done));
   const wall = performance.now() - released;
   const after = [cpuMs(redisPid), cpuMs(origin.pid)];
+  if (args.commandstats) console.log((await (await redis.client()).info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat')).map((l) => l.replace(/,usec_per_call.*/, '')).join('\n'));
   const sum = (f) => res.reduce((n, r) => n + f(r), 0);
   const walls = res.map((r) => r.wallMs);
   console.log(`${res.length} processes, ${args.warm ? 'warm' : 'cold'}: slowest ${Math.max(...walls).toFixed(0)} ms, fastest ${Math.min(...walls).toFixed(0)} ms, fleet span ${wall.toFixed(0)} ms`);
@@ -61,7 +71,7 @@ try {
     const reads = res.map((r) => r.events.find((e) => e.kind === 'read' && e.block === b));
     console.log(`read of block ${b}: started ${Math.min(...reads.map((e) => e.start))}-${Math.max(...reads.map((e) => e.start))} ms, ended ${Math.min(...reads.map((e) => e.end))}-${Math.max(...reads.map((e) => e.end))} ms`);
   }
-  console.log('per process:', res.map((r) => `p${r.id} ${r.wallMs.toFixed(0)} ms, cpu ${r.cpuMs.toFixed(0)} ms, ${r.stats.originRequests} fetches, copied ${(r.stats.copiedBytes / 2 ** 20).toFixed(0)} MiB`).join('; '));
+  console.log('per process:', res.map((r) => `p${r.id} ${r.wallMs.toFixed(0)} ms, cpu ${r.cpuMs.toFixed(0)} ms (sys ${r.sysMs.toFixed(0)}), ${r.faults} faults, ${r.stats.originRequests} fetches, copied ${(r.stats.copiedBytes / 2 ** 20).toFixed(0)} MiB`).join('; '));
 } finally {
   await stop();
 }

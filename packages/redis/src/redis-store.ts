@@ -22,13 +22,14 @@ const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * MiB;
 /**
- * A landing of at most this many value bytes is written by its release script (one command); a bigger one by
- * plain SETs in a MULTI with the release, since Lua copies every value it is handed: writing 1 MiB through a
- * script cost Redis 1.44 ms of its one thread, against 0.20-0.25 ms for SET (64 KiB: 0.14 against 0.05 ms). Up to
- * Node's 16 KiB socket buffer, both leave in one write, and the script is one command where the MULTI is four; past
- * it, node-redis splits the MULTI in two writes (see WRITE_RELEASE_SCRIPT), which cost less than the copies.
+ * A landing of at most this many value bytes is written by its release script: one command, which node-redis
+ * sends in one write (a MULTI past its 16 KiB socket buffer leaves in two, see WRITE_RELEASE_SCRIPT), so that a
+ * cold scan of 64 KiB chunks makes one flush per read. A bigger one is written by plain SETs in a MULTI with the
+ * release, since Lua copies every value it is handed: Redis spent 1.58 ms of its one thread on 1 MiB written
+ * through a script, against 0.25-0.29 ms for SET; 0.40 against 0.06-0.07 ms at 256 KiB; 0.14 against 0.05 ms at
+ * 64 KiB (bench/write-cost.mjs).
  */
-const SCRIPT_WRITE_MAX_BYTES = 16 * 1024;
+const SCRIPT_WRITE_MAX_BYTES = 64 * 1024;
 /** Adds ARGV pairs (field, integer) to the hash KEYS[1]: shared counters (see `addCounters`). */
 const ADD_COUNTERS_SCRIPT = `for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return #ARGV / 2`;

@@ -18,9 +18,9 @@ t.test('a readRange over k blocks costs one lookup command and one write transac
       await reader.flush();
       const cold = await commandCalls(admin);
       t.equal(cold['mget'], 1, `cold ${label}: one MGET`);
-      // A landing of up to 16 KiB is written by its release script; a bigger one by plain SETs in a MULTI with the
+      // A landing of up to 64 KiB is written by its release script; a bigger one by plain SETs in a MULTI with the
       // release (Lua would copy every value): one round trip either way.
-      const small = k * B <= 16 * 1024;
+      const small = k * B <= 64 * 1024;
       if (coordinated) {
         t.equal(cold['eval'], 2, `cold ${label}: one EVAL to claim the k leases, one that releases them`);
         t.equal(cold['exec'] ?? 0, small ? 0 : 1, small ? `cold ${label}: the write and its release are one command, no MULTI/EXEC` : `cold ${label}: the writes and the release are one MULTI/EXEC`);

@@ -151,7 +151,7 @@ export function storeSuite(t: Test, h: SuiteHarness): void {
     const before = await commandCalls(admin);
     await a.coordinator.writeAndRelease!([{ key: key('lease', 'free'), value, ttlMs: 60_000 }]);
     const after = await commandCalls(admin);
-    // A value past 16 KiB is not handed to Lua (which would copy it): a plain SET, and the release, in one MULTI.
+    // A value past 64 KiB is not handed to Lua (which would copy it): a plain SET, and the release, in one MULTI.
     t.equal((after['eval'] ?? 0) - (before['eval'] ?? 0), 1, 'writeAndRelease of a 200 kB value: one release EVAL');
     t.equal((after['exec'] ?? 0) - (before['exec'] ?? 0), 1, 'in one MULTI/EXEC with the SET');
     t.same(await within(wait, 20_000, 'waitForRelease'), [key('lease', 'free')], 'the write-and-release wakes the waiter through pub/sub');
