@@ -83,6 +83,12 @@ export class ReadBatcher {
         ahead: kind.ahead ?? false, scanned: kind.scanned ?? 0,
       };
       if (kind.into && clamped.length === 1) job.into = kind.into;
+      else if (!job.ahead && clamped.length === 1 && this.#spansBlocks(clamped[0]!)) {
+        // A read of several blocks: its result is allocated first, so that the store reads cached blocks straight
+        // into it (as for readRangeInto), not into values of their own that are then copied.
+        job.into = Buffer.allocUnsafeSlow(clamped[0]!.end - clamped[0]!.start); // never a slice of Node's shared pool
+        job.intoIsResult = true;
+      }
       if (signal) job.unsubscribe = this.#o.aborts.subscribe(signal, () => this.#settle(job, undefined, abortError(signal)));
       if (job.ahead) this.#aheadJobs.add(job);
       if (this.#queue.push(job) === 1) queueMicrotask(() => void this.#runBatch());
@@ -102,6 +108,12 @@ export class ReadBatcher {
     const scanned = (continues ? previous.scanned : 0) + (end - start);
     setBounded(this.#scanEnds, path, { end, batch: this.#batches, scanned }, MAX_REMEMBERED);
     return continues ? scanned : 0;
+  }
+
+  /** Whether `range` covers bytes of more than one block (block mode). */
+  #spansBlocks(range: ByteRange): boolean {
+    const B = this.#o.blockSize;
+    return this.#o.mode === 'block' && Math.floor(range.start / B) !== Math.floor((range.end - 1) / B);
   }
 
   /** The key prefix of `path` at `version`, remembered: encoding it (URL parsing, percent-encoding) costs ~5 µs a read. */
@@ -165,7 +177,7 @@ export class ReadBatcher {
     for (const job of live) {
       if (job.scanned === 0) continue;
       if (job.pieces.some((list) => list.some((p) => !p.value))) this.#readAheadOf(job); // cold: fetch ahead
-      else if (!job.into) this.#prefetchAfter(job); // warm: look ahead (readRangeInto keeps its zero-copy path)
+      else if (!job.into || job.intoIsResult) this.#prefetchAfter(job); // warm: look ahead (readRangeInto keeps its zero-copy path)
     }
     // Who will take bytes from each piece and each flight, joined ones included: bytes go to a caller without a
     // copy only when it is the one taker (read-ahead takes nothing).

@@ -97,6 +97,8 @@ export interface ReadJob {
   scanned: number;
   /** `readRangeInto`: the caller's memory for the one range, which receives the bytes instead of a new array. */
   into?: Uint8Array;
+  /** `into` is the read's own result (a readRange over several blocks), not a caller's memory. */
+  intoIsResult?: boolean;
   /** Stops the store from writing into `into` (the batch's lookup may still be running when the read ends). */
   abandonInto?: () => void;
 }

@@ -1,6 +1,7 @@
 /**
  * readRangeInto: the caller's memory receives the bytes, straight from the store where it can, and is never
- * written once the read has settled, also when the caller gave up while its value was still arriving.
+ * written once the read has settled, also when the caller gave up while its value was still arriving. A readRange
+ * over several blocks reads the same way into its own result.
  */
 import t from 'tap';
 import { createClient } from 'redis';
@@ -65,6 +66,45 @@ t.test('a warm value is read straight into the caller\'s memory, and it is the c
   const [m] = await store.getMany([key], { into: [new Uint8Array(10)] });
   t.not(m!.buffer, small.buffer, 'memory of the wrong length is not used');
   t.equal(m!.byteLength, 65536);
+});
+
+t.test('a readRange over several blocks: cached blocks land straight in its result, which is its own', async (t) => {
+  const fx = await readerFixture(t);
+  const B = 65536;
+  const size = 6 * B + 777;
+  const { path, bytes } = await fx.dir.file('multi.bin', size);
+  const stores: [string, () => CacheStore, boolean][] = [
+    ['redis', () => new RedisStore({ client: fx.client }), true],
+    ['memory', () => new MemoryStore(), true],
+    ['tiered', () => new TieredStore({ near: new MemoryStore(), far: new RedisStore({ client: fx.client }) }), true],
+    ['redis through node-redis', () => new RedisStore({ client: fx.client, ownLookupConnection: false }), false],
+  ];
+  for (const [name, store, readsInto] of stores) {
+    const shared = store();
+    const namespace = `multi-${name.replace(/ /g, '-')}`;
+    const fill = fx.reader({ store: shared, mode: 'block', blockSize: B, namespace });
+    t.same(Buffer.from(await fill.reader.readRange(path, 0, size)), bytes, `${name}: the cold read, byte-exact`);
+    await fill.reader.flush();
+    const { reader } = fx.reader({ store: shared, mode: 'block', blockSize: B, namespace });
+    // Whole blocks only: each lands in the result, nothing is copied.
+    const aligned = await reader.readRange(path, B, 5 * B);
+    t.same(Buffer.from(aligned), bytes.subarray(B, 5 * B), `${name}: 4 whole blocks, byte-exact`);
+    t.ok(aligned.byteOffset === 0 && aligned.buffer.byteLength === 4 * B, `${name}: the result is memory of its own, of its exact size`);
+    t.equal(reader.stats().copiedBytes, readsInto ? 0 : 4 * B, `${name}: ${readsInto ? 'no byte copied' : 'each value copied once (node-redis reads into memory of its own)'}`);
+    // Partial blocks at both ends: those are copied, the whole ones in between are not.
+    const before = reader.stats().copiedBytes;
+    const partial = await reader.readRange(path, 100, 3 * B + 5);
+    t.same(Buffer.from(partial), bytes.subarray(100, 3 * B + 5), `${name}: partial first and last blocks, byte-exact`);
+    if (readsInto) t.equal(reader.stats().copiedBytes - before, B - 100 + 5, `${name}: only the partial blocks' bytes copied`);
+    t.same(Buffer.from(await reader.readRange(path, size - B - 10, size + 500)), bytes.subarray(size - B - 10), `${name}: a range past the end is clamped`);
+    // Two reads of the same blocks in one tick: each gets memory of its own, and scribbling on one result changes
+    // neither the other nor the cache.
+    const [a, b] = await Promise.all([reader.readRange(path, 0, 3 * B), reader.readRange(path, 0, 3 * B)]);
+    t.not(a.buffer, b.buffer, `${name}: two reads, two results`);
+    a.fill(0x5a);
+    t.same(Buffer.from(b), bytes.subarray(0, 3 * B), `${name}: the other result is untouched`);
+    t.same(Buffer.from(await reader.readRange(path, 0, 3 * B)), bytes.subarray(0, 3 * B), `${name}: and so is the cache`);
+  }
 });
 
 t.test('a caller who gives up while its value arrives: nothing is written into its memory afterwards', async (t) => {
