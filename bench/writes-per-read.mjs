@@ -1,7 +1,7 @@
 // How many writes (syscalls) to Redis a sequential cold reader makes per read: N cold 64 KiB (CHUNK) chunk reads of a
 // local file through RedisStore with leases, counting every net.Socket write to the Redis port and each flush
 // (one event-loop turn's writes). `node bench/writes-per-read.mjs [N]`; HWM=<bytes> creates the client with that
-// socket writableHighWaterMark instead of Node's 16 KiB.
+// socket writableHighWaterMark instead of Node's 16 KiB. The file has 1000 chunks: past N = 1000, reads are warm.
 import net from 'node:net';
 import { createClient } from 'redis';
 import { AsyncCachingReader, FileFetcher } from '@rangecache/core';

@@ -9,8 +9,8 @@
 //   node bench/fleet-trace/run.mjs [--procs 8] [--warm] [--fetches 20] [--blocks 12] [--origin-nice=N]
 //                                  [--commandstats] [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 //   --warm: fill the cache with one process first, so the fleet reads a warm cache (no origin, no waiting).
-//   --origin-nice=N: run the origin at that nice level (as root, e.g. --origin-nice=-15), so that it is not starved by the fleet
-//     on the same cores, as a remote origin would not be.
+//   --origin-nice=N: run the origin at that nice level (as root, e.g. --origin-nice=-15), so that the fleet on the
+//     same cores does not starve it (a remote origin is not slowed by its clients' load).
 //   --commandstats: print Redis's command counts and times over the run.
 //   --node-args: node flags for each fleet process (a CPU profile, say).
 import { spawn } from 'node:child_process';
