@@ -24,6 +24,14 @@ export interface RedisCoordinatorOptions {
    * it, `writeAndRelease` throws a `ConfigError`.
    */
   write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
+  /**
+   * Runs a small script (under a deadline) on a connection that no big write waits on: a `RedisStore` passes its
+   * own lookup connection. Lease extensions go there, since on the client's connection they wait behind the
+   * holder's own writes, and a busy Redis read them too late to keep the leases (measured with 32 processes: a
+   * holder's extensions ran 1.7-2.9 s after they were sent, its lease lapsed, and a waiter fetched the block
+   * again). Without it, they go through the client.
+   */
+  control?: (operation: string, script: { script: string; keys: readonly string[]; args: readonly string[] }) => Promise<unknown>;
 }
 
 /** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */

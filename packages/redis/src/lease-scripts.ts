@@ -51,8 +51,9 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 1 = this owner's lease now lives ARGV[2] ms more
-// (and its waiter count at least as long, so that its release is still published), 0 = not this owner's lease.
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Returns one character per key, as a bulk string (which the
+// store's own connection reads, as it reads MGET): '1' = this owner's lease now lives ARGV[2] ms more (and its
+// waiter count at least as long, so that its release is still published), '0' = not this owner's lease.
 export const EXTEND_SCRIPT = `
 local out = {}
 local ms = tonumber(ARGV[2])
@@ -63,12 +64,12 @@ for i, key in ipairs(KEYS) do
     local w = key .. '${WAITERS_SUFFIX}'
     local left = redis.call('PTTL', w)
     if left >= 0 and left < ms then redis.call('PEXPIRE', w, ms) end
-    out[i] = 1
+    out[i] = '1'
   else
-    out[i] = 0
+    out[i] = '0'
   end
 end
-return out`;
+return table.concat(out)`;
 
 /** Keys per release message: bounds what one PUBLISH carries (and each subscriber parses). */
 export const KEYS_PER_RELEASE_MESSAGE = 256;

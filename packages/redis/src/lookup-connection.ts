@@ -267,6 +267,16 @@ export class LookupConnection {
     return reply;
   }
 
+  /**
+   * One small command (a lease extension's script): its reply, or the server's error thrown. Nothing big is written
+   * on this connection, so Redis reads such a command at once, whatever the client's connection has queued.
+   */
+  async call(args: readonly string[]): Promise<RespReply> {
+    const reply = await this.#send(args);
+    if (reply instanceof Error) throw reply;
+    return reply;
+  }
+
   #send(args: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<RespReply> {
     if (this.#closed) return Promise.reject(new Error('redis lookup connection closed'));
     if (!this.#link || this.#link.closed) this.#link = this.#open();

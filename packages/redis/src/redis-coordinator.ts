@@ -41,6 +41,7 @@ export class RedisCoordinator implements FetchCoordinator {
   #timed: TimedCall;
   #timedParts: TimedParts;
   #write: RedisCoordinatorOptions['write'];
+  #control: RedisCoordinatorOptions['control'];
 
   /**
    * @param driver the store's way to the connected client the leases are taken on (the subscriber is a duplicate).
@@ -56,6 +57,7 @@ export class RedisCoordinator implements FetchCoordinator {
       return out;
     });
     this.#write = options.write;
+    this.#control = options.control;
     const base = options.commandTimeoutMs ?? 250;
     this.#releases = new ReleaseListener(driver, typeof base === 'function' ? base : () => base);
   }
@@ -139,14 +141,18 @@ export class RedisCoordinator implements FetchCoordinator {
     return results(replies);
   }
 
-  /** One `EVAL`: extends this owner's leases on `keys` to `ttlMs` (and their waiter counts with them). */
+  /**
+   * One `EVAL`: extends this owner's leases on `keys` to `ttlMs` (and their waiter counts with them). It goes over
+   * the store's own connection where there is one (see {@link RedisCoordinatorOptions.control}).
+   */
   async extend(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     if (keys.length === 0) return [];
-    const codes = await this.#timed('EVAL extend', () =>
-      this.#driver.eval({ script: EXTEND_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] }),
-    );
-    if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
-    return codes.map((c) => c === 1);
+    const command = { script: EXTEND_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] };
+    const control = this.#control;
+    const reply = control ? await control('EVAL extend', command) : await this.#timed('EVAL extend', () => this.#driver.eval(command));
+    const codes = Buffer.isBuffer(reply) || typeof reply === 'string' ? String(reply) : undefined;
+    if (codes === undefined || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
+    return [...codes].map((c) => c === '1');
   }
 
   /** Writes entries and releases this coordinator's leases on their keys, in one round trip (the store's transaction). */

@@ -106,6 +106,14 @@ export class RedisStore implements CacheStore {
         commandTimeoutMs: () => this.#budgets.base(),
         timedParts: (operation, parts) => this.#calls.run(operation, parts),
         write: (entries, release) => this.#write(entries, release),
+        // Lease extensions: on the store's own connection, where no big write of the holder is queued ahead of them
+        // (on a cluster, or without that connection, the client's is all there is).
+        control: async (operation, { script, keys, args }) => {
+          const lookups = this.#lookups;
+          const own = lookups instanceof LookupConnection;
+          const send = own ? () => lookups.call(['EVAL', script, String(keys.length), ...keys, ...args]) : () => this.#driver.eval({ script, keys, args });
+          return (await this.#calls.run(operation, [{ send, bytes: 0 }], own ? 'lookups' : 'client'))[0];
+        },
       },
     );
     this.coordinator = this.#coordinator;

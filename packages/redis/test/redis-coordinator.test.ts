@@ -267,6 +267,35 @@ t.test('extend: a live holder keeps its lease past its TTL; other owners get fal
   t.same(await extendOf(a.store)([key('ext', 'dead')], leaseMs), [false], 'the old holder\'s extension now answers false');
 });
 
+t.test('extend goes around the holder\'s own big write: the lease is kept while 16 MiB crawl to Redis on the client\'s connection', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  // 4 MiB/s per connection: the write takes about 4 s on the client's connection; the store's own is free.
+  const link = await startSlowLink(redis.port, 4 * MiB);
+  t.teardown(() => link.close());
+  const a = await connectedStore(`redis://127.0.0.1:${link.port}`, { timeoutPerMiBMs: 2000 });
+  t.teardown(async () => { await a.store.close(); await a.client.disconnect(); });
+  t.ok(a.store.ownLookupConnection, 'the store has a connection of its own');
+  const leaseMs = 1000;
+  const k = key('around', 0);
+  t.same(await lac(a.store)([k], leaseMs), ['claimed'], 'the lease is taken');
+  let written = false;
+  const write = a.store.setMany([{ key: key('around', 1), value: Buffer.alloc(16 * MiB, 3), ttlMs: 60_000 }]).then(() => { written = true; });
+  const start = Date.now();
+  const answers: boolean[] = [];
+  while (Date.now() - start < 2.5 * leaseMs) {
+    answers.push(...(await extendOf(a.store)([k], leaseMs)));
+    await sleep(leaseMs / 3);
+  }
+  t.notOk(written, 'the write was still on its way');
+  t.ok(answers.length >= 3 && answers.every(Boolean), `each of ${answers.length} extensions answered true meanwhile`);
+  t.equal(await admin.get(`${k}:lease`), (a.store.coordinator as unknown as { owner: string }).owner,
+    `the lease is alive ${Date.now() - start} ms later, past twice its ${leaseMs} ms`);
+  await write;
+  t.equal(await admin.strLen(key('around', 1)), 16 * MiB, 'and the write landed');
+});
+
 t.test('waitForRelease names exactly the released keys; none is lost between two waits', async (t) => {
   const redis = await startRedis({ ownProcess: true });
   t.teardown(() => redis.stop());
