@@ -20,8 +20,8 @@ export interface RedisCoordinatorOptions {
   timedParts?: TimedParts;
   /**
    * Writes entries and then releases this coordinator's leases on `release` in the same round trip (a `RedisStore`
-   * sends one script for the usual landing, else transactions with the release script in the last one). Without
-   * it, `writeAndRelease` throws a `ConfigError`.
+   * sends one script for a landing of up to 64 KiB, else transactions with the release script in the last one).
+   * Without it, `writeAndRelease` throws a `ConfigError`.
    */
   write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
   /**
