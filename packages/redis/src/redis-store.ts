@@ -98,6 +98,16 @@ export class RedisStore implements CacheStore {
     this.commandTimeoutMs = o.commandTimeoutMs;
     this.timeoutPerMiBMs = o.timeoutPerMiBMs;
     this.#budgets = new CallBudgets(o.commandTimeoutMs, o.timeoutPerMiBMs);
+    const driver = this.#driver;
+    const endpoint = o.ownLookupConnection && !driver.cluster ? endpointOf(o.client) : undefined;
+    const credentials = o.ownLookupConnection && driver.cluster ? clusterCredentials(o.client) : undefined;
+    if (endpoint) this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
+    else if (credentials) this.#lookups = new ClusterLookups(o.client, credentials, (keys) => driver.mget(keys));
+    // Bytes arriving on the one lookup connection show that Redis is alive (on a cluster they would show it for one
+    // master only: not used there).
+    const lookups = this.#lookups;
+    const own = lookups instanceof LookupConnection ? lookups : undefined;
+    this.#calls = new WindowedCalls(this.#driver, this.#budgets, own ? () => own.activity.lastDataAt : undefined);
     this.#coordinator = new RedisCoordinator(
       this.#driver,
       // The coordinator's calls get the same budgets as the store's: base + timeoutPerMiBMs per MiB they move.
@@ -107,25 +117,14 @@ export class RedisStore implements CacheStore {
         timedParts: (operation, parts) => this.#calls.run(operation, parts),
         write: (entries, release) => this.#write(entries, release),
         // Lease extensions: on the store's own connection, where no big write of the holder is queued ahead of them
-        // (on a cluster, or without that connection, the client's is all there is).
-        control: async (operation, { script, keys, args }) => {
-          const lookups = this.#lookups;
-          const own = lookups instanceof LookupConnection;
-          const send = own ? () => lookups.call(['EVAL', script, String(keys.length), ...keys, ...args]) : () => this.#driver.eval({ script, keys, args });
-          return (await this.#calls.run(operation, [{ send, bytes: 0 }], own ? 'lookups' : 'client'))[0];
-        },
+        // (on a cluster, or without that connection, they go through the client).
+        control: own && (async (operation, { script, keys, args }) => {
+          const send = (): Promise<unknown> => own.call(['EVAL', script, String(keys.length), ...keys, ...args]);
+          return (await this.#calls.run(operation, [{ send, bytes: 0 }], 'lookups'))[0];
+        }),
       },
     );
     this.coordinator = this.#coordinator;
-    const driver = this.#driver;
-    const endpoint = o.ownLookupConnection && !driver.cluster ? endpointOf(o.client) : undefined;
-    const credentials = o.ownLookupConnection && driver.cluster ? clusterCredentials(o.client) : undefined;
-    if (endpoint) this.#lookups = new LookupConnection(endpoint, { on: (l) => driver.onClientEnd(l), off: (l) => driver.offClientEnd(l) });
-    else if (credentials) this.#lookups = new ClusterLookups(o.client, credentials, (keys) => driver.mget(keys));
-    // Bytes arriving on the one lookup connection show that Redis is alive (on a cluster they would show it for one
-    // master only: not used there).
-    const lookups = this.#lookups;
-    this.#calls = new WindowedCalls(this.#driver, this.#budgets, lookups instanceof LookupConnection ? () => lookups.activity.lastDataAt : undefined);
   }
 
   /**
