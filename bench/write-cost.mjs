@@ -6,17 +6,11 @@
 // packages/redis/src/redis-store.ts). Starts its own redis-server.
 //
 //   node bench/write-cost.mjs
-import { startRedis } from '@rangecache/test-support';
+import { redisCpuMs, startRedis } from '@rangecache/test-support';
 
 const SET_IN_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
 const redis = await startRedis({ ownProcess: true });
 const client = await redis.client();
-/** redis-server's CPU time so far (user + system), in µs. */
-const cpuUs = async () => {
-  const info = await client.info('cpu');
-  const field = (k) => Number(info.match(new RegExp(`${k}:([0-9.]+)`))[1]);
-  return 1e6 * (field('used_cpu_user') + field('used_cpu_sys'));
-};
 try {
   console.log('| value | write | calls | redis-server CPU per call, µs | wall per call, µs |');
   console.log('|---|---|---|---|---|');
@@ -24,7 +18,7 @@ try {
     const value = Buffer.alloc(size, 7);
     const calls = Math.max(200, Math.round((64 << 20) / size));
     for (const how of ['SET', 'EVAL', 'SET', 'EVAL']) {
-      const cpu0 = await cpuUs();
+      const cpu0 = await redisCpuMs(client);
       const t0 = performance.now();
       for (let i = 0; i < calls; i++) {
         const key = `write-cost:${i % 8}`;
@@ -32,7 +26,7 @@ try {
         else await client.sendCommand(['EVAL', SET_IN_SCRIPT, '1', key, value, '60000']);
       }
       const wallUs = (1000 * (performance.now() - t0)) / calls;
-      const cpu = ((await cpuUs()) - cpu0) / calls;
+      const cpu = (1000 * ((await redisCpuMs(client)) - cpu0)) / calls; // µs
       console.log(`| ${size >> 10} KiB | ${how} | ${calls} | ${cpu.toFixed(0)} | ${wallUs.toFixed(0)} |`);
     }
   }

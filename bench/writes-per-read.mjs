@@ -6,7 +6,7 @@ import net from 'node:net';
 import { createClient } from 'redis';
 import { AsyncCachingReader, FileFetcher } from '@rangecache/core';
 import { RedisStore } from '@rangecache/redis';
-import { startRedis, tempDir } from '@rangecache/test-support';
+import { redisCpuMs, startRedis, tempDir } from '@rangecache/test-support';
 
 const N = Number(process.argv[2] ?? 1000);
 /** Bytes per chunk read (CHUNK=<bytes>; WORKLOADS.md W2's 64 KiB by default). */
@@ -27,9 +27,7 @@ net.Socket.prototype._writeGeneric = function (writev, data, encoding, cb) {
 const store = new RedisStore({ client });
 const reader = new AsyncCachingReader({ fetcher: new FileFetcher(), store, mode: 'chunk', namespace: 'wpr' });
 await reader.stat(path);
-/** redis-server's CPU time so far (user + system), in ms. */
-const redisCpuMs = async () => { const info = await client.info('cpu'); const f = (k) => Number(info.match(new RegExp(`${k}:([0-9.]+)`))[1]); return 1000 * (f('used_cpu_user') + f('used_cpu_sys')); };
-const cpu0 = await redisCpuMs();
+const cpu0 = await redisCpuMs(client);
 syscalls = 0;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
@@ -37,7 +35,7 @@ for (let i = 0; i < N; i++) {
   await reader.readRange(path, start, start + CHUNK);
 }
 const ms = performance.now() - t0;
-const writes = syscalls;
-const redisUsPerRead = Math.round((1000 * ((await redisCpuMs()) - cpu0)) / N);
+const writes = syscalls; // before INFO below, which is one more write to the Redis port
+const redisUsPerRead = Math.round((1000 * ((await redisCpuMs(client)) - cpu0)) / N);
 console.log(JSON.stringify({ reads: N, chunk: CHUNK, ms: Math.round(ms), writesToRedis: writes, perRead: +(writes / N).toFixed(3), redisCpuUsPerRead: redisUsPerRead }));
 await reader.close(); await store.close(); await client.close(); await redis.stop(); await dir.remove();

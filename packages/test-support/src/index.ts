@@ -1,4 +1,4 @@
-export { commandCalls, freePort, startRedis } from './redis-server.js';
+export { commandCalls, freePort, redisCpuMs, startRedis } from './redis-server.js';
 export type { RedisServerHandle, TestRedisClient } from './redis-server.js';
 export { pseudoRandomBytes, tempDir } from './data.js';
 export type { TempDir } from './data.js';

@@ -129,3 +129,10 @@ export async function commandCalls(client: TestRedisClient): Promise<Record<stri
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
   return calls;
 }
+
+/** redis-server's CPU time so far (user + system, from `INFO cpu`), in ms: what a run cost Redis, as a difference. */
+export async function redisCpuMs(client: TestRedisClient): Promise<number> {
+  const info = await client.info('cpu');
+  const field = (name: string): number => Number(info.match(new RegExp(`^${name}:([0-9.]+)`, 'm'))?.[1] ?? NaN);
+  return 1000 * (field('used_cpu_user') + field('used_cpu_sys'));
+}
