@@ -17,7 +17,7 @@ export { RedisStore } from './redis-store.js';
 export type { RedisStoreOptions } from './redis-store.js';
 export type { LookupCounters } from './lookup-connection.js';
 export type { RedisClient } from './driver.js';
-export { RedisCoordinator } from './redis-coordinator.js';
+export { LEASE_BACKSTOP_PERIODS, RedisCoordinator } from './redis-coordinator.js';
 export type { RedisCoordinatorOptions } from './redis-coordinator.js';
 export { responsiveTimeout } from './responsive-timeout.js';
 // The store errors live in @rangecache/core (the reader reasons about them); re-exported here for convenience.

@@ -10,37 +10,67 @@ import { hashTagOf } from '@rangecache/core/store-kit';
 export const LEASE_SUFFIX = ':lease';
 export const WAITERS_SUFFIX = ':waiters';
 
-// The lease part of a check, shared by both check scripts (inside their per-key `if`): take the lease (1), or
-// count this caller as a waiter of its holder (0), so that the release is published.
-const CLAIM_OR_WAIT = `elseif redis.call('SET', key .. '${LEASE_SUFFIX}', ARGV[1], 'NX', 'PX', ARGV[2]) then
+/**
+ * A lease's value is `<owner>:<version>`. A claim starts the version at a number the claimer picks at random, and
+ * every extension adds one, so a waiter that sees the same version over a lease period knows that nobody extended
+ * it, whatever Redis's own clock did meanwhile (see `RedisCoordinator`). The key's Redis TTL is only a backstop.
+ */
+export const LEASE_VERSION_SEPARATOR = ':';
+
+// Whether lease value v (false when absent) is owner ARGV[1]'s, as Lua: shared by the checks, extension and release.
+const OWNED = (v: string): string => `${v} and string.sub(${v}, 1, #ARGV[1] + 1) == ARGV[1] .. '${LEASE_VERSION_SEPARATOR}'`;
+
+// The lease part of a check, shared by both check scripts (inside their per-key `if`; `lk` is the lease key, `mine`
+// this caller's new lease value, `ms` the backstop TTL, `stale` the version this caller saw go unextended, or nil):
+// take the lease (1), take over a stale one (1), or count this caller as a waiter of its holder and answer minus
+// the holder's version, so that the release is published to this caller. The version is 0, never taken over, for
+// this caller's own lease and for a lease without one.
+const CLAIM_OR_WAIT = `elseif redis.call('SET', lk, mine, 'NX', 'PX', ms) then
     out[i] = 1
   else
-    local w = key .. '${WAITERS_SUFFIX}'
-    redis.call('INCR', w)
-    redis.call('PEXPIRE', w, ARGV[2])
-    out[i] = 0
+    local held = redis.call('GET', lk) or ''
+    local version = 0
+    if not (${OWNED('held')}) then version = tonumber(string.match(held, '${LEASE_VERSION_SEPARATOR}(%d+)$')) or 0 end
+    if version > 0 and stale ~= nil and stale ~= '' and tonumber(stale) == version then
+      redis.call('SET', lk, mine, 'PX', ms)
+      out[i] = 1
+    else
+      local w = key .. '${WAITERS_SUFFIX}'
+      redis.call('INCR', w)
+      redis.call('PEXPIRE', w, ms)
+      out[i] = -version
+    end
   end`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Per key: 2 = value landed, 1 = claimed, 0 = busy (and
-// then the key's waiter count goes up, so that its release is published).
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: backstop ms, ARGV[3]: the new lease's version, then (optional) per key
+// the version to take over ('' for none). Per key: 2 = value landed, 1 = claimed, <= 0 = busy (minus the holder's
+// version; the key's waiter count goes up, so that its release is published).
 export const CLAIM_SCRIPT = `
 local out = {}
+local ms = ARGV[2]
+local mine = ARGV[1] .. '${LEASE_VERSION_SEPARATOR}' .. ARGV[3]
 for i, key in ipairs(KEYS) do
+  local lk = key .. '${LEASE_SUFFIX}'
+  local stale = ARGV[3 + i]
   if redis.call('EXISTS', key) == 1 then
     out[i] = 2
   ${CLAIM_OR_WAIT}
 end
 return out`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms, ARGV[3]: value bytes the reply may carry. Like
-// CLAIM_SCRIPT, but a landed value comes back itself (a bulk reply, read as a Buffer), so a cold read's lookup and
-// claim are one round trip, while the values fit ARGV[3] in all; past it, a landed value is 2, to be read with
-// MGET (on the store's own connection, where a big reply shows its progress byte by byte, and Redis copies it
-// once, not through Lua).
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: backstop ms, ARGV[3]: the new lease's version, ARGV[4]: value bytes
+// the reply may carry, then (optional) per key the version to take over. Like CLAIM_SCRIPT, but a landed value
+// comes back itself (a bulk reply, read as a Buffer), so a cold read's lookup and claim are one round trip, while
+// the values fit ARGV[4] in all; past it, a landed value is 2, to be read with MGET (on the store's own
+// connection, where a big reply shows its progress byte by byte, and Redis copies it once, not through Lua).
 export const LOOKUP_CLAIM_SCRIPT = `
 local out = {}
-local room = tonumber(ARGV[3])
+local ms = ARGV[2]
+local mine = ARGV[1] .. '${LEASE_VERSION_SEPARATOR}' .. ARGV[3]
+local room = tonumber(ARGV[4])
 for i, key in ipairs(KEYS) do
+  local lk = key .. '${LEASE_SUFFIX}'
+  local stale = ARGV[4 + i]
   local size = redis.call('STRLEN', key)
   if size > room then
     out[i] = 2
@@ -51,16 +81,19 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-// KEYS: data keys; ARGV[1]: owner, ARGV[2]: lease ms. Returns one character per key, as a bulk string (which the
-// store's own connection reads, as it reads MGET): '1' = this owner's lease now lives ARGV[2] ms more (and its
-// waiter count at least as long, so that its release is still published), '0' = not this owner's lease.
+
+// KEYS: data keys; ARGV[1]: owner, ARGV[2]: backstop ms. Returns one character per key, as a bulk string (which the
+// store's own connection reads, as it reads MGET): '1' = this owner's lease has a new version and lives ARGV[2] ms
+// more (and its waiter count at least as long, so that its release is still published), '0' = not this owner's.
 export const EXTEND_SCRIPT = `
 local out = {}
 local ms = tonumber(ARGV[2])
 for i, key in ipairs(KEYS) do
   local lease = key .. '${LEASE_SUFFIX}'
-  if redis.call('GET', lease) == ARGV[1] then
-    redis.call('PEXPIRE', lease, ms)
+  local v = redis.call('GET', lease)
+  if ${OWNED('v')} then
+    local version = tonumber(string.sub(v, #ARGV[1] + 2)) or 0
+    redis.call('SET', lease, ARGV[1] .. '${LEASE_VERSION_SEPARATOR}' .. (version + 1), 'PX', ms)
     local w = key .. '${WAITERS_SUFFIX}'
     local left = redis.call('PTTL', w)
     if left >= 0 and left < ms then redis.call('PEXPIRE', w, ms) end
@@ -82,7 +115,8 @@ const RELEASE = (publish: Publish): string => `
 local waited = {}
 for _, key in ipairs(KEYS) do
   local lease = key .. '${LEASE_SUFFIX}'
-  if redis.call('GET', lease) == ARGV[1] then redis.call('DEL', lease) end
+  local v = redis.call('GET', lease)
+  if ${OWNED('v')} then redis.call('DEL', lease) end
   if redis.call('DEL', key .. '${WAITERS_SUFFIX}') == 1 then waited[#waited + 1] = key end
 end
 for first = 1, #waited, ${KEYS_PER_RELEASE_MESSAGE} do

@@ -3,6 +3,7 @@ import { ConfigError, StoreError, StoreTimeoutError } from '@rangecache/core';
 import type { ClaimResult, FetchCoordinator, LookupAndClaimOptions, LookupClaimResult, StoreEntry } from '@rangecache/core';
 import type { RedisDriver } from './driver.js';
 import { CLAIM_SCRIPT, EXTEND_SCRIPT, LOOKUP_CLAIM_SCRIPT, releaseCommands } from './lease-scripts.js';
+import { LeaseWatch } from './lease-watch.js';
 import { ReleaseListener } from './release-listener.js';
 import type { RedisCoordinatorOptions, TimedCall, TimedParts } from './coordinator-options.js';
 
@@ -22,12 +23,22 @@ const BYTES_PER_LOOKUP = 16 * 1024 * 1024;
 const INLINE_BYTES_PER_LOOKUP = 256 * 1024;
 const UNSIZED_KEYS_PER_LOOKUP = 64;
 const KEYS_PER_LOOKUP = 1024;
+/**
+ * Redis drops a lease this many lease periods after its last claim or extension: a backstop for leases nobody waits
+ * on. Waiters take a lease over sooner, once they have watched it go unextended for a period (see {@link LeaseWatch}).
+ */
+export const LEASE_BACKSTOP_PERIODS = 4;
 
 /**
  * {@link FetchCoordinator} on Redis: leases are `SET … NX PX` taken by a Lua script that first checks whether
  * the value has landed (so a piece written between a reader's lookup and its claim is not fetched twice), and
  * waiters are woken by `PUBLISH` on a per-namespace channel, which its {@link ReleaseListener} receives on a
  * second connection (see there for how it fails and recovers).
+ *
+ * A lease of `ttlMs` is lost when its holder stops extending it: a waiter that has watched it keep one version for
+ * `ttlMs` (over three answers at least) takes it over, and Redis drops it {@link LEASE_BACKSTOP_PERIODS} × `ttlMs`
+ * after its last extension. A Redis that stalls for longer than `ttlMs` therefore does not cost a live holder its
+ * lease (see {@link LeaseWatch}).
  *
  * Every Redis interaction has a deadline: scripts go through `timed` (the store's), the subscriber's connect and
  * `SUBSCRIBE` have their own (see {@link RedisCoordinatorOptions}).
@@ -42,6 +53,8 @@ export class RedisCoordinator implements FetchCoordinator {
   #timedParts: TimedParts;
   #write: RedisCoordinatorOptions['write'];
   #control: RedisCoordinatorOptions['control'];
+  /** The versions of other holders' leases this process has seen, to tell when one may be taken over. */
+  readonly #watch = new LeaseWatch();
 
   /**
    * @param driver the store's way to the connected client the leases are taken on (the subscriber is a duplicate).
@@ -66,11 +79,20 @@ export class RedisCoordinator implements FetchCoordinator {
     if (keys.length === 0) return [];
     await this.#releases.listenOrPoll(keys);
     this.#releases.watch(keys);
+    const stale = this.#watch.staleVersions(keys, ttlMs);
+    const args = [this.owner, backstopArg(ttlMs), newVersion(), ...(stale ?? [])];
     const codes = await this.#timed('EVAL claim', () =>
-      this.#driver.eval({ script: CLAIM_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] }),
+      this.#driver.eval({ script: CLAIM_SCRIPT, keys, args, argsPerKey: stale ? 1 : 0 }),
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
-    const out = codes.map((c): ClaimResult => (c === 2 ? 'landed' : c === 1 ? 'claimed' : 'busy'));
+    const out = codes.map((c: unknown, i): ClaimResult => {
+      if (c === 2 || c === 1) this.#watch.forget(keys[i]!);
+      if (c === 2) return 'landed';
+      if (c === 1) return 'claimed';
+      if (typeof c !== 'number' || c > 0) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
+      this.#watch.saw(keys[i]!, -c);
+      return 'busy';
+    });
     this.#releases.unwatch(keys, out);
     return out;
   }
@@ -88,17 +110,22 @@ export class RedisCoordinator implements FetchCoordinator {
    */
   async lookupAndClaim(keys: readonly string[], ttlMs: number, options?: LookupAndClaimOptions): Promise<LookupClaimResult[]> {
     if (keys.length === 0) return [];
-    const lease = leaseArg(ttlMs);
+    const backstop = backstopArg(ttlMs);
     await this.#releases.listenOrPoll(keys);
     const expected = options?.expectedBytes;
+    const stale = this.#watch.staleVersions(keys, ttlMs);
+    const version = newVersion();
     const parts: { send: () => Promise<unknown>; bytes: number }[] = [];
     let part: string[] = [];
+    let first = 0; // index in keys of part[0]
     let bytes = 0;
     let unsized = 0;
     const flush = (): void => {
       const list = part;
-      const args = [this.owner, lease, String(INLINE_BYTES_PER_LOOKUP)];
-      parts.push({ send: () => this.#driver.evalBuffers({ script: LOOKUP_CLAIM_SCRIPT, keys: list, args }), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
+      const args = [this.owner, backstop, version, String(INLINE_BYTES_PER_LOOKUP), ...(stale?.slice(first, first + list.length) ?? [])];
+      const command = { script: LOOKUP_CLAIM_SCRIPT, keys: list, args, argsPerKey: stale ? 1 : 0 };
+      parts.push({ send: () => this.#driver.evalBuffers(command), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
+      first += list.length;
       part = [];
       bytes = 0;
       unsized = 0;
@@ -119,11 +146,15 @@ export class RedisCoordinator implements FetchCoordinator {
       if (list.length !== parts.length || reply.length !== keys.length) {
         throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
       }
-      const out = reply.map((r: unknown): LookupClaimResult => {
+      const out = reply.map((r: unknown, i): LookupClaimResult => {
+        if (typeof r === 'number' && r <= 0) {
+          this.#watch.saw(keys[i]!, -r);
+          return 'busy';
+        }
+        this.#watch.forget(keys[i]!);
         // Buffer is a Uint8Array: handed on as-is, without a copy.
         if (Buffer.isBuffer(r)) return r;
         if (r === 1) return 'claimed';
-        if (r === 0) return 'busy';
         if (r === 2) return 'landed';
         throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
       });
@@ -147,7 +178,7 @@ export class RedisCoordinator implements FetchCoordinator {
    */
   async extend(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     if (keys.length === 0) return [];
-    const command = { script: EXTEND_SCRIPT, keys, args: [this.owner, leaseArg(ttlMs)] };
+    const command = { script: EXTEND_SCRIPT, keys, args: [this.owner, backstopArg(ttlMs)] };
     const control = this.#control;
     const reply = control ? await control('EVAL extend', command) : await this.#timed('EVAL extend', () => this.#driver.eval(command));
     const codes = Buffer.isBuffer(reply) || typeof reply === 'string' ? String(reply) : undefined;
@@ -184,8 +215,13 @@ export class RedisCoordinator implements FetchCoordinator {
   }
 }
 
-/** A lease duration as the scripts take it: whole ms, at least 1. */
-function leaseArg(ttlMs: number): string {
+/** The Redis TTL of a lease of `ttlMs` (its backstop), as the scripts take it: whole ms, at least 1. */
+function backstopArg(ttlMs: number): string {
   if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs)) throw new TypeError(`lease ttlMs must be a number of ms, got ${String(ttlMs)}`);
-  return String(Math.max(1, Math.round(Math.min(ttlMs, Number.MAX_SAFE_INTEGER))));
+  return String(Math.max(1, Math.round(Math.min(ttlMs * LEASE_BACKSTOP_PERIODS, Number.MAX_SAFE_INTEGER))));
+}
+
+/** The first version of a new lease: random, so that a waiter tells a new holder's lease from the old one's. */
+function newVersion(): string {
+  return String(1 + Math.floor(Math.random() * 0x7fff_fffe));
 }

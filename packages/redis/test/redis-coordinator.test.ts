@@ -8,7 +8,7 @@ import t from 'tap';
 import { createClient } from 'redis';
 import { StoreTimeoutError } from '@rangecache/core';
 import type { FetchCoordinator } from '@rangecache/core';
-import { RedisStore } from '@rangecache/redis';
+import { LEASE_BACKSTOP_PERIODS, RedisStore } from '@rangecache/redis';
 import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
 import type { TestRedisClient } from '@rangecache/test-support';
 import { eventually, sleep, within } from './helpers.js';
@@ -92,10 +92,11 @@ t.test('lookupAndClaim: byte-exact values, claimed (with a lease of ttlMs), busy
   t.ok(isBytes(r[5]) && r[5].byteLength === 0, 'an empty stored value is an empty Uint8Array, not a claim');
 
   const lease = await admin.get(`${key('lac', 'free')}:lease`);
-  t.equal(lease, (a.store.coordinator as unknown as { owner: string }).owner, 'the lease holds this coordinator as owner');
+  t.match(lease, new RegExp(`^${(a.store.coordinator as unknown as { owner: string }).owner}:[1-9][0-9]*$`), 'the lease holds this coordinator as owner, and a version');
   const pttl = await admin.pTTL(`${key('lac', 'free')}:lease`);
-  t.ok(pttl > 0 && pttl <= ttlMs, `the lease's TTL is about ttlMs (${pttl} of ${ttlMs} ms)`);
-  t.ok(pttl > ttlMs - 3000, 'and was set from ttlMs, not some other duration');
+  const backstop = LEASE_BACKSTOP_PERIODS * ttlMs;
+  t.ok(pttl > 0 && pttl <= backstop, `the lease's Redis TTL is its backstop, ${LEASE_BACKSTOP_PERIODS} x ttlMs (${pttl} of ${backstop} ms)`);
+  t.ok(pttl > backstop - 3000, 'and was set from ttlMs, not some other duration');
   t.equal(await admin.exists(`${key('lac', 'every')}:lease`), 0, 'a present value takes no lease');
   t.equal(await admin.get(`${key('lac', 'held')}:waiters`), '1', 'busy counts this caller as a waiter');
   t.ok((await admin.pTTL(`${key('lac', 'held')}:waiters`)) > 0, 'the waiter count expires');
@@ -239,17 +240,26 @@ t.test('extend: a live holder keeps its lease past its TTL; other owners get fal
     'b may extend only its own lease: not a\'s, not a missing one');
   t.same(await extendOf(a.store)([], leaseMs), [], 'no keys: no call');
 
-  // a extends k0 every leaseMs/3 for more than twice its TTL; k1 it leaves alone.
+  // a extends k0 every leaseMs/3 for more than twice a lease; k1 it leaves alone. b checks both each time, as a
+  // waiter does: k0 stays a's, k1 b takes over once it has seen it unextended for a lease (over 3 answers or more).
+  const ownerA = (a.store.coordinator as unknown as { owner: string }).owner;
   const start = Date.now();
   const results: boolean[] = [];
+  const seenByB: { ms: number; k0: unknown; k1: unknown }[] = [];
   while (Date.now() - start < 2.5 * leaseMs) {
     results.push(...(await extendOf(a.store)([k0], leaseMs)));
+    const [r0, r1] = await lac(b.store)([k0, k1], leaseMs);
+    seenByB.push({ ms: Date.now() - start, k0: r0, k1: r1 });
     await sleep(leaseMs / 3);
   }
   t.ok(results.length >= 3 && results.every(Boolean), `each of ${results.length} extensions answered true`);
-  t.equal(await admin.get(`${k0}:lease`), (a.store.coordinator as unknown as { owner: string }).owner,
-    `k0's lease is alive ${Date.now() - start} ms after it was taken for ${leaseMs} ms`);
-  t.equal(await admin.exists(`${k1}:lease`), 0, 'k1, never extended, expired');
+  t.match(await admin.get(`${k0}:lease`), new RegExp(`^${ownerA}:`), `k0's lease is alive ${Date.now() - start} ms after it was taken for ${leaseMs} ms`);
+  t.ok(seenByB.every((s) => s.k0 === 'busy'), 'b never took over k0, which a extends');
+  const takeover = seenByB.findIndex((s) => s.k1 === 'claimed');
+  t.ok(takeover >= 2 && seenByB.slice(0, takeover).every((s) => s.k1 === 'busy'),
+    `b took over k1 after ${takeover} busy answers (${JSON.stringify(seenByB.map((s) => [s.ms, s.k1]))})`);
+  t.ok(takeover >= 0 && seenByB[takeover]!.ms - seenByB[0]!.ms >= leaseMs, 'and not before it had watched it for a lease');
+  t.same(await extendOf(a.store)([k1], leaseMs), [false], 'a\'s extension of k1 now answers false');
   t.ok(await admin.exists(`${k0}:waiters`), 'k0\'s waiter count lives as long as the extended lease');
 
   // b, waiting since before the original TTL ran out, is still woken by the release (its waiter count was kept).
@@ -257,14 +267,17 @@ t.test('extend: a live holder keeps its lease past its TTL; other owners get fal
   await a.store.coordinator.release([k0]);
   t.same(await within(wait, 20_000, 'waitForRelease'), [k0], 'the release of an extended lease still wakes its old waiter');
 
-  // A dead holder: a takes k2's lease after b's lapses; b stops extending; the lease is gone within about a period.
-  const [again] = await lac(a.store)([key('ext', 'dead')], leaseMs);
+  // A dead holder nobody waits on: Redis drops its lease after the backstop, and another process can claim it.
+  const shortMs = 300;
+  const [again] = await lac(a.store)([key('ext', 'dead')], shortMs);
   t.equal(again, 'claimed');
-  t.same(await extendOf(a.store)([key('ext', 'dead')], leaseMs), [true]);
+  t.same(await extendOf(a.store)([key('ext', 'dead')], shortMs), [true]);
+  const pttl = await admin.pTTL(`${key('ext', 'dead')}:lease`);
+  t.ok(pttl > shortMs && pttl <= LEASE_BACKSTOP_PERIODS * shortMs, `an extension sets the backstop TTL (${pttl} ms)`);
   const gone = await eventually(async () => (await admin.exists(`${key('ext', 'dead')}:lease`)) === 0, 15_000);
   t.ok(gone, 'a lease that is no longer extended expires');
-  t.same(await lac(b.store)([key('ext', 'dead')], leaseMs), ['claimed'], 'and another process can claim it');
-  t.same(await extendOf(a.store)([key('ext', 'dead')], leaseMs), [false], 'the old holder\'s extension now answers false');
+  t.same(await lac(b.store)([key('ext', 'dead')], shortMs), ['claimed'], 'and another process can claim it');
+  t.same(await extendOf(a.store)([key('ext', 'dead')], shortMs), [false], 'the old holder\'s extension now answers false');
 });
 
 t.test('extend goes around the holder\'s own big write: the lease is kept while 16 MiB crawl to Redis on the client\'s connection', async (t) => {
@@ -290,10 +303,70 @@ t.test('extend goes around the holder\'s own big write: the lease is kept while 
   }
   t.notOk(written, 'the write was still on its way');
   t.ok(answers.length >= 3 && answers.every(Boolean), `each of ${answers.length} extensions answered true meanwhile`);
-  t.equal(await admin.get(`${k}:lease`), (a.store.coordinator as unknown as { owner: string }).owner,
+  t.match(await admin.get(`${k}:lease`), new RegExp(`^${(a.store.coordinator as unknown as { owner: string }).owner}:`),
     `the lease is alive ${Date.now() - start} ms later, past twice its ${leaseMs} ms`);
   await write;
   t.equal(await admin.strLen(key('around', 1)), 16 * MiB, 'and the write landed');
+});
+
+t.test('a Redis stalled for twice a lease does not cost a live holder its lease; a holder that stops extending is taken over', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => { redis.signal('SIGCONT'); return redis.stop(); });
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const ownerA = (a.store.coordinator as unknown as { owner: string }).owner;
+  const ownerB = (b.store.coordinator as unknown as { owner: string }).owner;
+
+  const leaseMs = 1000;
+  const k = key('stalled', 0);
+  t.same(await lac(a.store)([k], leaseMs), ['claimed'], 'a claims the key');
+  // a is the holder: it extends every third of a lease, as the origin loader does (a stalled Redis fails some calls).
+  let extending = true;
+  const extender = (async () => {
+    while (extending) {
+      await extendOf(a.store)([k], leaseMs).catch(() => {});
+      await sleep(leaseMs / 3);
+    }
+  })();
+  // b is a waiter, as the fleet stage is: it waits half a lease, then asks again; a claim that times out may still
+  // be run by Redis later, so who holds the lease is read from Redis itself.
+  let waiting = true;
+  const claims: string[] = [];
+  const waiter = (async () => {
+    while (waiting) {
+      await b.store.coordinator.waitForRelease([k], leaseMs / 2);
+      if (!waiting) break;
+      try {
+        const [r] = await lac(b.store)([k], leaseMs);
+        claims.push(String(r));
+        if (r === 'claimed') break;
+      } catch { claims.push('timeout'); }
+    }
+  })();
+  t.same(await lac(b.store)([k], leaseMs), ['busy'], 'b finds it busy');
+  await sleep(leaseMs / 2);
+  redis.signal('SIGSTOP');
+  await sleep(2 * leaseMs); // Redis's clock runs on; it answers nobody, extensions included
+  redis.signal('SIGCONT');
+  await sleep(3 * leaseMs); // a goes on extending; b goes on checking
+  const holder = await admin.get(`${k}:lease`);
+  t.ok(holder?.startsWith(`${ownerA}:`), `a still holds the lease after the stall (holder ${holder === null ? 'none' : holder.startsWith(`${ownerB}:`) ? 'b' : holder}; b saw ${claims.join(', ')})`);
+  t.notOk(claims.includes('claimed'), 'b never took it over');
+
+  // a stops extending, as if it had died: b takes the lease over after watching it unextended for a lease or so.
+  extending = false;
+  await extender;
+  const stopped = Date.now();
+  const taken = await eventually(async () => (await admin.get(`${k}:lease`))?.startsWith(`${ownerB}:`) === true, 15_000);
+  const tookMs = Date.now() - stopped;
+  t.ok(taken, `b took the lease over ${tookMs} ms after a's last extension`);
+  t.ok(tookMs >= leaseMs * 0.6, `not before it had gone unextended for about a lease (${tookMs} ms, lease ${leaseMs} ms)`);
+  waiting = false;
+  await waiter;
+  t.same(await extendOf(a.store)([k], leaseMs), [false], 'a\'s extension now answers false');
+  t.same(await extendOf(b.store)([k], leaseMs), [true], 'b\'s answers true');
 });
 
 t.test('waitForRelease names exactly the released keys; none is lost between two waits', async (t) => {
