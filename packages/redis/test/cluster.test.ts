@@ -115,6 +115,41 @@ t.test('leases across two processes\' stores: one origin fetch per block, the wa
   t.ok(delta('ssubscribe') > 0, 'B listened on shard channels');
 });
 
+t.test('a waiter takes over, in every slot, the leases it watched go unextended, and only those', async (t) => {
+  const [a, b] = [await clusterStore(t), await clusterStore(t)];
+  const admin = await rc.cluster(); // closed by rc.stop()
+  const owner = (s: RedisStore): string => (s.coordinator as unknown as { owner: string }).owner;
+  // Six segments of one object: six hash tags, spread over the masters; a's extended leases are the even ones.
+  const keys = Array.from({ length: 6 }, (_, i) => `rangecache:v2:takeover:{obj:v=1:s${i}}:b:1:${i}`);
+  const extended = keys.filter((_, i) => i % 2 === 0);
+  const leaseMs = 600;
+  t.same(await a.coordinator.claim(keys, leaseMs), keys.map(() => 'claimed'), 'a claims all six');
+  let extending = true;
+  const extender = (async () => {
+    while (extending) {
+      await a.coordinator.extend!(extended, leaseMs).catch(() => {});
+      await new Promise((r) => setTimeout(r, leaseMs / 3));
+    }
+  })();
+  // b checks all six every half lease with claim (redis-coordinator.test.ts takes over with lookupAndClaim).
+  const answers: string[][] = [];
+  for (let round = 0; round < 20; round++) {
+    const r = await b.coordinator.claim(keys, leaseMs);
+    answers.push(r.map(String));
+    if (keys.every((_, i) => i % 2 === 0 || r[i] === 'claimed' || answers.some((x) => x[i] === 'claimed'))) break;
+    await new Promise((r) => setTimeout(r, leaseMs / 2));
+  }
+  extending = false;
+  await extender;
+  const holders = await Promise.all(keys.map(async (k) => String(await admin.get(`${k}:lease`))));
+  keys.forEach((_, i) => {
+    if (i % 2 === 0) t.ok(holders[i]!.startsWith(`${owner(a)}:`) && answers.every((x) => x[i] === 'busy'), `segment ${i}, extended: still a's, busy to b every time`);
+    else t.ok(holders[i]!.startsWith(`${owner(b)}:`) && answers.findIndex((x) => x[i] === 'claimed') >= 2, `segment ${i}, unextended: b took it over after watching it (${answers.map((x) => x[i]).join(' ')})`);
+  });
+  await a.coordinator.release(keys);
+  await b.coordinator.release(keys);
+});
+
 t.test('a coordinator keeps at most 1024 shard channels, the most recently used', async (t) => {
   const store = await clusterStore(t);
   const keyOf = (i: number): string => `rangecache:v2:chan:{obj:v=1:s${i}}:b:1:${i}`;
