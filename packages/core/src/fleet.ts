@@ -8,7 +8,7 @@ import type { ClaimResult, FetchCoordinator, LookupClaimResult } from './coordin
 import { answersLate, lateAnswer } from './late-answers.js';
 import type { FlightTable } from './flight-table.js';
 import type { StoreLookup } from './lookup.js';
-import type { OriginLoader } from './origin-loader.js';
+import { release, type OriginLoader } from './origin-loader.js';
 import type { FleetOutcome, Piece } from './read-job.js';
 
 /** Claims of a batch's misses tried while the store only times out (each try gets twice the time). */
@@ -39,7 +39,7 @@ export interface FleetParts {
  * ```
  */
 export class FleetLoader {
-  readonly counters = { fleetWaits: 0, fleetFallbacks: 0 };
+  readonly counters = { fleetWaits: 0, fleetFallbacks: 0, aheadDropped: 0 };
   readonly coordinator: FetchCoordinator;
   readonly leaseMs: number;
   #host: FleetParts;
@@ -131,12 +131,23 @@ export class FleetLoader {
       }
       timeouts = 0;
       this.counters.fleetWaits += outcome.landed;
-      fallback(outcome.claimed); // its holder gave up or died
+      // Its holder gave up or died: fetch what a read wants. Read-ahead nobody reads yet is let go instead: it was a
+      // guess, and at the end of a scan its holder's close() aborted it, as this process's own close would.
+      const guesses = outcome.claimed.filter(onlyReadAhead);
+      if (guesses.length > 0) this.#dropGuesses(guesses);
+      fallback(guesses.length > 0 ? outcome.claimed.filter((p) => !guesses.includes(p)) : outcome.claimed);
       pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
     }
     if (!signal.aborted) fallback(pending);
     await Promise.all(fetches);
     signal.throwIfAborted();
+  }
+
+  /** Lets read-ahead pieces go: their leases are released, their flights fail (read-ahead ignores it). */
+  #dropGuesses(pieces: Piece[]): void {
+    this.counters.aheadDropped += pieces.length;
+    release(this.coordinator, pieces.map((p) => p.key));
+    for (const p of pieces) p.flight!.reject(new DOMException('read-ahead let go: its holder in another process gave up', 'AbortError'));
   }
 
   /**
@@ -202,4 +213,10 @@ export class FleetLoader {
     outcome.claimed.push(...missing);
     outcome.busy.push(...unanswered);
   }
+}
+
+/** Whether only read-ahead wants `p` now: no read takes its bytes, and no batch that joined its flight may. */
+function onlyReadAhead(p: Piece): boolean {
+  const f = p.flight;
+  return p.ahead && f !== undefined && f.consumers === 0 && f.uncountedJoins === 0;
 }

@@ -139,6 +139,11 @@ export interface ReaderStats {
   fleetWaits: number;
   /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
   fleetFallbacks: number;
+  /**
+   * Read-ahead pieces waited for in vain, then let go instead of fetched: only read-ahead wanted them (at the end
+   * of a scan, their holder's `close()` aborted them). A read of one later goes to the store and the origin as usual.
+   */
+  aheadDropped: number;
   /** Store calls not made because the circuit breaker was open. */
   storeSkipped: number;
   /** Times the circuit breaker opened. */

@@ -36,7 +36,7 @@ export type { AsyncCachingReaderOptions, CacheMode, ReadOptions, ReaderEvents, R
 
 const ZERO_STATS: ReaderStats = {
   reads: 0, hits: 0, misses: 0, joins: 0, originRequests: 0, originBytes: 0, originStats: 0, cacheBytes: 0,
-  bytesRead: 0, copiedBytes: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0, fleetWaits: 0, fleetFallbacks: 0,
+  bytesRead: 0, copiedBytes: 0, storeErrors: 0, corruptValues: 0, originErrors: 0, writeErrors: 0, fleetWaits: 0, fleetFallbacks: 0, aheadDropped: 0,
   storeSkipped: 0, circuitOpens: 0, writesDropped: 0, integrityRejected: 0, authorizations: 0,
 };
 

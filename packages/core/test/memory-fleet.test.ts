@@ -53,6 +53,37 @@ t.test('a holder that dies holding its leases costs its waiters about one lease,
   t.comment(`waited ${Math.round(waitedMs)} ms for a ${leaseMs} ms lease`); // the bound on the wait is the benchmark's, not a test's
 });
 
+t.test('read-ahead whose holder gave up is let go, not fetched; a read of it later fetches it once', async (t) => {
+  const dir = await tempDir();
+  const { path, bytes } = await dir.file('ahead.bin', 8 * B);
+  const shared = new MemoryStore();
+  const fetcher = new CountingFetcher(new FileFetcher());
+  const reader = new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs: 5000 });
+  t.teardown(async () => { await reader.close(); await dir.remove(); });
+  // Another process holds block 2's lease, as its own read-ahead would.
+  const other = shared.withLeases().coordinator!;
+  const { version } = await new FileFetcher().stat(path);
+  const key2 = blockKey(versionPrefix('default', path, version), B, 2);
+  t.same(await other.claim([key2], 5000), ['claimed']);
+
+  // A scan of blocks 0 and 1: the second read reads block 2 ahead, finds it busy, and waits on its holder.
+  t.ok(Buffer.from(await reader.readRange(path, 0, B)).equals(bytes.subarray(0, B)));
+  t.ok(Buffer.from(await reader.readRange(path, B, 2 * B)).equals(bytes.subarray(B, 2 * B)));
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(fetcher.fetches, [{ start: 0, end: B }, { start: B, end: 2 * B }], 'blocks 0 and 1 fetched; block 2 waited on');
+  await other.release([key2]); // the holder gave up (its close() aborted it): nothing landed
+  for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(reader.stats().aheadDropped, 1, 'the waiter let the read-ahead go');
+  t.equal(reader.stats().fleetFallbacks, 0, 'instead of fetching it');
+  t.same(fetcher.fetches.length, 2, 'the origin was not asked for block 2');
+  t.same(await other.claim([key2], 5000), ['claimed'], 'and its lease was released');
+  await other.release([key2]);
+
+  // A read of block 2 now fetches it, once, byte-exact.
+  t.ok(Buffer.from(await reader.readRange(path, 2 * B, 3 * B)).equals(bytes.subarray(2 * B, 3 * B)), 'block 2 byte-exact');
+  t.equal(fetcher.fetches.filter((r) => r.start === 2 * B).length, 1, 'fetched once, by the read');
+});
+
 t.test('a wait for a release ends when its timer fires, even if the wall clock reads a little short then', async (t) => {
   const coordinator = new MemoryStore().withLeases().coordinator!;
   t.teardown(() => coordinator.close());
