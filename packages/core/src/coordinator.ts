@@ -55,7 +55,9 @@ export interface FetchCoordinator {
   /**
    * For each key: `landed` if its value is in the store already, else `claimed` if this caller now holds the
    * lease to fetch it (for `ttlMs`), else `busy` (someone else holds it). One round trip. Once this resolves, a
-   * release of any `busy` key is sure to wake `waitForRelease`.
+   * release of any `busy` key is sure to wake `waitForRelease`. A lease not extended for `ttlMs` may be taken by
+   * another caller: when its TTL runs out (`MemoryCoordinator`), or once that caller has watched it go unextended
+   * for `ttlMs` over several claims (`RedisCoordinator`, whose leases so survive a stalled Redis).
    */
   claim(keys: readonly string[], ttlMs: number): Promise<ClaimResult[]>;
   /**
