@@ -104,7 +104,7 @@ export class OriginLoader {
       p.flight!.resolve(value);
     }
     // The write waits for the reads these bytes complete to queue their next store call (in the microtasks that
-    // follow): that small call and this big write then leave together, in one flush of the store's connection.
+    // follow), so that the store sees that small call first (RedisStore sends the write once it is answered).
     await new Promise(setImmediate);
     const { outcome, completed } = await this.#o.writeBehind.write(entries, coordinator !== undefined);
     // A write that timed out on a busy machine usually lands late, releasing its leases with it. Until it has (or

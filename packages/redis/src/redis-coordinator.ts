@@ -55,6 +55,8 @@ export class RedisCoordinator implements FetchCoordinator {
   #control: RedisCoordinatorOptions['control'];
   /** The versions of other holders' leases this process has seen, to tell when one may be taken over. */
   readonly #watch = new LeaseWatch();
+  /** lookupAndClaim calls waiting for their answers (see {@link lookupsAnswered}). */
+  readonly #lookups = new Set<Promise<unknown>>();
 
   /**
    * @param driver the store's way to the connected client the leases are taken on (the subscriber is a duplicate).
@@ -162,14 +164,28 @@ export class RedisCoordinator implements FetchCoordinator {
       return out;
     };
     let replies: unknown[];
+    const answered = this.#timedParts('EVAL lookupAndClaim', parts);
+    this.#lookups.add(answered);
+    void answered.then(() => this.#lookups.delete(answered), () => this.#lookups.delete(answered));
     try {
-      replies = await this.#timedParts('EVAL lookupAndClaim', parts);
+      replies = await answered;
     } catch (e) {
       // A late answer still says which leases the script took: the caller may use it instead of asking again
       // (a second script would find this owner's own leases busy).
       throw e instanceof StoreTimeoutError ? e.mapAnswer(results) : e;
     }
     return results(replies);
+  }
+
+  /**
+   * Settles once the lookupAndClaim calls in flight now have been answered (or have failed); undefined when none is.
+   * Redis runs the commands that arrive together before it sends any of their answers, so a big write sent beside a
+   * cold read's lookup delays that lookup, and the read's origin request behind it. `RedisStore` sends its writes
+   * after them.
+   */
+  lookupsAnswered(): Promise<void> | undefined {
+    if (this.#lookups.size === 0) return undefined;
+    return Promise.allSettled([...this.#lookups]).then(() => undefined);
   }
 
   /**

@@ -369,6 +369,31 @@ t.test('a Redis stalled for twice a lease does not cost a live holder its lease;
   t.same(await extendOf(b.store)([k], leaseMs), [true], 'b\'s answers true');
 });
 
+t.test('a write goes to Redis once the lookups in flight are answered, so it does not delay them', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  // 1 MiB/s each way: a 200 kB answer takes about 200 ms to come back, a 64 KiB write about 60 ms to go.
+  const link = await startSlowLink(redis.port, MiB);
+  t.teardown(() => link.close());
+  const a = await connectedStore(`redis://127.0.0.1:${link.port}`, { timeoutPerMiBMs: 10_000 });
+  t.teardown(async () => { await a.store.close(); await a.client.disconnect(); });
+  const landed = pattern(200_000, 5);
+  await admin.set(key('order', 'landed'), Buffer.from(landed));
+  const entry = { key: key('order', 'new'), value: pattern(64 * 1024, 6), ttlMs: 60_000 };
+  await lac(a.store)([key('order', 'first')], 5000); // the release channel is listened to from now on, as in a reader
+
+  const lookup = lac(a.store)([key('order', 'landed')], 5000, { expectedBytes: [landed.byteLength] });
+  await new Promise(setImmediate); // as the origin loader does: the lookup is sent before the write is asked for
+  const written = a.store.setMany([entry]);
+  const [value] = await lookup;
+  const existedAtAnswer = await admin.exists(entry.key);
+  await written;
+  t.ok(sameBytes(value, landed), 'the lookup answered the landed value, byte-exact');
+  t.equal(existedAtAnswer, 0, 'the write had not reached Redis when the lookup was answered: it was sent after it');
+  t.ok(sameBytes((await a.store.getMany([entry.key]))[0], entry.value), 'and it landed then, byte-exact');
+});
+
 t.test('waitForRelease names exactly the released keys; none is lost between two waits', async (t) => {
   const redis = await startRedis({ ownProcess: true });
   t.teardown(() => redis.stop());
