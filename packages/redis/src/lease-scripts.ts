@@ -81,7 +81,6 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-
 // KEYS: data keys; ARGV[1]: owner, ARGV[2]: backstop ms. Returns one character per key, as a bulk string (which the
 // store's own connection reads, as it reads MGET): '1' = this owner's lease has a new version and lives ARGV[2] ms
 // more (and its waiter count at least as long, so that its release is still published), '0' = not this owner's.

@@ -218,7 +218,7 @@ export class RedisStore implements CacheStore {
   async #write(entries: readonly StoreEntry[], release: readonly string[]): Promise<void> {
     if (entries.length === 0) return;
     // After the lookups in flight: a cold read's next lookup is answered before Redis stores these bytes, and the
-    // write lands while that read waits for the origin (W2 cold on loopback: about 17% faster).
+    // write lands while that read waits for the origin (W2 cold / direct on loopback: 1.78 -> 1.41, BENCHMARKS.md).
     const lookups = this.#coordinator.lookupsAnswered();
     if (lookups) await lookups;
     const parts: Part<unknown>[] = [];
