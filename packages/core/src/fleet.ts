@@ -133,9 +133,11 @@ export class FleetLoader {
       this.counters.fleetWaits += outcome.landed;
       // Its holder gave up or died: fetch what a read wants. Read-ahead nobody reads yet is let go instead: it was a
       // guess, and at the end of a scan its holder's close() aborted it, as this process's own close would.
-      const guesses = outcome.claimed.filter(onlyReadAhead);
+      const guesses: Piece[] = [];
+      const wanted: Piece[] = [];
+      for (const p of outcome.claimed) (onlyReadAhead(p) ? guesses : wanted).push(p);
       if (guesses.length > 0) this.#dropGuesses(guesses);
-      fallback(guesses.length > 0 ? outcome.claimed.filter((p) => !guesses.includes(p)) : outcome.claimed);
+      fallback(wanted);
       pending = [...pending.filter((p) => !checked.has(p)), ...outcome.busy];
     }
     if (!signal.aborted) fallback(pending);

@@ -24,3 +24,4 @@ export { MemoryCoordinator, LeaseTable } from './memory-coordinator.js';
 export { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 export { StoreError, StoreTimeoutError, StoreUnavailableError } from './store-errors.js';
+export { setBounded } from './bounded-map.js';

@@ -15,7 +15,7 @@ export const WAITERS_SUFFIX = ':waiters';
  * every extension adds one, so a waiter that sees the same version over a lease period knows that nobody extended
  * it, whatever Redis's own clock did meanwhile (see `RedisCoordinator`). The key's Redis TTL is only a backstop.
  */
-export const LEASE_VERSION_SEPARATOR = ':';
+const LEASE_VERSION_SEPARATOR = ':';
 
 // Whether lease value v (false when absent) is owner ARGV[1]'s, as Lua: shared by the checks, extension and release.
 const OWNED = (v: string): string => `${v} and string.sub(${v}, 1, #ARGV[1] + 1) == ARGV[1] .. '${LEASE_VERSION_SEPARATOR}'`;

@@ -23,6 +23,7 @@
  * watch.forget(key); // after a claim or a landed value
  * ```
  */
+import { setBounded } from '@rangecache/core/store-kit';
 
 /** Answers with the same version, at least a lease apart in all, before a waiter takes the lease over. */
 export const LEASE_CHECKS_BEFORE_TAKEOVER = 3;
@@ -59,9 +60,7 @@ export class LeaseWatch {
       s.seen++;
       return;
     }
-    this.#sightings.delete(key);
-    if (this.#sightings.size >= MAX_WATCHED_KEYS) this.#sightings.delete(this.#sightings.keys().next().value as string);
-    this.#sightings.set(key, { version, since: this.#now(), seen: 1 });
+    setBounded(this.#sightings, key, { version, since: this.#now(), seen: 1 }, MAX_WATCHED_KEYS);
   }
 
   /** Drops what was seen of `key` (this process claimed it, or its value landed). */

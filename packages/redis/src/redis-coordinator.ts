@@ -88,12 +88,10 @@ export class RedisCoordinator implements FetchCoordinator {
     );
     if (!Array.isArray(codes) || codes.length !== keys.length) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
     const out = codes.map((c: unknown, i): ClaimResult => {
-      if (c === 2 || c === 1) this.#watch.forget(keys[i]!);
+      if (this.#busy(keys[i]!, c)) return 'busy';
       if (c === 2) return 'landed';
       if (c === 1) return 'claimed';
-      if (typeof c !== 'number' || c > 0) throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
-      this.#watch.saw(keys[i]!, -c);
-      return 'busy';
+      throw new StoreError('EVAL claim', 'lease claim returned an unexpected reply');
     });
     this.#releases.unwatch(keys, out);
     return out;
@@ -149,11 +147,7 @@ export class RedisCoordinator implements FetchCoordinator {
         throw new StoreError('EVAL lookupAndClaim', 'lease lookup returned an unexpected reply');
       }
       const out = reply.map((r: unknown, i): LookupClaimResult => {
-        if (typeof r === 'number' && r <= 0) {
-          this.#watch.saw(keys[i]!, -r);
-          return 'busy';
-        }
-        this.#watch.forget(keys[i]!);
+        if (this.#busy(keys[i]!, r)) return 'busy';
         // Buffer is a Uint8Array: handed on as-is, without a copy.
         if (Buffer.isBuffer(r)) return r;
         if (r === 1) return 'claimed';
@@ -175,6 +169,19 @@ export class RedisCoordinator implements FetchCoordinator {
       throw e instanceof StoreTimeoutError ? e.mapAnswer(results) : e;
     }
     return results(replies);
+  }
+
+  /**
+   * Whether a check script's answer for `key` is busy (0 or minus the holder's version); the lease watch notes the
+   * version it saw, or forgets the key when the answer is anything else (claimed, landed).
+   */
+  #busy(key: string, answer: unknown): boolean {
+    if (typeof answer === 'number' && answer <= 0) {
+      this.#watch.saw(key, -answer);
+      return true;
+    }
+    this.#watch.forget(key);
+    return false;
   }
 
   /**
