@@ -47,7 +47,9 @@ async function setup() {
     }
     const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
     return {
-      open: async () => { const res = await request(cfg.origin.url, { method: 'HEAD', dispatcher: agent }); await res.body.dump(); },
+      // reset: false keeps the connection: undici closes it after a HEAD by default, and undici 7's Agent then opened
+      // (and closed) a connection for every later request, which made this baseline pay a handshake per read.
+      open: async () => { const res = await request(cfg.origin.url, { method: 'HEAD', dispatcher: agent, reset: false }); await res.body.dump(); },
       read: async (r) => {
         const res = await request(cfg.origin.url, { dispatcher: agent, headers: { range: `bytes=${r.start}-${r.end - 1}` } });
         if (res.statusCode !== 206) throw new Error(`status ${res.statusCode}`);

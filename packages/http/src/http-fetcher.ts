@@ -279,6 +279,9 @@ export class HttpFetcher implements Fetcher {
       res = await request(target, {
         method, headers, dispatcher: this.#dispatcher, signal: deadline.signal,
         headersTimeout: this.#headersMs, bodyTimeout: this.#bodyMs,
+        // undici closes the connection after a HEAD by default, and undici 7's Agent then gave every later request
+        // to that origin a connection of its own, closed after it: a TCP (and TLS) handshake per origin request.
+        ...(method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (e) {
       throw this.#networkError(url, e, signal);

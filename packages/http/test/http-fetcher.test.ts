@@ -28,6 +28,22 @@ t.test('ranged GET sends Range and If-Match and checks Content-Range', async (t)
   t.equal(get.status, 206);
 });
 
+t.test('reads after a HEAD reuse one keep-alive connection (undici 7 Agent: no connection per request)', async (t) => {
+  // undici closes the connection after a HEAD unless told not to, and its Agent (7.x) then let every later request to
+  // that origin open a connection of its own and close it: a TCP (for HTTPS, TLS) handshake per origin request.
+  const f = make();
+  const meta = await f.stat(url);
+  for (let i = 0; i < 20; i++) {
+    const start = i * 5000;
+    t.same(Buffer.from(await f.fetch(url, { start, end: start + 5000 }, { expect: meta })), bytes.subarray(start, start + 5000));
+  }
+  const gets = origin.requests.filter((r) => r.method === 'GET');
+  t.equal(gets.length, 20);
+  const used = new Set(origin.requests.map((r) => r.connection));
+  // Two at most: the pool may open a second one for a request sent while the first still finishes a response.
+  t.ok(used.size <= 2, `the HEAD and 20 sequential GETs came on ${used.size} connection(s), not one each`);
+});
+
 t.test('stat falls back to GET bytes=0-0 where HEAD is refused', async (t) => {
   for (const status of [403, 405]) {
     origin.reset();

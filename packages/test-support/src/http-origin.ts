@@ -19,6 +19,8 @@ export interface OriginRequest {
   acceptEncoding: string | undefined;
   status: number;
   bytes: number;
+  /** Which TCP connection the request came on: 1 for the first the origin accepted since it started, and so on. */
+  connection: number;
 }
 
 export interface HttpOriginBehaviour {
@@ -91,14 +93,16 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   const requests: OriginRequest[] = [];
   const faults: Fault[] = [];
   const sockets = new Set<Socket>();
+  const connectionOf = new WeakMap<Socket, number>();
   let generation = 0;
+  let accepted = 0; // TCP connections accepted so far
   const behaviour: HttpOriginBehaviour = { ...DEFAULT_BEHAVIOUR };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));
     const record: OriginRequest = {
       method: req.method ?? '', path, range: req.headers.range, ifMatch: req.headers['if-match'] as string | undefined,
-      acceptEncoding: req.headers['accept-encoding'], status: 0, bytes: 0,
+      acceptEncoding: req.headers['accept-encoding'], status: 0, bytes: 0, connection: connectionOf.get(req.socket) ?? 0,
     };
     requests.push(record);
     const send = (status: number, headers: Record<string, string>, body?: Buffer): void => {
@@ -180,7 +184,11 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => { res.destroy(e as Error); });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    connectionOf.set(s, ++accepted);
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
