@@ -25,17 +25,23 @@ export interface RedisCoordinatorOptions {
    */
   write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
   /**
-   * Runs a small script (under a deadline) on a connection that no big write waits on: a `RedisStore` passes its
-   * own lookup connection. Lease extensions go there, since on the client's connection they wait behind the
-   * holder's own writes, and a busy Redis read them too late to keep the leases (measured with 32 processes: a
-   * holder's extensions ran 1.7-2.9 s after they were sent, its lease lapsed, and a waiter fetched the block
-   * again). Without it, they go through the client.
+   * Sends one small script on a connection that no big write waits on and that writes at once: a `RedisStore`
+   * passes its own lookup connection (values come back as Buffers). Lease lookups and extensions go there, timed by
+   * `timedParts` on its `'lookups'` channel. Without it, they go through the client, where:
+   * - extensions wait behind the holder's own writes, and a busy Redis read them too late to keep the leases
+   *   (measured with 32 processes: a holder's extensions ran 1.7-2.9 s after they were sent, its lease lapsed,
+   *   and a waiter fetched the block again);
+   * - a cold read's lookup leaves on node-redis's next `setImmediate`: in W2 cold, a median 100-175 µs after it was
+   *   asked for, against 25-40 µs here.
    */
-  control?: (operation: string, script: { script: string; keys: readonly string[]; args: readonly string[] }) => Promise<unknown>;
+  control?: (script: { script: string; keys: readonly string[]; args: readonly string[] }) => Promise<unknown>;
 }
 
-/** Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. */
-export type TimedParts = <T>(operation: string, parts: readonly { send: () => Promise<T>; bytes: number }[]) => Promise<T[]>;
+/**
+ * Sends `parts` of one operation under per-part deadlines; see {@link RedisCoordinatorOptions.timedParts}. `channel`
+ * says which connection they go on: the client's, or the store's own (`'lookups'`, see `control`).
+ */
+export type TimedParts = <T>(operation: string, parts: readonly { send: () => Promise<T>; bytes: number }[], channel?: 'client' | 'lookups') => Promise<T[]>;
 
 /**
  * Runs one Redis call under a deadline (a store's own policy), rejecting with a typed {@link StoreError}. `bytes`

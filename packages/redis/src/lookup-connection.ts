@@ -263,13 +263,16 @@ export class LookupConnection {
   async mget(keys: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<(Buffer | null)[]> {
     const reply = await this.#send(['MGET', ...keys], into, stop);
     if (reply instanceof Error) throw reply;
-    if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`redis lookup connection: MGET of ${keys.length} keys got ${describe(reply)}`);
-    return reply;
+    if (!Array.isArray(reply) || reply.length !== keys.length || reply.some((v) => typeof v === 'number')) {
+      throw new Error(`redis lookup connection: MGET of ${keys.length} keys got ${describe(reply)}`);
+    }
+    return reply as (Buffer | null)[];
   }
 
   /**
-   * One small command (a lease extension's script): its reply, or the server's error thrown. Nothing big is written
-   * on this connection, so Redis reads such a command at once, whatever the client's connection has queued.
+   * One small command (a lease script: a lookup, an extension): its reply, or the server's error thrown. Nothing big
+   * is written on this connection, so Redis reads such a command at once, whatever the client's connection has
+   * queued; and it leaves at once, where node-redis sends commands on the next `setImmediate`.
    */
   async call(args: readonly string[]): Promise<RespReply> {
     const reply = await this.#send(args);

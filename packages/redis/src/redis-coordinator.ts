@@ -66,7 +66,7 @@ export class RedisCoordinator implements FetchCoordinator {
   constructor(driver: RedisDriver, timed: TimedCall, options: RedisCoordinatorOptions = {}) {
     this.#driver = driver;
     this.#timed = timed;
-    this.#timedParts = options.timedParts ?? (async (operation, parts) => {
+    this.#timedParts = options.timedParts ?? (async (operation, parts) => { // one connection: the channel does not matter
       const out = [];
       for (const p of parts) out.push(await timed(operation, p.send, p.bytes));
       return out;
@@ -113,6 +113,7 @@ export class RedisCoordinator implements FetchCoordinator {
     const backstop = backstopArg(ttlMs);
     await this.#releases.listenOrPoll(keys);
     const expected = options?.expectedBytes;
+    const control = this.#control;
     const stale = this.#watch.staleVersions(keys, ttlMs);
     const version = newVersion();
     const parts: { send: () => Promise<unknown>; bytes: number }[] = [];
@@ -124,7 +125,7 @@ export class RedisCoordinator implements FetchCoordinator {
       const list = part;
       const args = [this.owner, backstop, version, String(INLINE_BYTES_PER_LOOKUP), ...(stale?.slice(first, first + list.length) ?? [])];
       const command = { script: LOOKUP_CLAIM_SCRIPT, keys: list, args, argsPerKey: stale ? 1 : 0 };
-      parts.push({ send: () => this.#driver.evalBuffers(command), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
+      parts.push({ send: () => (control ? control(command) : this.#driver.evalBuffers(command)), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
       first += list.length;
       part = [];
       bytes = 0;
@@ -158,7 +159,7 @@ export class RedisCoordinator implements FetchCoordinator {
       return out;
     };
     let replies: unknown[];
-    const answered = this.#timedParts('EVAL lookupAndClaim', parts);
+    const answered = this.#timedParts('EVAL lookupAndClaim', parts, control ? 'lookups' : 'client');
     this.#lookups.add(answered);
     void answered.then(() => this.#lookups.delete(answered), () => this.#lookups.delete(answered));
     try {
@@ -203,7 +204,9 @@ export class RedisCoordinator implements FetchCoordinator {
     if (keys.length === 0) return [];
     const command = { script: EXTEND_SCRIPT, keys, args: [this.owner, backstopArg(ttlMs)] };
     const control = this.#control;
-    const reply = control ? await control('EVAL extend', command) : await this.#timed('EVAL extend', () => this.#driver.eval(command));
+    const reply = control
+      ? (await this.#timedParts('EVAL extend', [{ send: () => control(command), bytes: 0 }], 'lookups'))[0]
+      : await this.#timed('EVAL extend', () => this.#driver.eval(command));
     const codes = Buffer.isBuffer(reply) || typeof reply === 'string' ? String(reply) : undefined;
     if (codes === undefined || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');
     return [...codes].map((c) => c === '1');

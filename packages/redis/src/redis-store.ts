@@ -114,14 +114,11 @@ export class RedisStore implements CacheStore {
       async (operation, call, bytes = 0) => (await this.#calls.run(operation, [{ send: call, bytes }]))[0]!,
       {
         commandTimeoutMs: () => this.#budgets.base(),
-        timedParts: (operation, parts) => this.#calls.run(operation, parts),
+        timedParts: (operation, parts, channel) => this.#calls.run(operation, parts, channel),
         write: (entries, release) => this.#write(entries, release),
-        // Lease extensions: on the store's own connection, where no big write of the holder is queued ahead of them
-        // (on a cluster, or without that connection, they go through the client).
-        control: own && (async (operation, { script, keys, args }) => {
-          const send = (): Promise<unknown> => own.call(['EVAL', script, String(keys.length), ...keys, ...args]);
-          return (await this.#calls.run(operation, [{ send, bytes: 0 }], 'lookups'))[0];
-        }),
+        // Lease lookups and extensions: on the store's own connection, which sends at once and where no big write of
+        // the holder is queued ahead of them (on a cluster, or without that connection, they go through the client).
+        control: own && (({ script, keys, args }) => own.call(['EVAL', script, String(keys.length), ...keys, ...args])),
       },
     );
     this.coordinator = this.#coordinator;
@@ -220,7 +217,12 @@ export class RedisStore implements CacheStore {
     // After the lookups in flight: a cold read's next lookup is answered before Redis stores these bytes, and the
     // write lands while that read waits for the origin (W2 cold / direct on loopback: 1.78 -> 1.41, BENCHMARKS.md).
     const lookups = this.#coordinator.lookupsAnswered();
-    if (lookups) await lookups;
+    if (lookups) {
+      await lookups;
+      // And after what those answers start: the read's origin request goes out before this write is sent (it had
+      // waited ~110 -> ~60 µs for it, median of W2 cold's lookup-to-fetch time).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const parts: Part<unknown>[] = [];
     let sets: SetCommand[] = [];
     let bytes = 0;

@@ -1,6 +1,7 @@
 /**
  * A streaming reader of the RESP2 replies that the store's lookup connection receives: simple strings (`+OK`),
- * errors (`-ERR …`), integers, bulk strings and arrays of bulk strings (an `MGET` reply). Pure: it is fed bytes
+ * errors (`-ERR …`), integers, bulk strings, and flat arrays of bulk strings and integers (an `MGET` reply, a
+ * lease lookup script's answer). Pure: it is fed bytes
  * and calls back with whole replies, so it is tested without a server.
  *
  * It exists for speed (see BENCHMARKS.md, "Lookups on the store's own connection"): headers are read from one
@@ -8,8 +9,8 @@
  * which the caller then owns: no intermediate buffers and no copies.
  */
 
-/** A reply: a bulk string as bytes (`null` for nil), an array of them, a simple string, an integer, or a server error. */
-export type RespReply = Buffer | null | (Buffer | null)[] | string | number | RespError;
+/** A reply: a bulk string as bytes (`null` for nil), an array of them and integers, a simple string, an integer, or a server error. */
+export type RespReply = Buffer | null | (Buffer | null | number)[] | string | number | RespError;
 
 /** An error reply of the server (`-ERR …`, `-WRONGTYPE …`, `-MOVED …`). */
 export class RespError extends Error {
@@ -46,7 +47,7 @@ export class RespReader {
   /** The header line read so far (it may span two socket reads). */
   #line = '';
   /** Inside an array: its elements so far, and how many it has. */
-  #array: (Buffer | null)[] | null = null;
+  #array: (Buffer | null | number)[] | null = null;
   #arrayLength = 0;
   /** Inside a bulk string: its bytes, how many have arrived, and whether its CRLF is still to come. */
   #bulk: Buffer | null = null;
@@ -135,7 +136,10 @@ export class RespReader {
       if (n === 0) this.#crlfLeft = 2;
       return;
     }
-    if (this.#array !== null) throw new RespProtocolError(`a ${JSON.stringify(type)} element inside an array`); // MGET arrays hold bulk strings only
+    if (this.#array !== null) {
+      if (type === ':') return this.#element(this.#integer(rest)); // a lease lookup's codes
+      throw new RespProtocolError(`a ${JSON.stringify(type)} element inside an array`); // no nested arrays, errors or simple strings
+    }
     if (type === '*') {
       const n = this.#integer(rest);
       if (n === -1) return this.#onReply(null);
@@ -156,7 +160,7 @@ export class RespReader {
     return Number(text);
   }
 
-  #element(value: Buffer | null): void {
+  #element(value: Buffer | null | number): void {
     this.#bulk = null;
     if (this.#array === null) return this.#onReply(value);
     this.#array.push(value);

@@ -25,8 +25,11 @@ t.test('every reply shape, whole and split at every byte', async (t) => {
     Buffer.from('+OK\r\n-ERR wrong number of arguments\r\n:42\r\n$-1\r\n$0\r\n\r\n*0\r\n*-1\r\n'),
     Buffer.from(`*3\r\n$${value.length}\r\n`), value, Buffer.from('\r\n$-1\r\n$2\r\n\r\n\r\n'),
     Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n'),
+    // A lease lookup's answer: values and codes (1 claimed, 2 landed, 0 or minus a version: busy).
+    Buffer.from(`*4\r\n:1\r\n$${value.length}\r\n`), value, Buffer.from('\r\n:-1234567\r\n$-1\r\n'),
   ]);
-  const want = ['OK', new RespError('ERR wrong number of arguments'), 42, null, Buffer.alloc(0), [], null, [value, null, Buffer.from('\r\n')], value];
+  const want = ['OK', new RespError('ERR wrong number of arguments'), 42, null, Buffer.alloc(0), [], null, [value, null, Buffer.from('\r\n')], value,
+    [1, value, -1234567, null]];
   for (const [label, cut] of [['whole', () => false], ['every byte', () => true], ['every 7 bytes', (i: number) => i % 7 === 0]] as const) {
     const got = readAll(wire, cut);
     t.equal(got.length, want.length, `${label}: ${want.length} replies`);
@@ -41,7 +44,7 @@ t.test('values own their memory', async (t) => {
 });
 
 t.test('a stream out of step is a RespProtocolError', async (t) => {
-  for (const bad of ['?what\r\n', '$3\r\nabcXY', '$x\r\n', '*2\r\n:1\r\n', '$-5\r\n', `+${'a'.repeat(2000)}`, '+OK\n']) {
+  for (const bad of ['?what\r\n', '$3\r\nabcXY', '$x\r\n', '*2\r\n+OK\r\n', '*2\r\n*1\r\n', '*2\r\n:1x\r\n', '$-5\r\n', `+${'a'.repeat(2000)}`, '+OK\n']) {
     t.throws(() => readAll(Buffer.from(bad), () => false), RespProtocolError, JSON.stringify(bad.slice(0, 20)));
   }
 });
