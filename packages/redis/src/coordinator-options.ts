@@ -25,16 +25,26 @@ export interface RedisCoordinatorOptions {
    */
   write?: (entries: readonly StoreEntry[], release: readonly string[]) => Promise<void>;
   /**
-   * Sends one small script on a connection that no big write waits on and that writes at once: a `RedisStore`
-   * passes its own lookup connection (values come back as Buffers). Lease lookups and extensions go there, timed by
-   * `timedParts` on its `'lookups'` channel. Without it, they go through the client, where:
+   * A connection that no big write waits on and that sends at once: a `RedisStore` passes its own lookup connection.
+   * Lease extensions go there, and so do lookups while it is free. Without it, they go through the client, where:
    * - extensions wait behind the holder's own writes, and a busy Redis read them too late to keep the leases
    *   (measured with 32 processes: a holder's extensions ran 1.7-2.9 s after they were sent, its lease lapsed,
    *   and a waiter fetched the block again);
    * - a cold read's lookup leaves on node-redis's next `setImmediate`: in W2 cold, a median 100-175 µs after it was
    *   asked for, against 25-40 µs here.
    */
-  control?: (script: { script: string; keys: readonly string[]; args: readonly string[] }) => Promise<unknown>;
+  control?: ControlConnection;
+}
+
+/** See {@link RedisCoordinatorOptions.control}. Its calls are timed by `timedParts` on the `'lookups'` channel. */
+export interface ControlConnection {
+  /** Sends one small script; its reply, values as Buffers. */
+  send(script: { script: string; keys: readonly string[]; args: readonly string[] }): Promise<unknown>;
+  /**
+   * Whether big replies are on their way on it: a lookup sent there would wait for them (in a fleet, a waiter's
+   * next claim behind the landed blocks it reads), so it goes through the client instead.
+   */
+  busy(): boolean;
 }
 
 /**

@@ -113,7 +113,7 @@ export class RedisCoordinator implements FetchCoordinator {
     const backstop = backstopArg(ttlMs);
     await this.#releases.listenOrPoll(keys);
     const expected = options?.expectedBytes;
-    const control = this.#control;
+    const control = this.#control?.busy() === false ? this.#control : undefined;
     const stale = this.#watch.staleVersions(keys, ttlMs);
     const version = newVersion();
     const parts: { send: () => Promise<unknown>; bytes: number }[] = [];
@@ -125,7 +125,7 @@ export class RedisCoordinator implements FetchCoordinator {
       const list = part;
       const args = [this.owner, backstop, version, String(INLINE_BYTES_PER_LOOKUP), ...(stale?.slice(first, first + list.length) ?? [])];
       const command = { script: LOOKUP_CLAIM_SCRIPT, keys: list, args, argsPerKey: stale ? 1 : 0 };
-      parts.push({ send: () => (control ? control(command) : this.#driver.evalBuffers(command)), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
+      parts.push({ send: () => (control ? control.send(command) : this.#driver.evalBuffers(command)), bytes: Math.min(bytes, INLINE_BYTES_PER_LOOKUP) });
       first += list.length;
       part = [];
       bytes = 0;
@@ -205,7 +205,7 @@ export class RedisCoordinator implements FetchCoordinator {
     const command = { script: EXTEND_SCRIPT, keys, args: [this.owner, backstopArg(ttlMs)] };
     const control = this.#control;
     const reply = control
-      ? (await this.#timedParts('EVAL extend', [{ send: () => control(command), bytes: 0 }], 'lookups'))[0]
+      ? (await this.#timedParts('EVAL extend', [{ send: () => control.send(command), bytes: 0 }], 'lookups'))[0]
       : await this.#timed('EVAL extend', () => this.#driver.eval(command));
     const codes = Buffer.isBuffer(reply) || typeof reply === 'string' ? String(reply) : undefined;
     if (codes === undefined || codes.length !== keys.length) throw new StoreError('EVAL extend', 'lease extension returned an unexpected reply');

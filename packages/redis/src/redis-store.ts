@@ -30,6 +30,8 @@ const BYTES_PER_MULTI = 32 * MiB;
  * 64 KiB (bench/write-cost.mjs).
  */
 const SCRIPT_WRITE_MAX_BYTES = 64 * 1024;
+/** Value bytes on their way on the store's own connection past which a lease lookup goes through the client. */
+const CONTROL_BUSY_BYTES = 256 * 1024;
 /** Adds ARGV pairs (field, integer) to the hash KEYS[1]: shared counters (see `addCounters`). */
 const ADD_COUNTERS_SCRIPT = `for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return #ARGV / 2`;
@@ -116,9 +118,13 @@ export class RedisStore implements CacheStore {
         commandTimeoutMs: () => this.#budgets.base(),
         timedParts: (operation, parts, channel) => this.#calls.run(operation, parts, channel),
         write: (entries, release) => this.#write(entries, release),
-        // Lease lookups and extensions: on the store's own connection, which sends at once and where no big write of
-        // the holder is queued ahead of them (on a cluster, or without that connection, they go through the client).
-        control: own && (({ script, keys, args }) => own.call(['EVAL', script, String(keys.length), ...keys, ...args])),
+        // Lease extensions, and lookups while no big reply is on its way there: on the store's own connection, which
+        // sends at once and where no big write of the holder is queued ahead of them (on a cluster, or without that
+        // connection, they go through the client).
+        control: own && {
+          send: ({ script, keys, args }) => own.call(['EVAL', script, String(keys.length), ...keys, ...args]),
+          busy: () => this.#calls.inFlightBytes('lookups') > CONTROL_BUSY_BYTES,
+        },
       },
     );
     this.coordinator = this.#coordinator;

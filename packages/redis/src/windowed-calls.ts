@@ -40,6 +40,11 @@ export class WindowedCalls {
     lookups: { sent: 0, last: { at: 0, seq: 0 }, inFlightBytes: 0 },
   };
 
+  /** Value bytes of `channel`'s calls not yet answered: what a command sent there now would wait behind. */
+  inFlightBytes(channel: Channel): number {
+    return this.#progress[channel].inFlightBytes;
+  }
+
   /** When Redis last sent this store bytes on its own lookup connection (performance.now(); 0: never or unknown). */
   readonly #lastDataAt: () => number;
 

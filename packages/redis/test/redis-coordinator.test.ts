@@ -394,6 +394,38 @@ t.test('a write goes to Redis once the lookups in flight are answered, so it doe
   t.ok(sameBytes((await a.store.getMany([entry.key]))[0], entry.value), 'and it landed then, byte-exact');
 });
 
+t.test('a lookup goes on the store\'s own connection while it is free, through the client while a big reply crawls there', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  // 1 MiB/s each way: a 1 MiB MGET answer takes about a second on whichever connection carries it.
+  const link = await startSlowLink(redis.port, MiB);
+  t.teardown(() => link.close());
+  const a = await connectedStore(`redis://127.0.0.1:${link.port}`, { timeoutPerMiBMs: 10_000 });
+  t.teardown(async () => { await a.store.close(); await a.client.disconnect(); });
+  const small = pattern(100, 7);
+  await admin.set(key('route', 'small'), Buffer.from(small));
+  const big = pattern(MiB, 8);
+  await admin.set(key('route', 'big'), Buffer.from(big));
+  await lac(a.store)([key('route', 'first')], 5000); // the release channel is listened to from now on
+
+  const own = a.store.lookupCounters!;
+  const before = own.values;
+  const [free] = await lac(a.store)([key('route', 'small')], 5000, { expectedBytes: [small.byteLength] });
+  t.ok(sameBytes(free, small), 'a landed value comes back inline, byte-exact');
+  t.equal(own.values, before + 1, 'it came on the store\'s own connection (its reader counted the value)');
+
+  const order: string[] = [];
+  const mget = a.store.getMany([key('route', 'big')], { expectedBytes: [MiB] }).then((v) => { order.push('mget'); return v; });
+  await sleep(50); // the MGET is on its way: its answer crawls back for about a second
+  const [routed] = await lac(a.store)([key('route', 'small')], 5000, { expectedBytes: [small.byteLength] });
+  order.push('lookup');
+  t.ok(sameBytes(routed, small), 'the lookup answered, byte-exact');
+  t.ok(sameBytes((await mget)[0], big), 'the MGET answered, byte-exact');
+  t.same(order, ['lookup', 'mget'], 'the lookup did not wait behind the MGET\'s answer: it went through the client');
+  t.equal(own.values, before + 2, 'only the MGET\'s value came on the store\'s own connection');
+});
+
 t.test('waitForRelease names exactly the released keys; none is lost between two waits', async (t) => {
   const redis = await startRedis({ ownProcess: true });
   t.teardown(() => redis.stop());
