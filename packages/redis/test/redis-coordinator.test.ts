@@ -4,7 +4,7 @@
  * holder keeps its lease, a dead one loses it), and waitForRelease naming the released keys (once per message,
  * none lost between two waits, all of them on a reconnect).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createClient } from 'redis';
 import { StoreTimeoutError } from '@rangecache/core';
 import type { FetchCoordinator } from '@rangecache/core';
@@ -369,15 +369,21 @@ t.test('a Redis stalled for twice a lease does not cost a live holder its lease;
   t.same(await extendOf(b.store)([k], leaseMs), [true], 'b\'s answers true');
 });
 
-t.test('a write goes to Redis once the lookups in flight are answered, so it does not delay them', async (t) => {
+/** A Redis of its own, an admin client straight to it, and a store whose connections all go through a 1 MiB/s link. */
+async function overSlowLink(t: Test): Promise<{ admin: TestRedisClient; a: { store: RedisStore; client: TestRedisClient } }> {
   const redis = await startRedis({ ownProcess: true });
   t.teardown(() => redis.stop());
   const admin = await redis.client();
-  // 1 MiB/s each way: a 200 kB answer takes about 200 ms to come back, a 64 KiB write about 60 ms to go.
   const link = await startSlowLink(redis.port, MiB);
   t.teardown(() => link.close());
   const a = await connectedStore(`redis://127.0.0.1:${link.port}`, { timeoutPerMiBMs: 10_000 });
   t.teardown(async () => { await a.store.close(); await a.client.disconnect(); });
+  return { admin, a };
+}
+
+t.test('a write goes to Redis once the lookups in flight are answered, so it does not delay them', async (t) => {
+  // 1 MiB/s each way: a 200 kB answer takes about 200 ms to come back, a 64 KiB write about 60 ms to go.
+  const { admin, a } = await overSlowLink(t);
   const landed = pattern(200_000, 5);
   await admin.set(key('order', 'landed'), Buffer.from(landed));
   const entry = { key: key('order', 'new'), value: pattern(64 * 1024, 6), ttlMs: 60_000 };
@@ -395,14 +401,8 @@ t.test('a write goes to Redis once the lookups in flight are answered, so it doe
 });
 
 t.test('a lookup goes on the store\'s own connection while it is free, through the client while a big reply crawls there', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
   // 1 MiB/s each way: a 1 MiB MGET answer takes about a second on whichever connection carries it.
-  const link = await startSlowLink(redis.port, MiB);
-  t.teardown(() => link.close());
-  const a = await connectedStore(`redis://127.0.0.1:${link.port}`, { timeoutPerMiBMs: 10_000 });
-  t.teardown(async () => { await a.store.close(); await a.client.disconnect(); });
+  const { admin, a } = await overSlowLink(t);
   const small = pattern(100, 7);
   await admin.set(key('route', 'small'), Buffer.from(small));
   const big = pattern(MiB, 8);
