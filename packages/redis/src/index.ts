@@ -19,6 +19,7 @@ export type { LookupCounters } from './lookup-connection.js';
 export type { RedisClient } from './driver.js';
 export { LEASE_BACKSTOP_PERIODS, RedisCoordinator } from './redis-coordinator.js';
 export type { RedisCoordinatorOptions } from './redis-coordinator.js';
+export type { ControlConnection } from './coordinator-options.js';
 export { responsiveTimeout } from './responsive-timeout.js';
 // The store errors live in @rangecache/core (the reader reasons about them); re-exported here for convenience.
 export { StoreError, StoreTimeoutError, StoreUnavailableError } from '@rangecache/core';
