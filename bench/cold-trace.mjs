@@ -6,7 +6,6 @@
 // phase in µs and the process's CPU time per read; `--direct` runs the same reads with plain undici instead.
 //
 //   node bench/cold-trace.mjs [--reads 4096] [--runs 2] [--direct]
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -18,6 +17,7 @@ import { AsyncCachingReader } from '@rangecache/core';
 import { HttpFetcher } from '@rangecache/http';
 import { RedisStore } from '@rangecache/redis';
 import { freePort, startRedis } from '@rangecache/test-support';
+import { startS3likeProcess } from './s3like-process.mjs';
 import { w2Reads } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,12 +27,7 @@ const dataFile = join(here, 'data', 'data.bin');
 if (!existsSync(dataFile)) throw new Error(`${dataFile} is missing: run the bench once (node bench/run.mjs --only W2 --reps 1) to create it`);
 
 const port = await freePort();
-const origin = spawn(process.execPath, [join(here, 's3like-origin.mjs'), '--file', dataFile, '--port', String(port), '--path', '/data.bin',
-  '--ttfb-ms', '0', '--rate-mibps', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-await new Promise((resolve, reject) => {
-  origin.stderr.on('data', (d) => { if (String(d).includes('serving')) resolve(); });
-  origin.on('exit', (c) => reject(new Error(`origin exited with ${c}`)));
-});
+const origin = await startS3likeProcess({ file: dataFile, path: '/data.bin', port, extra: ['--ttfb-ms', '0', '--rate-mibps', '0'] });
 const url = `http://127.0.0.1:${port}/data.bin`;
 const redis = await startRedis({ ownProcess: true });
 

@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DATASET_SIZE, EXPECTED, MiB, loadDataset, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 import { gitDescribe } from './run-info.mjs';
+import { startS3likeProcess } from './s3like-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const W3_SIZE = 64 * MiB;
@@ -281,18 +282,8 @@ ${tempPaths(dir)}`;
       const port = await freePort();
       const logFile = join(tmp, `s3like${path.replace('/', '-')}.log`);
       writeFileSync(logFile, '');
-      const child = spawn(process.execPath, [join(here, 's3like-origin.mjs'), '--file', file, '--port', String(port), '--log', logFile, '--path', path],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = await startS3likeProcess({ file, path, port, log: logFile, onStderr: (l) => diagnostics.originStderr.push(`s3like ${path}: ${l}`) });
       track(child, 's3like');
-      let err = '';
-      await new Promise((resolve, reject) => {
-        child.stderr.on('data', (d) => {
-          err += d;
-          if (err.includes('serving')) resolve();
-          for (const l of String(d).split('\n')) if (l && !l.includes('serving')) diagnostics.originStderr.push(`s3like ${path}: ${l}`);
-        });
-        child.once('exit', (c) => reject(new Error(`s3like origin for ${path} exited with ${c}: ${err}`)));
-      });
       return { child, port, log: { file: logFile, mark: 0 } };
     };
     const d = await serveOne(dataFile, '/data.bin');

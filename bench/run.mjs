@@ -29,6 +29,7 @@ import { commandCalls, freePort, startFaultProxy, startRedis, startS3rver } from
 import { renderChart } from './chart.mjs';
 import { EXPECTED, MiB, hotReads, loadDataset, w1Reads, w2Reads, w3Reads } from './workloads.mjs';
 import { gitDescribe } from './run-info.mjs';
+import { startS3likeProcess } from './s3like-process.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -96,13 +97,8 @@ async function startHttpOrigin(name, extra) {
   const serve = async (file, path, logFile) => {
     const port = await freePort();
     writeFileSync(logFile, '');
-    const child = spawn(process.execPath, [join(here, 's3like-origin.mjs'), '--file', file, '--port', String(port), '--log', logFile,
-      '--path', path, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = await startS3likeProcess({ file, path, port, log: logFile, extra });
     children.push(child);
-    await new Promise((resolve, reject) => {
-      child.stderr.on('data', (d) => { if (String(d).includes('serving')) resolve(); });
-      child.on('exit', (c) => reject(new Error(`${name} origin exited with ${c}`)));
-    });
     return { child, logFile, url: `http://127.0.0.1:${port}${path}`, mark: 0 };
   };
   const servers = [await serve(dataFile, '/data.bin', join(dataDir, `${name}-access.log`)),

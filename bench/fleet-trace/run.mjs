@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, startRedis } from '@rangecache/test-support';
+import { startS3likeProcess } from '../s3like-process.mjs';
 
 const { values: args } = parseArgs({ options: { procs: { type: 'string', default: '8' }, warm: { type: 'boolean', default: false }, fetches: { type: 'string', default: '20' }, blocks: { type: 'string', default: '12' }, 'origin-nice': { type: 'string' }, commandstats: { type: 'boolean', default: false }, 'node-args': { type: 'string', default: '' } } });
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -27,13 +28,10 @@ const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').spl
 
 const redis = await startRedis({ ownProcess: true });
 const port = await freePort();
-const originArgs = [here('../s3like-origin.mjs'), '--file', here('../data/data.bin'), '--port', String(port), '--path', '/data.bin'];
-const origin = args['origin-nice'] === undefined
-  ? spawn(process.execPath, originArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
-  : spawn('nice', ['-n', args['origin-nice'], process.execPath, ...originArgs], { stdio: ['ignore', 'ignore', 'pipe'] }); // nice execs node: same pid
-const stop = async () => { origin.kill(); await redis.stop(); };
+let origin;
+const stop = async () => { origin?.kill(); await redis.stop(); };
 try {
-  await new Promise((resolve, reject) => { origin.stderr.on('data', (d) => String(d).includes('serving') && resolve()); origin.on('exit', reject); });
+  origin = await startS3likeProcess({ file: here('../data/data.bin'), path: '/data.bin', port, nice: args['origin-nice'] });
   const url = `http://127.0.0.1:${port}/data.bin`;
   const worker = (id) => {
     const child = spawn(process.execPath, [...args['node-args'].split(' ').filter(Boolean), here('worker.mjs'), url, redis.url, String(id)], { stdio: ['pipe', 'pipe', 'inherit'] });
