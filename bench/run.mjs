@@ -179,7 +179,7 @@ const originCfg = (o) => (o.kind === 's3' ? { kind: 's3', endpoint: o.endpoint, 
 async function runOne(origin, workload, variant, extra = {}) {
   const mode = workload === 'W2' || workload === 'HOT' ? 'chunk' : 'block';
   const cfg = { workload, variant, origin: originCfg(origin), redisUrl: redis.url, mode, blockSize: MiB, count: counts[workload], leaseMs, metaTtl, ...extra };
-  const r = await measured(variant === 'ceiling' ? null : origin, () => spawnWorker(cfg).done);
+  const r = await measured(variant === 'ceiling' || variant === 'floor' ? null : origin, () => spawnWorker(cfg).done);
   if (r.bytes && workload !== 'STREAM' && r.sha256 !== expected[workload]) throw new Error(`${workload}/${variant} on ${origin.name}: wrong bytes (sha256 ${r.sha256})`);
   r.reads = counts[workload];
   return r;
@@ -232,6 +232,10 @@ async function benchWorkload(origin, workload) {
   await admin.flushAll();
   await preloadCeiling(workload);
   for (let rep = 0; rep < reps; rep++) record(origin, workload, 'ceiling', await runOne(origin, workload, 'ceiling'));
+  // The same values on a raw socket: what no Node client can beat (worker.mjs, socketFloor).
+  if (origin.name === 'plain' && (workload === 'W1' || workload === 'W2')) {
+    for (let rep = 0; rep < reps; rep++) record(origin, workload, 'floor', await runOne(origin, workload, 'floor'));
+  }
   await admin.flushAll();
   if (origin.name === 'plain') for (let rep = 0; rep < reps; rep++) physicalLimit(workload);
 }
@@ -425,6 +429,12 @@ for (const w of ['W1', 'W2']) {
     const ratio = warm.mibps.median / median(limit);
     target(`${w} warm / redis-benchmark GET -d ${w === 'W1' ? '1048576' : '65536'} -c 1 (same run), MiB/s (plain)`, ratio, w === 'W1' ? '>= 0.6' : 'none (W2 is compared with the seed)', w === 'W1' ? ratio >= 0.6 : true);
   }
+  // How far from the fastest possible Node client (a raw socket into one reused buffer, worker.mjs socketFloor).
+  const floor = find('plain', w, 'floor');
+  if (floor && limit?.length) target(`${w} Node socket floor / redis-benchmark GET (same run), MiB/s (plain), informational`, floor.mibps.median / median(limit), 'report', true);
+  const warmInto = find('plain', w, 'warm-into');
+  if (floor && warm) target(`${w} warm readRange / Node socket floor, MiB/s (plain), informational`, warm.mibps.median / floor.mibps.median, 'report', true);
+  if (floor && warmInto) target(`${w} warm readRangeInto / Node socket floor, MiB/s (plain), informational`, warmInto.mibps.median / floor.mibps.median, 'report', true);
   const cold = find('plain', w, 'cold');
   const direct = find('plain', w, 'direct');
   // Issue 9 item 4: cold W2 on loopback <= 1.15x the same reads made directly with undici, in the same run.
@@ -532,7 +542,7 @@ if (costRows.length) {
     lines.push(`| ${s.origin} | ${s.workload} | ${s.variant} | ${fmt(s.pageFaultsPerMiB)} | ${fmt(s.costs.allocatedValuesPerRead, 2)} | ${fmt(s.costs.lookupCopiedPerByte, 2)} | ${fmt(s.costs.readerCopiedPerByte, 2)} | ${fmt(s.redisPerRead?.flushes, 2)} |`);
   }
 }
-const redisRows = summary.filter((s) => s.redisPerRead && !['direct', 'direct-batch64', 'ceiling'].includes(s.variant));
+const redisRows = summary.filter((s) => s.redisPerRead && !['direct', 'direct-batch64', 'ceiling', 'floor'].includes(s.variant));
 if (redisRows.length) {
   lines.push('', 'Redis commands per read (W3: per 1 MiB block per process), medians over the repetitions. ' +
     '**server** = sum of `calls` over INFO commandstats after CONFIG RESETSTAT just before the run (the orchestrator\'s own CONFIG/INFO/DBSIZE left out); ' +

@@ -3,6 +3,8 @@
 //   variant "direct":  undici (or the S3 SDK) with one ranged GET per read, plus one HEAD: no cache at all.
 //   variant "cached":  rangecache (AsyncCachingReader + RedisStore), cold or warm depending on Redis.
 //   variant "ceiling": plain node-redis GETs of values of the same sizes, sequential, as fast as node-redis can.
+//   variant "floor":   the same GETs on a raw socket into one reused buffer, copied into the caller's memory: the
+//                      fastest any Node client can deliver them (socketFloor below).
 //   variant "stream":  rangecache stream() over a local file, measuring peak RSS above the baseline.
 // cfg.shape (W3 only): "loop" = the reads of the workload one after another (1 MiB each); "whole" = ONE
 // readRange(objectUrl, 0, size) over the whole object; "stream" = for await over reader.stream(objectUrl).
@@ -10,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import { installRedisCounter, redisTraffic } from './resp-counter.mjs';
 installRedisCounter(); // before any Redis client exists
+import { once } from 'node:events';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { RESP_TYPES, createClient } from 'redis';
@@ -61,6 +65,7 @@ async function setup() {
   const client = createClient({ url: cfg.redisUrl, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
+  if (cfg.variant === 'floor') return socketFloor(client);
   if (cfg.variant === 'ceiling') {
     const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // The same values, under plain keys, stored before the timed region.
@@ -97,6 +102,49 @@ async function setup() {
     // The lookup connection's cost counters (values allocated or read into the caller's memory, bytes copied).
     lookups: () => redisStore.lookupCounters,
     close: async () => { await reader.close(); await store.close(); await client.close(); await fetcher.close?.(); },
+  };
+}
+
+/**
+ * Variant "floor": the least a Node process can do per warm read. Each read writes one GET to a raw socket of its
+ * own; the reply lands in one reused, already-touched receive buffer, and its value is copied into the read's arena
+ * slot, the caller's memory. No RESP parsing besides the bulk header, no allocation per read. Nothing in Node
+ * delivers a value to the caller's memory with less work, so no Node client can be faster than this loop.
+ */
+async function socketFloor(client) {
+  await client.close(); // connected above only for the command counter's set-up; the floor uses a socket of its own
+  const { hostname, port } = new URL(cfg.redisUrl);
+  const receive = Buffer.alloc(4 * 1024 * 1024).fill(1);
+  let pending; // { target, header, got, resolve, reject }
+  const onData = (n) => {
+    const p = pending;
+    let from = 0;
+    if (p.header === undefined) {
+      const end = receive.indexOf(13); // the bulk header `$<length>\r\n` arrives whole in the first read
+      if (receive[0] !== 36 || end < 0 || end + 2 > n) return p.reject(new Error(`unexpected reply ${receive.subarray(0, Math.min(n, 40))}`));
+      p.header = Number(receive.toString('latin1', 1, end));
+      if (p.header !== p.target.byteLength) return p.reject(new Error(`value of ${p.header} bytes, expected ${p.target.byteLength}`));
+      from = end + 2;
+    }
+    const body = Math.min(n, from + p.header - p.got) - from;
+    receive.copy(p.target, p.got, from, from + body);
+    p.got += body;
+    if (p.got === p.header && from + body + 2 <= n) { pending = undefined; p.resolve(p.target); }
+    else if (p.got === p.header) p.trailer = true; // the final CRLF comes in the next read
+  };
+  const socket = net.connect({ host: hostname, port: Number(port), noDelay: true, onread: { buffer: receive, callback: (n) => {
+    if (pending?.trailer) { const p = pending; pending = undefined; p.resolve(p.target); return; }
+    onData(n);
+  } } });
+  await once(socket, 'connect');
+  const keys = reads.map((_, i) => `bench:ceiling:${i}`);
+  return {
+    open: async () => {},
+    read: (_r, i) => new Promise((resolve, reject) => {
+      pending = { target: arenaSlot(i), header: undefined, got: 0, trailer: false, resolve, reject };
+      socket.write(`*2\r\n$3\r\nGET\r\n$${keys[i].length}\r\n${keys[i]}\r\n`, 'latin1');
+    }),
+    close: async () => { socket.end(); await once(socket, 'close'); },
   };
 }
 

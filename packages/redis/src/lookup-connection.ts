@@ -9,7 +9,7 @@
  */
 import { type Socket, connect } from 'node:net';
 import type { IntoSignal } from '@rangecache/core';
-import { type RespReply, RespError, RespReader, encodeCommand } from './resp-reader.js';
+import { type RespReply, RespError, RespReader, encodeCommand, encodeCommandChunks } from './resp-reader.js';
 
 /** Where the caller's client connects, as far as this connection can follow it. */
 export interface LookupEndpoint {
@@ -187,6 +187,36 @@ class Link {
     });
   }
 
+  /**
+   * Sends several commands, already encoded as `chunks`, in one write; resolves with their `count` replies in order
+   * (server errors among them as {@link RespError} values), or rejects if the link fails first.
+   */
+  sendAll(chunks: readonly Uint8Array[], count: number): Promise<RespReply[]> {
+    if (this.closed) return Promise.reject(new Error('redis lookup connection closed'));
+    return new Promise((resolve, reject) => {
+      const replies: RespReply[] = [];
+      let failed = false;
+      const waiter: Waiter = {
+        resolve: (reply) => {
+          replies.push(reply);
+          if (replies.length === count) resolve(replies);
+        },
+        reject: (error) => {
+          if (!failed) reject(error);
+          failed = true;
+        },
+        into: undefined,
+        stop: undefined,
+      };
+      for (let i = 0; i < count; i++) this.waiting.push(waiter);
+      this.socket.ref();
+      // Corked: the chunks leave in one writev, values uncopied.
+      this.socket.cork();
+      for (const chunk of chunks) this.socket.write(chunk);
+      this.socket.uncork();
+    });
+  }
+
   /** The memory value `index` of the reply being read goes to: the caller's, where it asked, still wants it, and it fits. */
   #memoryFor(length: number, index: number): Buffer {
     const waiter = this.waiting[0];
@@ -280,10 +310,26 @@ export class LookupConnection {
     return reply;
   }
 
+  /**
+   * Several commands in one write, their byte arguments (values) uncopied; their replies in order, server errors
+   * among them as {@link RespError} values. For small writes only (a cold read's landing and its release): a
+   * lookup sent after them waits until Redis has read them.
+   */
+  async pipeline(commands: readonly (readonly (string | Uint8Array)[])[]): Promise<RespReply[]> {
+    const chunks: Uint8Array[] = [];
+    for (const args of commands) encodeCommandChunks(args, chunks);
+    return this.#usable().sendAll(chunks, commands.length);
+  }
+
   #send(args: readonly string[], into?: readonly (Uint8Array | undefined)[], stop?: IntoSignal): Promise<RespReply> {
-    if (this.#closed) return Promise.reject(new Error('redis lookup connection closed'));
+    return this.#usable().send(encodeCommand(args), into, stop);
+  }
+
+  /** The open link, opened first if there is none; throws once this connection is closed. */
+  #usable(): Link {
+    if (this.#closed) throw new Error('redis lookup connection closed');
     if (!this.#link || this.#link.closed) this.#link = this.#open();
-    return this.#link.send(encodeCommand(args), into, stop);
+    return this.#link;
   }
 
   /** A new link; AUTH and SELECT are pipelined ahead of the first command, and a refusal fails the link. */

@@ -172,6 +172,30 @@ export class RespReader {
   }
 }
 
+/**
+ * A command in RESP as chunks to write in order, appended to `chunks`: its text encoded together, and each byte
+ * argument (a value) as a chunk of its own, not copied.
+ *
+ * @example
+ * ```ts
+ * const chunks: Uint8Array[] = [];
+ * encodeCommandChunks(['SET', 'k', value, 'PX', '60000'], chunks); // [`*5 … $<n>\r\n`, value, `\r\n$2\r\nPX…`]
+ * socket.cork(); for (const c of chunks) socket.write(c); socket.uncork();
+ * ```
+ */
+export function encodeCommandChunks(args: readonly (string | Uint8Array)[], chunks: Uint8Array[]): void {
+  let text = `*${args.length}\r\n`;
+  for (const a of args) {
+    if (typeof a === 'string') {
+      text += `$${Buffer.byteLength(a, 'utf8')}\r\n${a}\r\n`;
+    } else {
+      chunks.push(Buffer.from(`${text}$${a.byteLength}\r\n`, 'utf8'), a);
+      text = '\r\n';
+    }
+  }
+  chunks.push(Buffer.from(text, 'utf8'));
+}
+
 /** A command in RESP: an array of bulk strings, written into one buffer without intermediate ones. */
 export function encodeCommand(args: readonly string[]): Buffer {
   let size = 16;

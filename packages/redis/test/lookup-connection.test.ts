@@ -8,7 +8,8 @@ import { createClient } from 'redis';
 import { StoreError } from '@rangecache/core';
 import { startRedis } from '@rangecache/test-support';
 import { RedisStore } from '../src/index.js';
-import { endpointOf } from '../src/lookup-connection.js';
+import { LookupConnection, endpointOf } from '../src/lookup-connection.js';
+import { RespError } from '../src/resp-reader.js';
 
 t.test('endpointOf follows what a client says, and declines what it cannot follow', async (t) => {
   const of = (options: unknown) => endpointOf({ options });
@@ -47,6 +48,32 @@ t.test('password, ACL user and database: lookups see what the client wrote', asy
   const other = await createClient({ url: `redis://:pw-default@127.0.0.1:${redis.port}/4` }).connect();
   t.same(await new RedisStore({ client: other }).getMany(['lc:requirepass, db 3']), [null], 'database 4 does not see database 3');
   await other.close();
+});
+
+t.test('pipeline: several commands in one write, values uncopied and byte-exact, replies in order with errors as values; a killed server rejects it', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const connection = new LookupConnection({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => connection.close());
+  const value = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7 + (i >> 9)) & 0xff)); // CRLFs and '$' inside
+  const replies = await connection.pipeline([['SET', 'pl:a', value, 'PX', '60000'], ['INCR', 'pl:a'], ['GET', 'pl:a'], ['SET', 'pl:e', new Uint8Array(0)]]);
+  t.equal(replies.length, 4, 'one reply per command');
+  t.equal(replies[0], 'OK', 'SET answered');
+  t.ok(replies[1] instanceof RespError, 'a refused command is an error value in its place, not a rejection');
+  t.ok(Buffer.isBuffer(replies[2]) && Buffer.compare(replies[2], value) === 0, 'the value came back byte-exact');
+  t.equal(replies[3], 'OK', 'an empty value is written too');
+  const admin = await redis.client();
+  t.equal(await admin.strLen('pl:e'), 0);
+  t.ok((await admin.pTTL('pl:a')) > 50_000, 'with its TTL');
+
+  await redis.restart(); // SIGKILL, then a new, empty server on the same port
+  // The dead link's write rejects, or (its close already seen) goes on a new link to the new server; either way the
+  // next one reaches the new server, and nothing of the old one's remains.
+  const first = await connection.pipeline([['EXISTS', 'pl:a']]).then((r) => r, (e: unknown) => e);
+  t.ok(first instanceof Error || (Array.isArray(first) && first[0] === 0), 'never an answer of the old server');
+  t.same(await connection.pipeline([['SET', 'pl:b', value], ['STRLEN', 'pl:b'], ['EXISTS', 'pl:a']]), ['OK', value.byteLength, 0], 'the next one works, on the new server');
+  connection.close();
+  await t.rejects(connection.pipeline([['PING']]), /closed/, 'a closed connection rejects');
 });
 
 t.test('a killed server fails lookups, and they work again once it is back', async (t) => {

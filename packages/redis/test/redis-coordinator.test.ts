@@ -381,6 +381,61 @@ async function overSlowLink(t: Test): Promise<{ admin: TestRedisClient; a: { sto
   return { admin, a };
 }
 
+/** The commands Redis ran at top level since SLOWLOG was reset with a threshold of 0 (a script's own calls are not in it). */
+async function topLevelCommands(admin: TestRedisClient): Promise<string[][]> {
+  const log = (await admin.sendCommand(['SLOWLOG', 'GET', '1000'])) as [number, number, number, Buffer[] | string[]][];
+  return log.reverse().map((e) => e[3].map(String));
+}
+
+t.test('a small landing is a SET and the release script, pipelined on the store\'s own connection: no script copies the value', async (t) => {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  t.ok(a.store.ownLookupConnection, 'the store has a connection of its own');
+  const value = pattern(64 * 1024, 9);
+  const k = key('pipe', 'one');
+  t.same(await lac(a.store)([k], 30_000), ['claimed']);
+  t.same(await lac(b.store)([k], 30_000), ['busy']);
+  const wait = b.store.coordinator.waitForRelease([k], 20_000);
+
+  await admin.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '0']);
+  await admin.sendCommand(['SLOWLOG', 'RESET']);
+  await a.store.coordinator.writeAndRelease!([{ key: k, value, ttlMs: 60_000 }]);
+  const commands = (await topLevelCommands(admin)).filter((c) => !['SLOWLOG', 'CONFIG'].includes(c[0]!.toUpperCase()));
+  await admin.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '10000']);
+  // (Redis 7.0 logs the commands a script runs too, before the script itself.)
+  const evals = commands.filter((c) => c[0]!.toUpperCase() === 'EVAL');
+  const sets = commands.filter((c) => c[0]!.toUpperCase() === 'SET');
+  t.equal(evals.length, 1, 'one script');
+  t.match(evals[0]![1], /^\s*local waited = \{\}/, 'the release script, not the write-and-release one');
+  t.equal(evals[0]!.length, 6, 'EVAL script 1 key owner channel: no value among its arguments');
+  t.equal(sets.length, 1, 'one SET');
+  t.equal(sets[0]![1], k, 'of the landed key');
+  t.same(sets[0]!.slice(-2), ['PX', '60000'], 'with its TTL');
+  t.ok(commands.indexOf(sets[0]!) < commands.indexOf(evals[0]!), 'before the release');
+
+  t.same(await within(wait, 20_000, 'waitForRelease'), [k], 'the waiter is woken by the release');
+  t.ok(sameBytes((await b.store.getMany([k]))[0], value), 'and reads the value, byte-exact');
+  t.equal(await admin.exists(`${k}:lease`), 0, 'the lease is gone');
+  const pttl = await admin.pTTL(k);
+  t.ok(pttl > 50_000 && pttl <= 60_000, `the value expires in its TTL (${pttl} ms)`);
+
+  // A landing Redis refuses (maxmemory reached) rejects, and still releases its lease: waiters need not wait for it.
+  const k2 = key('pipe', 'refused');
+  t.same(await lac(a.store)([k2], 30_000), ['claimed']);
+  await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+  await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
+  const refused = await a.store.coordinator.writeAndRelease!([{ key: k2, value, ttlMs: 60_000 }]).then(() => undefined, (e: unknown) => e);
+  await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+  t.match(refused, { name: 'StoreError' }, 'the refused write rejects with a StoreError');
+  t.match(String((refused as Error)?.message), /OOM/, 'that names what Redis said');
+  t.equal(await admin.exists(k2), 0, 'nothing was stored');
+  t.equal(await admin.exists(`${k2}:lease`), 0, 'and the lease was released all the same');
+});
+
 t.test('a write goes to Redis once the lookups in flight are answered, so it does not delay them', async (t) => {
   // 1 MiB/s each way: a 200 kB answer takes about 200 ms to come back, a 64 KiB write about 60 ms to go.
   const { admin, a } = await overSlowLink(t);

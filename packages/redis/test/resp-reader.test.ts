@@ -1,6 +1,6 @@
 // The lookup connection's RESP reader, fed by hand: every reply shape, split at every byte.
 import t from 'tap';
-import { RespError, RespProtocolError, RespReader, encodeCommand } from '../src/resp-reader.js';
+import { RespError, RespProtocolError, RespReader, encodeCommand, encodeCommandChunks } from '../src/resp-reader.js';
 import type { RespReply } from '../src/resp-reader.js';
 
 function readAll(wire: Buffer, cut: (i: number) => boolean): RespReply[] {
@@ -51,6 +51,33 @@ t.test('a stream out of step is a RespProtocolError', async (t) => {
 
 t.test('encodeCommand', async (t) => {
   t.equal(encodeCommand(['MGET', 'a', 'ключ']).toString('utf8'), '*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$8\r\nключ\r\n', 'bulk lengths in bytes, not characters');
+});
+
+t.test('encodeCommandChunks: the same bytes as encodeCommand, with each value a chunk of its own, uncopied', async (t) => {
+  const text = ['EVAL', 'return 1', '1', 'k\u00e9y', 'a\r\nb'];
+  const chunks: Uint8Array[] = [];
+  encodeCommandChunks(text, chunks);
+  t.same(Buffer.concat(chunks), encodeCommand(text), 'text only: exactly encodeCommand\'s bytes (UTF-8 lengths)');
+
+  const value = Buffer.from([0, 13, 10, 36, 255, 42]); // binary, with CRLF and '$' inside
+  const empty = new Uint8Array(0);
+  const withValues: Uint8Array[] = [];
+  encodeCommandChunks(['SET', 'k', value, 'PX', '60000'], withValues);
+  encodeCommandChunks(['SET', 'e', empty], withValues);
+  t.ok(withValues.includes(value), 'the value is one of the chunks itself: not copied');
+  t.same(Buffer.concat(withValues), Buffer.concat([
+    Buffer.from('*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\n'), value, Buffer.from('\r\n$2\r\nPX\r\n$5\r\n60000\r\n'),
+    Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\ne\r\n$0\r\n\r\n'),
+  ]), 'two commands, values inline, an empty value as $0');
+  // And a server reads them as such: the reader parses the same framing back.
+  const replies: RespReply[] = [];
+  const reader = new RespReader((r) => replies.push(r));
+  const all = Buffer.concat(withValues);
+  reader.feed(all, 0, all.length);
+  t.same(replies.map((r) => (Array.isArray(r) ? r.map((x) => (Buffer.isBuffer(x) ? [...x] : x)) : r)), [
+    [[...Buffer.from('SET')], [...Buffer.from('k')], [...value], [...Buffer.from('PX')], [...Buffer.from('60000')]],
+    [[...Buffer.from('SET')], [...Buffer.from('e')], []],
+  ], 'parsed back: every argument byte-exact');
 });
 
 t.test('values go to the memory the caller names, by position; receiving tells which value is arriving', async (t) => {
