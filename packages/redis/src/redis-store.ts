@@ -23,12 +23,15 @@ const BYTES_PER_MGET = 16 * MiB;
 /** Value bytes per MULTI/EXEC of writes. */
 const BYTES_PER_MULTI = 32 * MiB;
 /**
- * A landing of at most this many value bytes is written by its release script: one command, which node-redis
- * sends in one write (a MULTI past its 16 KiB socket buffer leaves in two, see WRITE_RELEASE_SCRIPT), so that a
- * cold scan of 64 KiB chunks makes one flush per read. A bigger one is written by plain SETs in a MULTI with the
- * release, since Lua copies every value it is handed: Redis spent 1.58 ms of its one thread on 1 MiB written
- * through a script, against 0.25-0.29 ms for SET; 0.40 against 0.06-0.07 ms at 256 KiB; 0.14 against 0.05 ms at
- * 64 KiB (bench/write-cost.mjs).
+ * A landing of at most this many value bytes leaves in one write, so that a cold scan of 64 KiB chunks makes one
+ * flush per read: on the store's own connection, as its SETs and its release pipelined; without that connection
+ * (a cluster, TLS, `ownLookupConnection: false`), as the write-and-release script, one command that node-redis
+ * sends in one write (a MULTI past its 16 KiB socket buffer leaves in two, see WRITE_RELEASE_SCRIPT). Lua copies
+ * every value it is handed: Redis spent 1.58 ms of its one thread on 1 MiB written through a script, against
+ * 0.25-0.29 ms for SET; 0.40 against 0.06-0.07 ms at 256 KiB; 0.14 against 0.05 ms at 64 KiB
+ * (bench/write-cost.mjs); a cold W2 read cost Redis 150 µs with the script, 31 µs pipelined (tenth session).
+ * A bigger landing is written by plain SETs in a MULTI with the release, through the client: a big write on the
+ * store's own connection would hold up the lookups behind it.
  */
 const SCRIPT_WRITE_MAX_BYTES = 64 * 1024;
 /** Value bytes on their way on the store's own connection past which a lease lookup goes through the client. */
