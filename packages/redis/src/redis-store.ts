@@ -339,13 +339,13 @@ export class RedisStore implements CacheStore {
 
 }
 
-/** Whether `keys` are the keys of `sets`, in order (a release of exactly what is written). */
 /** The first server error among pipelined replies, thrown (the store turns it into a StoreError). */
 function throwFirstError(replies: readonly RespReply[]): void {
   const error = replies.find((r): r is RespError => r instanceof RespError);
   if (error) throw error;
 }
 
+/** Whether `keys` are the keys of `sets`, in order (a release of exactly what is written). */
 function sameKeys(keys: readonly string[], sets: readonly SetCommand[]): boolean {
   return keys.length === sets.length && keys.every((k, i) => k === sets[i]!.key);
 }

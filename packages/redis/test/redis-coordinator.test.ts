@@ -381,8 +381,8 @@ async function overSlowLink(t: Test): Promise<{ admin: TestRedisClient; a: { sto
   return { admin, a };
 }
 
-/** The commands Redis ran at top level since SLOWLOG was reset with a threshold of 0 (a script's own calls are not in it). */
-async function topLevelCommands(admin: TestRedisClient): Promise<string[][]> {
+/** The commands Redis ran since SLOWLOG was reset with a threshold of 0, oldest first (Redis 7.0 logs a script's own calls too). */
+async function slowlogCommands(admin: TestRedisClient): Promise<string[][]> {
   const log = (await admin.sendCommand(['SLOWLOG', 'GET', '1000'])) as [number, number, number, Buffer[] | string[]][];
   return log.reverse().map((e) => e[3].map(String));
 }
@@ -404,7 +404,7 @@ t.test('a small landing is a SET and the release script, pipelined on the store\
   await admin.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '0']);
   await admin.sendCommand(['SLOWLOG', 'RESET']);
   await a.store.coordinator.writeAndRelease!([{ key: k, value, ttlMs: 60_000 }]);
-  const commands = (await topLevelCommands(admin)).filter((c) => !['SLOWLOG', 'CONFIG'].includes(c[0]!.toUpperCase()));
+  const commands = (await slowlogCommands(admin)).filter((c) => !['SLOWLOG', 'CONFIG'].includes(c[0]!.toUpperCase()));
   await admin.sendCommand(['CONFIG', 'SET', 'slowlog-log-slower-than', '10000']);
   // (Redis 7.0 logs the commands a script runs too, before the script itself.)
   const evals = commands.filter((c) => c[0]!.toUpperCase() === 'EVAL');
