@@ -41,6 +41,17 @@ async function connectedStore(url: string, options: { timeoutPerMiBMs?: number }
   return { store: new RedisStore({ client, ...options }), client };
 }
 
+/** A redis-server of the test's own, an admin client, and two stores (two coordinators) on it; all closed after `t`. */
+async function twoStores(t: Test): Promise<{ redis: Awaited<ReturnType<typeof startRedis>>; admin: TestRedisClient; a: { store: RedisStore; client: TestRedisClient }; b: { store: RedisStore; client: TestRedisClient } }> {
+  const redis = await startRedis({ ownProcess: true });
+  t.teardown(() => redis.stop());
+  const admin = await redis.client();
+  const a = await connectedStore(redis.url);
+  const b = await connectedStore(redis.url);
+  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  return { redis, admin, a, b };
+}
+
 /** A value of `size` bytes that holds every byte 0..255 and whose position shows (misplaced bytes would show). */
 function pattern(size: number, seed: number): Buffer {
   const b = Buffer.alloc(size);
@@ -57,12 +68,7 @@ function sameBytes(a: unknown, b: Uint8Array): boolean {
 }
 
 t.test('lookupAndClaim: byte-exact values, claimed (with a lease of ttlMs), busy (counted as a waiter), one EVAL', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { admin, a, b } = await twoStores(t);
 
   const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); // 0x00..0xFF, invalid UTF-8 included
   const big = pattern(200_000, 3);
@@ -224,12 +230,7 @@ t.test('lookupAndClaim: batches split at 16 MiB expected (two parts per round tr
 });
 
 t.test('extend: a live holder keeps its lease past its TTL; other owners get false; a lease no longer extended expires', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { admin, a, b } = await twoStores(t);
 
   const leaseMs = 2000; // extended every ~667 ms: only a 2 s stall of this process could let it lapse
   const [k0, k1, k2] = keys('ext', 3) as [string, string, string];
@@ -388,12 +389,7 @@ async function slowlogCommands(admin: TestRedisClient): Promise<string[][]> {
 }
 
 t.test('a small landing is a SET and the release script, pipelined on the store\'s own connection: no script copies the value', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { admin, a, b } = await twoStores(t);
   t.ok(a.store.ownLookupConnection, 'the store has a connection of its own');
   const value = pattern(64 * 1024, 9);
   const k = key('pipe', 'one');
@@ -526,12 +522,7 @@ t.test('waitForRelease names exactly the released keys; none is lost between two
 });
 
 t.test('a release of many keys is published in bounded messages and wakes a waiter once per message, not per key', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { redis, admin, a, b } = await twoStores(t);
   const n = 600;
   const ks = keys('many', n);
   t.same(new Set(await lac(a.store)(ks, 30_000)), new Set(['claimed']));
@@ -566,12 +557,7 @@ t.test('a release of many keys is published in bounded messages and wakes a wait
 });
 
 t.test('a reconnect of the release listener wakes waiters with all their keys', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { admin, a, b } = await twoStores(t);
   const ks = keys('reconnect', 3);
   await lac(a.store)(ks, 30_000);
   t.same(await lac(b.store)(ks, 30_000), ['busy', 'busy', 'busy']);
@@ -581,12 +567,7 @@ t.test('a reconnect of the release listener wakes waiters with all their keys', 
 });
 
 t.test('two coordinators race lookupAndClaim on the same 100 keys: each key is claimed by exactly one', async (t) => {
-  const redis = await startRedis({ ownProcess: true });
-  t.teardown(() => redis.stop());
-  const admin = await redis.client();
-  const a = await connectedStore(redis.url);
-  const b = await connectedStore(redis.url);
-  t.teardown(async () => { await a.store.close(); await b.store.close(); await a.client.disconnect(); await b.client.disconnect(); });
+  const { admin, a, b } = await twoStores(t);
   // Warm both subscribers so that the calls below really run at the same time.
   await lac(a.store)([key('race', 'warm-a')], 1000);
   await lac(b.store)([key('race', 'warm-b')], 1000);
