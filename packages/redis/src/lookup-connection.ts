@@ -316,6 +316,7 @@ export class LookupConnection {
    * lookup sent after them waits until Redis has read them.
    */
   async pipeline(commands: readonly (readonly (string | Uint8Array)[])[]): Promise<RespReply[]> {
+    if (commands.length === 0) return [];
     const chunks: Uint8Array[] = [];
     for (const args of commands) encodeCommandChunks(args, chunks);
     return this.#usable().sendAll(chunks, commands.length);

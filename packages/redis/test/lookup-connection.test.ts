@@ -62,6 +62,7 @@ t.test('pipeline: several commands in one write, values uncopied and byte-exact,
   t.ok(replies[1] instanceof RespError, 'a refused command is an error value in its place, not a rejection');
   t.ok(Buffer.isBuffer(replies[2]) && Buffer.compare(replies[2], value) === 0, 'the value came back byte-exact');
   t.equal(replies[3], 'OK', 'an empty value is written too');
+  t.same(await connection.pipeline([]), [], 'no commands: no replies, at once');
   const admin = await redis.client();
   t.equal(await admin.strLen('pl:e'), 0);
   t.ok((await admin.pTTL('pl:a')) > 50_000, 'with its TTL');
