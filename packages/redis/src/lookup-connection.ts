@@ -101,8 +101,17 @@ export interface LookupActivity {
   lastDataAt: number;
 }
 
-/** Why a link was dropped when its caller gave up mid-value (the store then counts no failure: see GuardedStore). */
-const givenUpError = (): Error => new Error('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory');
+/**
+ * Why a link was dropped when a caller gave up mid-value: this process's doing, not a failure of Redis. The
+ * caller's lookup reads as misses (see GuardedStore); a write that was on the same link is sent again on a new one.
+ */
+export class LinkGivenUpError extends Error {
+  constructor() {
+    super('redis lookup connection dropped: a lookup was given up while its value was arriving in the caller\'s memory');
+    this.name = 'LinkGivenUpError';
+  }
+}
+const givenUpError = (): Error => new LinkGivenUpError();
 
 /** Subscribing to the caller's client closing. */
 export interface ClientEndEvents {

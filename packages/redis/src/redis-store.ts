@@ -4,7 +4,7 @@ import { escapeGlob } from '@rangecache/core/store-kit';
 import type { EvalCommand, RedisClient, RedisDriver, SetCommand } from './driver.js';
 import { type RedisStoreOptions, resolveStoreOptions } from './store-options.js';
 import { driverFor } from './driver-for.js';
-import { type LookupCounters, LookupConnection, endpointOf } from './lookup-connection.js';
+import { type LookupCounters, LinkGivenUpError, LookupConnection, endpointOf } from './lookup-connection.js';
 import { type RespReply, RespError } from './resp-reader.js';
 import { SHARDED_WRITE_RELEASE_SCRIPT, WRITE_RELEASE_SCRIPT, releaseCommands } from './lease-scripts.js';
 import type { RedisClusterClient } from './driver-cluster.js';
@@ -258,7 +258,13 @@ export class RedisStore implements CacheStore {
       // and about 10 µs for the release script (BENCHMARKS.md, tenth session).
       const commands: (string | Uint8Array)[][] = sets.map((s) => (s.ttlMs === null ? ['SET', s.key, s.value] : ['SET', s.key, s.value, 'PX', String(s.ttlMs)]));
       commands.push(['EVAL', only.script, String(only.keys.length), ...only.keys, ...only.args]);
-      await this.#calls.run('SET+release', [{ send: () => own.pipeline(commands).then(throwFirstError), bytes }], 'lookups');
+      const send = (): Promise<void> => own.pipeline(commands).then(throwFirstError);
+      // A link dropped because a lookup's caller gave up is no failure of Redis: the write goes again, on a new link
+      // (both commands are idempotent: the SET writes the same bytes, and the release deletes only this owner's lease).
+      const resend = (e: unknown): Promise<void> => (e instanceof LinkGivenUpError ? send() : Promise.reject(e));
+      // Counted as 0 bytes: its bytes go out, and Redis reads 64 KiB at once; bytes in flight on this connection
+      // stand for replies still to come, and past CONTROL_BUSY_BYTES of them lookups avoid it.
+      await this.#calls.run('SET+release', [{ send: () => send().catch(resend), bytes: 0 }], 'lookups');
       return;
     }
     if (only && (bytes <= SCRIPT_WRITE_MAX_BYTES || sharded) && sameKeys(only.keys, sets)) {

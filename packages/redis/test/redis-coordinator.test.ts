@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { createClient } from 'redis';
-import { StoreTimeoutError } from '@rangecache/core';
+import { IntoStop, StoreTimeoutError } from '@rangecache/core';
 import type { FetchCoordinator } from '@rangecache/core';
 import { LEASE_BACKSTOP_PERIODS, RedisStore } from '@rangecache/redis';
 import { commandCalls, cpuHogs, startRedis, startSlowLink } from '@rangecache/test-support';
@@ -430,6 +430,27 @@ t.test('a small landing is a SET and the release script, pipelined on the store\
   t.match(String((refused as Error)?.message), /OOM/, 'that names what Redis said');
   t.equal(await admin.exists(k2), 0, 'nothing was stored');
   t.equal(await admin.exists(`${k2}:lease`), 0, 'and the lease was released all the same');
+});
+
+t.test('a small landing queued behind a lookup whose caller gives up mid-value is sent again on a new link, not failed', async (t) => {
+  // 1 MiB/s each way: the 1 MiB value takes about a second to come back, and the landing waits behind it.
+  const { admin, a } = await overSlowLink(t);
+  const big = pattern(MiB, 7);
+  await admin.set(key('gaveup', 'big'), Buffer.from(big));
+  const k = key('gaveup', 'landing');
+  t.same(await lac(a.store)([k], 30_000), ['claimed']);
+  const stop = new IntoStop();
+  const target = new Uint8Array(MiB);
+  const lookup = a.store.getMany([key('gaveup', 'big')], { into: [target], intoSignal: stop, expectedBytes: [MiB] }).then(() => 'answered', (e: unknown) => e);
+  await sleep(150); // the value is arriving in the caller's memory
+  const value = pattern(64 * 1024, 8);
+  const written = a.store.coordinator.writeAndRelease!([{ key: k, value, ttlMs: 60_000 }]).then(() => 'written', (e: unknown) => e);
+  await sleep(100); // the landing is on the same link, behind the lookup
+  stop.abort(); // the caller gives up: the link is dropped
+  t.ok(await lookup instanceof Error, 'the given-up lookup rejects (the reader reads it as misses)');
+  t.equal(await within(written, 20_000, 'the landing'), 'written', 'the landing did not fail: it went again on a new link');
+  t.ok(sameBytes((await a.store.getMany([k]))[0], value), 'its bytes landed, byte-exact');
+  t.equal(await admin.exists(`${k}:lease`), 0, 'and its lease was released');
 });
 
 t.test('a write goes to Redis once the lookups in flight are answered, so it does not delay them', async (t) => {
