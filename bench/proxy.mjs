@@ -282,8 +282,9 @@ ${tempPaths(dir)}`;
       const port = await freePort();
       const logFile = join(tmp, `s3like${path.replace('/', '-')}.log`);
       writeFileSync(logFile, '');
-      const child = await startS3likeProcess({ file, path, port, log: logFile, onStderr: (l) => diagnostics.originStderr.push(`s3like ${path}: ${l}`) });
-      track(child, 's3like');
+      const child = await startS3likeProcess({
+        file, path, port, log: logFile, onSpawn: (c) => track(c, 's3like'), onStderr: (l) => diagnostics.originStderr.push(`s3like ${path}: ${l}`),
+      });
       return { child, port, log: { file: logFile, mark: 0 } };
     };
     const d = await serveOne(dataFile, '/data.bin');

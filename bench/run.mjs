@@ -97,8 +97,7 @@ async function startHttpOrigin(name, extra) {
   const serve = async (file, path, logFile) => {
     const port = await freePort();
     writeFileSync(logFile, '');
-    const child = await startS3likeProcess({ file, path, port, log: logFile, extra });
-    children.push(child);
+    const child = await startS3likeProcess({ file, path, port, log: logFile, extra, onSpawn: (c) => children.push(c) });
     return { child, logFile, url: `http://127.0.0.1:${port}${path}`, mark: 0 };
   };
   const servers = [await serve(dataFile, '/data.bin', join(dataDir, `${name}-access.log`)),

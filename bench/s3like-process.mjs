@@ -12,18 +12,20 @@ const script = join(dirname(fileURLToPath(import.meta.url)), 's3like-origin.mjs'
  * - `extra`: more origin flags (`['--ttfb-ms', '0', '--rate-mibps', '0']` for the plain profile);
  * - `log`: its access log file (`--log`), where the bench counts origin requests and bytes;
  * - `nice`: runs it under `nice -n <nice>` (the same pid: nice execs node);
- * - `onStderr`: each later stderr line other than the `serving` one (the origin's own errors).
+ * - `onStderr`: each later stderr line other than the `serving` one (the origin's own errors);
+ * - `onSpawn`: called with the child at once, before it serves, so that a caller can stop it on its way out.
  *
  * @example
  * const origin = await startS3likeProcess({ file: 'bench/data/data.bin', path: '/data.bin', port: 18080 });
  * // ... http://127.0.0.1:18080/data.bin ...
  * origin.kill('SIGTERM');
  */
-export async function startS3likeProcess({ file, path, port, extra = [], log, nice, onStderr }) {
+export async function startS3likeProcess({ file, path, port, extra = [], log, nice, onStderr, onSpawn }) {
   const args = [script, '--file', file, '--port', String(port), '--path', path, ...(log ? ['--log', log] : []), ...extra];
   const child = nice === undefined
     ? spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn('nice', ['-n', String(nice), process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  onSpawn?.(child);
   let printed = '';
   let serving = false;
   await new Promise((resolve, reject) => {

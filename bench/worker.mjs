@@ -115,33 +115,58 @@ async function socketFloor(client) {
   await client.close(); // connected above only for the command counter's set-up; the floor uses a socket of its own
   const { hostname, port } = new URL(cfg.redisUrl);
   const receive = Buffer.alloc(4 * 1024 * 1024).fill(1);
-  let pending; // { target, header, got, resolve, reject }
+  // The reply being read: its bulk header `$<length>\r\n`, its value (into the read's arena slot), its final CRLF.
+  // Any part may be split across socket reads.
+  let pending; // { target, header: string, left: value bytes still to come, trailer: CRLF bytes still to come, resolve, reject }
+  let failure;
   const onData = (n) => {
-    const p = pending;
-    let from = 0;
-    if (p.header === undefined) {
-      const end = receive.indexOf(13); // the bulk header `$<length>\r\n` arrives whole in the first read
-      if (receive[0] !== 36 || end < 0 || end + 2 > n) return p.reject(new Error(`unexpected reply ${receive.subarray(0, Math.min(n, 40))}`));
-      p.header = Number(receive.toString('latin1', 1, end));
-      if (p.header !== p.target.byteLength) return p.reject(new Error(`value of ${p.header} bytes, expected ${p.target.byteLength}`));
-      from = end + 2;
+    let at = 0;
+    while (at < n) {
+      const p = pending;
+      if (!p) throw new Error(`${n - at} bytes from Redis with no GET pending`);
+      if (p.left === undefined) {
+        const lf = receive.indexOf(10, at);
+        const end = lf < 0 || lf >= n ? n : lf + 1;
+        p.header += receive.toString('latin1', at, end);
+        at = end;
+        if (!p.header.endsWith('\r\n')) continue;
+        const length = p.header.startsWith('$') ? Number(p.header.slice(1, -2)) : NaN;
+        if (length !== p.target.byteLength) throw new Error(`unexpected reply ${JSON.stringify(p.header)} for a value of ${p.target.byteLength} bytes`);
+        p.left = length;
+      } else if (p.left > 0) {
+        const k = Math.min(n - at, p.left);
+        receive.copy(p.target, p.target.byteLength - p.left, at, at + k);
+        p.left -= k;
+        at += k;
+      } else {
+        const k = Math.min(n - at, p.trailer);
+        p.trailer -= k;
+        at += k;
+        if (p.trailer === 0) {
+          pending = undefined;
+          p.resolve(p.target);
+        }
+      }
     }
-    const body = Math.min(n, from + p.header - p.got) - from;
-    receive.copy(p.target, p.got, from, from + body);
-    p.got += body;
-    if (p.got === p.header && from + body + 2 <= n) { pending = undefined; p.resolve(p.target); }
-    else if (p.got === p.header) p.trailer = true; // the final CRLF comes in the next read
   };
   const socket = net.connect({ host: hostname, port: Number(port), noDelay: true, onread: { buffer: receive, callback: (n) => {
-    if (pending?.trailer) { const p = pending; pending = undefined; p.resolve(p.target); return; }
-    onData(n);
+    try {
+      onData(n);
+    } catch (e) {
+      failure = e;
+      pending?.reject(e);
+      pending = undefined;
+      socket.destroy();
+    }
   } } });
   await once(socket, 'connect');
   const keys = reads.map((_, i) => `bench:ceiling:${i}`);
   return {
     open: async () => {},
+    // One GET at a time: a second read() before the first is answered (a batched run) is refused.
     read: (_r, i) => new Promise((resolve, reject) => {
-      pending = { target: arenaSlot(i), header: undefined, got: 0, trailer: false, resolve, reject };
+      if (failure || pending) return reject(failure ?? new Error('the floor reads one value at a time'));
+      pending = { target: arenaSlot(i), header: '', left: undefined, trailer: 2, resolve, reject };
       socket.write(`*2\r\n$3\r\nGET\r\n$${keys[i].length}\r\n${keys[i]}\r\n`, 'latin1');
     }),
     close: async () => { socket.end(); await once(socket, 'close'); },
