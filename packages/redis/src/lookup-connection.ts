@@ -111,7 +111,6 @@ export class LinkGivenUpError extends Error {
     this.name = 'LinkGivenUpError';
   }
 }
-const givenUpError = (): Error => new LinkGivenUpError();
 
 /** Subscribing to the caller's client closing. */
 export interface ClientEndEvents {
@@ -154,7 +153,7 @@ class Link {
         activity.lastDataAt = performance.now();
         try {
           if (buffer !== scratch) this.#reader.filled(n);
-          else if (this.#givenUp()) this.fail(givenUpError());
+          else if (this.#givenUp()) this.fail(new LinkGivenUpError());
           else {
             const copied = this.#reader.copiedBytes;
             this.#reader.feed(scratch, 0, n);
@@ -245,7 +244,7 @@ class Link {
   #abandon(waiter: Waiter): void {
     waiter.into = undefined;
     if (this.#callerValue?.waiter === waiter && this.#reader.receiving === this.#callerValue.view) {
-      this.fail(givenUpError());
+      this.fail(new LinkGivenUpError());
     }
   }
 

@@ -126,7 +126,7 @@ export class RedisStore implements CacheStore {
         // sends at once and where no big write of the holder is queued ahead of them (on a cluster, or without that
         // connection, they go through the client).
         control: own && {
-          send: ({ script, keys, args }) => own.call(['EVAL', script, String(keys.length), ...keys, ...args]),
+          send: (command) => own.call(evalArgs(command)),
           busy: () => this.#calls.inFlightBytes('lookups') > CONTROL_BUSY_BYTES,
         },
       },
@@ -251,25 +251,12 @@ export class RedisStore implements CacheStore {
     const sharded = this.isCluster;
     const releases = releaseCommands(release, this.#coordinator.owner, sharded);
     const only = releases.length === 1 && parts.length === 0 ? releases[0]! : undefined;
-    const own = this.#lookups instanceof LookupConnection ? this.#lookups : undefined;
-    if (only && own && bytes <= SCRIPT_WRITE_MAX_BYTES && sameKeys(only.keys, sets)) {
-      // A small landing on the store's own connection: its SETs and its release pipelined in one write. Redis CPU per
-      // 64 KiB landing: 129 µs through the write-and-release script (Lua copies the value, twice), 2 µs for the SET
-      // and about 10 µs for the release script (BENCHMARKS.md, tenth session).
-      const commands: (string | Uint8Array)[][] = sets.map((s) => (s.ttlMs === null ? ['SET', s.key, s.value] : ['SET', s.key, s.value, 'PX', String(s.ttlMs)]));
-      commands.push(['EVAL', only.script, String(only.keys.length), ...only.keys, ...only.args]);
-      const send = (): Promise<void> => own.pipeline(commands).then(throwFirstError);
-      // A link dropped because a lookup's caller gave up is no failure of Redis: the write goes again, on a new link
-      // (both commands are idempotent: the SET writes the same bytes, and the release deletes only this owner's lease).
-      const resend = (e: unknown): Promise<void> => (e instanceof LinkGivenUpError ? send() : Promise.reject(e));
-      // Counted as 0 bytes: its bytes go out, and Redis reads 64 KiB at once; bytes in flight on this connection
-      // stand for replies still to come, and past CONTROL_BUSY_BYTES of them lookups avoid it.
-      await this.#calls.run('SET+release', [{ send: () => send().catch(resend), bytes: 0 }], 'lookups');
-      return;
-    }
     if (only && (bytes <= SCRIPT_WRITE_MAX_BYTES || sharded) && sameKeys(only.keys, sets)) {
-      // A small landing (its values and their leases, one namespace; on a cluster, one hash tag): one command, so
-      // node-redis sends it whole. On a cluster, big ones too: its transactions write through a script anyway.
+      // A small landing (its values and their leases, one namespace; on a cluster, one hash tag), in one write.
+      const own = this.#lookups instanceof LookupConnection ? this.#lookups : undefined; // never on a cluster
+      if (own) return this.#landPipelined(own, sets, only);
+      // One command, so node-redis sends it whole. On a cluster, big ones too: its transactions write through a
+      // script anyway.
       const args: (string | Buffer)[] = [...only.args];
       for (const s of sets) args.push(s.ttlMs === null ? '' : String(s.ttlMs), s.value);
       const command = { script: sharded ? SHARDED_WRITE_RELEASE_SCRIPT : WRITE_RELEASE_SCRIPT, keys: only.keys, args, argsPerKey: 2 };
@@ -279,6 +266,23 @@ export class RedisStore implements CacheStore {
     // Leases go in the last transaction: after every value is written, in the same round trip.
     flush(releases);
     await this.#calls.run('MULTI/EXEC', parts);
+  }
+
+  /**
+   * A small landing on the store's own connection: its SETs and its release pipelined in one write. Redis CPU per
+   * 64 KiB landing: 129 µs through the write-and-release script (Lua copies the value, twice), 2 µs for the SET and
+   * about 10 µs for the release script (BENCHMARKS.md, tenth session).
+   */
+  async #landPipelined(own: LookupConnection, sets: readonly SetCommand[], release: EvalScript): Promise<void> {
+    const commands: (string | Uint8Array)[][] = sets.map((s) => (s.ttlMs === null ? ['SET', s.key, s.value] : ['SET', s.key, s.value, 'PX', String(s.ttlMs)]));
+    commands.push(evalArgs(release));
+    const send = (): Promise<void> => own.pipeline(commands).then(throwFirstError);
+    // A link dropped because a lookup's caller gave up is no failure of Redis: the write goes again, on a new link
+    // (both commands are idempotent: the SET writes the same bytes, and the release deletes only this owner's lease).
+    const resend = (e: unknown): Promise<void> => (e instanceof LinkGivenUpError ? send() : Promise.reject(e));
+    // Counted as 0 bytes: its bytes go out, and Redis reads 64 KiB at once; bytes in flight on this connection stand
+    // for replies still to come, and past CONTROL_BUSY_BYTES of them lookups avoid it.
+    await this.#calls.run('SET+release', [{ send: () => send().catch(resend), bytes: 0 }], 'lookups');
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
@@ -345,7 +349,19 @@ export class RedisStore implements CacheStore {
 
 }
 
-/** The first server error among pipelined replies, thrown (the store turns it into a StoreError). */
+/** A script with its keys and string arguments, as a release or lookup command is built. */
+interface EvalScript {
+  readonly script: string;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
+/** `EVAL` of `command` as the arguments of one RESP command. */
+function evalArgs({ script, keys, args }: EvalScript): string[] {
+  return ['EVAL', script, String(keys.length), ...keys, ...args];
+}
+
+/** The first server error among pipelined replies/** The first server error among pipelined replies, thrown (the store turns it into a StoreError). */
 function throwFirstError(replies: readonly RespReply[]): void {
   const error = replies.find((r): r is RespError => r instanceof RespError);
   if (error) throw error;
