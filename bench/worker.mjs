@@ -7,7 +7,9 @@
 //                      fastest any Node client can deliver them (socketFloor below).
 //   variant "stream":  rangecache stream() over a local file, measuring peak RSS above the baseline.
 // cfg.shape (W3 only): "loop" = the reads of the workload one after another (1 MiB each); "whole" = ONE
-// readRange(objectUrl, 0, size) over the whole object; "stream" = for await over reader.stream(objectUrl).
+// readRange(objectUrl, 0, size) over the whole object; "stream" = for await over reader.stream(objectUrl). As in the
+// shared harness (../shared/bench/seed/rangecache-driver.mjs), "loop" and "stream" copy what they get into a
+// pre-faulted arena and drop it; "whole" keeps its one array.
 // Every run counts the Redis commands it sends (resp-counter.mjs) and prints them as `redisClient`.
 import { createHash } from 'node:crypto';
 import { installRedisCounter, redisTraffic } from './resp-counter.mjs';
@@ -193,7 +195,8 @@ let bytes = 0;
 const slots = [];
 let arenaSize = 0;
 for (const r of reads) { slots.push(arenaSize); arenaSize += r.end - r.start; }
-const arena = cfg.shape || cfg.variant === 'stream' ? undefined : new Uint8Array(arenaSize);
+// W3's "loop" and "stream" shapes too (the shared harness's W3 worker does the same); "whole" is one 64 MiB array.
+const arena = cfg.shape === 'whole' || cfg.variant === 'stream' ? undefined : new Uint8Array(arenaSize);
 arena?.fill(0xa5);
 function arenaSlot(i) {
   return arena.subarray(slots[i], slots[i] + reads[i].end - reads[i].start);
@@ -213,7 +216,13 @@ if (cfg.variant === 'stream') {
   out.push(v);
   bytes += v.byteLength;
 } else if (cfg.shape === 'stream') {
-  for await (const chunk of s.stream(cfg.objectUrl)) { out.push(chunk); bytes += chunk.byteLength; }
+  // Each chunk copied into the arena at its offset, then dropped, as the loop's reads are.
+  for await (const chunk of s.stream(cfg.objectUrl)) {
+    if (bytes + chunk.byteLength > arena.byteLength) throw new Error(`stream delivered more than ${arena.byteLength} bytes`);
+    arena.set(chunk, bytes);
+    bytes += chunk.byteLength;
+  }
+  if (bytes !== arena.byteLength) throw new Error(`stream delivered ${bytes} bytes, not ${arena.byteLength}`);
 } else if (cfg.batch) {
   // Batched: `batch` reads issued together, as a client that knows its chunk list (Zarr, kerchunk) does.
   for (let i = 0; i < reads.length; i += cfg.batch) {

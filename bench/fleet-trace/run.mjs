@@ -12,7 +12,8 @@
 //   --origin-nice=N: run the origin at that nice level (as root, e.g. --origin-nice=-15), so that the fleet on the
 //     same cores does not starve it (a remote origin is not slowed by its clients' load).
 //   --commandstats: print Redis's command counts and times over the run.
-//   --node-args: node flags for each fleet process (a CPU profile, say).
+//   --node-args: node flags for each fleet process (a CPU profile, say); pass it as --node-args="...".
+//   TRACE_STATS=1 (environment): also print each process's reader stats.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

@@ -1,9 +1,10 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
-import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange, readExact } from '@rangecache/core/fetcher-kit';
+import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { header } from './headers.js';
-import { followRedirects } from './redirects.js';
+import { followRedirects, isRedirect, nextHop } from './redirects.js';
+import { type HeadVerdict, rangedGet } from './ranged-get.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
 /**
@@ -165,7 +166,7 @@ export class HttpFetcher implements Fetcher {
         }
         return metaOf(size, identity(head.headers));
       }
-      if (head.statusCode !== 403 && head.statusCode !== 405 && head.statusCode !== 501) this.#fail(url, head);
+      if (head.statusCode !== 403 && head.statusCode !== 405 && head.statusCode !== 501) this.#fail(url, head.statusCode);
       // HEAD refused (a presigned GET URL, or a server without HEAD): ask for the first byte instead.
       const get = await this.#send(url, 'GET', { range: 'bytes=0-0' }, options.signal, deadline);
       await get.body.dump();
@@ -176,7 +177,7 @@ export class HttpFetcher implements Fetcher {
         const size = Number(header(get.headers, 'content-length'));
         if (Number.isSafeInteger(size) && size >= 0) return metaOf(size, identity(get.headers));
       }
-      return this.#fail(url, get);
+      return this.#fail(url, get.statusCode);
     }));
   }
 
@@ -184,46 +185,72 @@ export class HttpFetcher implements Fetcher {
     const { expect, signal } = options;
     // Only these two numbers from here on: the caller's object may have getters or change after the call.
     const range = checkFetchRange(url, requested, expect.size, this.backend);
-    const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
+    const length = range.end - range.start;
+    const extra: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
     // If-Match needs a strong ETag (RFC 9110 §13.1.1); a weak one is compared on the response instead.
-    if (expect.etag !== undefined && !expect.etag.startsWith('W/')) headers['if-match'] = expect.etag;
-    return withRetries(this.retry, signal, () => this.#withDeadline(url, range.end - range.start, signal, async (deadline) => {
-      const res = await this.#send(url, 'GET', headers, signal, deadline);
-      const status = res.statusCode;
-      if (status === 412) {
-        await res.body.dump();
-        throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version });
-      }
-      if (status === 416) {
-        await res.body.dump();
-        const size = parseContentRange(header(res.headers, 'content-range'))?.size;
-        throw new InvalidRangeError(url, range, `the origin refused the range (416${size === undefined ? '' : `, size ${size}`})`, {
-          backend: 'http', status, ...(size === undefined ? {} : { size }),
+    if (expect.etag !== undefined && !expect.etag.startsWith('W/')) extra['if-match'] = expect.etag;
+    const follow = this.#followRedirect;
+    return withRetries(this.retry, signal, () => this.#withDeadline(url, length, signal, async (deadline) => {
+      const headers = await this.#requestHeaders(url, extra, signal, deadline);
+      let target = url;
+      for (let hops = 0; ; hops++) {
+        const got = await rangedGet({
+          dispatcher: this.#dispatcher, target: new URL(target), headers, length, signal: deadline.signal,
+          headersTimeout: this.#headersMs, bodyTimeout: this.#bodyMs,
+          head: (status, h) => {
+            const location = follow ? header(h, 'location') : undefined;
+            if (follow && isRedirect(status, location)) return { redirect: location, status };
+            return this.#rangeHead(url, range, expect, status, h, deadline);
+          },
+          requestError: (e) => this.#networkError(url, e, signal),
+          bodyError: (e) => {
+            if (signal?.aborted) return abortError(signal);
+            const code = (e as { code?: unknown } | null)?.code;
+            return new RetryableError(new OriginError(`response body failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e }));
+          },
         });
-      }
-      if (status !== 200 && status !== 206) {
-        await res.body.dump();
-        return this.#fail(url, res);
-      }
-      if (changedSince(expect, res.headers, status)) {
-        discard(res.body);
-        throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version, actual: metaOf(expect.size, identity(res.headers)).version });
-      }
-      let skip = range.start; // a 200: the server ignored Range and sends the whole object from byte 0
-      if (status === 206) {
-        const contentRange = header(res.headers, 'content-range');
-        const offset = offsetInContentRange(parseContentRange(contentRange), range.start, range.end);
-        if (offset === undefined) {
-          discard(res.body);
-          throw new OriginError(`asked for bytes ${range.start}-${range.end - 1} but got Content-Range ${contentRange ?? '(none)'}`,
-            { path: url, backend: 'http', status });
+        if ('redirect' in got) {
+          target = nextHop(url, target, got.status, got.redirect, hops, this.#maxRedirections, follow!);
+          continue;
         }
-        skip = offset;
+        if (got.received !== length) {
+          throw new RetryableError(new OriginError(`response body ended after ${got.received} of ${length} bytes`, { path: url, backend: 'http' }));
+        }
+        return got.bytes;
       }
-      // Bytes before the range (a 200, or a Content-Range that starts earlier) must be read too: more time for them.
-      deadline.extendTo(deadlineMs(this.#requestMs, this.#minBytesPerSecond, skip + range.end - range.start));
-      return readBody(res.body, skip, range.end - range.start, url, signal);
     }));
+  }
+
+  /**
+   * What the head of a response to a ranged GET means: the body to read (the bytes asked for start after `skip`
+   * bytes of it, and the deadline grows to cover those), or the error the request fails with.
+   */
+  #rangeHead(url: string, range: ByteRange, expect: ObjectMeta, status: number, headers: Dispatcher.ResponseData['headers'], deadline: Deadline): HeadVerdict {
+    refuseHead(url, status, headers);
+    if (status === 412) throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version });
+    if (status === 416) {
+      const size = parseContentRange(header(headers, 'content-range'))?.size;
+      throw new InvalidRangeError(url, range, `the origin refused the range (416${size === undefined ? '' : `, size ${size}`})`, {
+        backend: 'http', status, ...(size === undefined ? {} : { size }),
+      });
+    }
+    if (status !== 200 && status !== 206) return this.#fail(url, status);
+    if (changedSince(expect, headers, status)) {
+      throw new VersionChangedError({ path: url, backend: 'http', status, expected: expect.version, actual: metaOf(expect.size, identity(headers)).version });
+    }
+    let skip = range.start; // a 200: the server ignored Range and sends the whole object from byte 0
+    if (status === 206) {
+      const contentRange = header(headers, 'content-range');
+      const offset = offsetInContentRange(parseContentRange(contentRange), range.start, range.end);
+      if (offset === undefined) {
+        throw new OriginError(`asked for bytes ${range.start}-${range.end - 1} but got Content-Range ${contentRange ?? '(none)'}`,
+          { path: url, backend: 'http', status });
+      }
+      skip = offset;
+    }
+    // Bytes before the range (a 200, or a Content-Range that starts earlier) must be read too: more time for them.
+    deadline.extendTo(deadlineMs(this.#requestMs, this.#minBytesPerSecond, skip + range.end - range.start));
+    return { skip };
   }
 
   /** Closes the connection pool (only when this fetcher created it). */
@@ -267,13 +294,7 @@ export class HttpFetcher implements Fetcher {
    * failure. A 200/206 with a `Content-Encoding` other than identity is refused here.
    */
   async #sendOnce(url: string, target: string, method: 'GET' | 'HEAD', extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Dispatcher.ResponseData> {
-    signal?.throwIfAborted();
-    const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
-    deadline.signal.throwIfAborted();
-    // The object's bytes, not an encoding of them: whatever the caller's headers say.
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(base ?? {})) if (k.toLowerCase() !== 'accept-encoding') headers[k] = v;
-    Object.assign(headers, extra, { 'accept-encoding': 'identity' });
+    const headers = await this.#requestHeaders(url, extra, signal, deadline);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(target, {
@@ -286,17 +307,29 @@ export class HttpFetcher implements Fetcher {
     } catch (e) {
       throw this.#networkError(url, e, signal);
     }
-    if (RETRY_STATUS(res.statusCode)) {
-      await res.body.dump().catch(() => {});
-      const error = new OriginError(`HTTP ${res.statusCode} from origin`, { path: url, backend: 'http', status: res.statusCode });
-      throw new RetryableError(error, parseRetryAfter(header(res.headers, 'retry-after')));
-    }
-    const encoding = header(res.headers, 'content-encoding')?.trim();
-    if ((res.statusCode === 200 || res.statusCode === 206) && encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
-      discard(res.body);
-      throw new UnexpectedEncodingError({ path: url, backend: 'http', status: res.statusCode, encoding });
+    try {
+      refuseHead(url, res.statusCode, res.headers);
+    } catch (e) {
+      if (e instanceof RetryableError) await res.body.dump().catch(() => {});
+      else discard(res.body);
+      throw e;
     }
     return res;
+  }
+
+  /**
+   * A request's headers: the caller's (`headers`, called per request where it is a function), `extra`, and
+   * `Accept-Encoding: identity` whatever the caller's say (the object's bytes, not an encoding of them). Throws if
+   * `signal` (the caller's) or the deadline has fired.
+   */
+  async #requestHeaders(url: string, extra: Record<string, string>, signal: AbortSignal | undefined, deadline: Deadline): Promise<Record<string, string>> {
+    signal?.throwIfAborted();
+    const base = typeof this.#headers === 'function' ? await this.#headers(url) : this.#headers;
+    deadline.signal.throwIfAborted();
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(base ?? {})) if (k.toLowerCase() !== 'accept-encoding') headers[k] = v;
+    Object.assign(headers, extra, { 'accept-encoding': 'identity' });
+    return headers;
   }
 
   #networkError(url: string, e: unknown, signal: AbortSignal | undefined): unknown {
@@ -306,30 +339,28 @@ export class HttpFetcher implements Fetcher {
     return typeof code === 'string' && RETRY_CODES.has(code) ? new RetryableError(error) : error;
   }
 
-  #fail(url: string, res: Dispatcher.ResponseData): never {
-    const status = res.statusCode;
+  #fail(url: string, status: number): never {
     if (status === 404 || status === 410) throw new ObjectNotFoundError({ path: url, backend: 'http', status });
     if (status === 401 || status === 403) throw new AccessDeniedError({ path: url, backend: 'http', status });
     throw new OriginError(`unexpected HTTP ${status}`, { path: url, backend: 'http', status });
   }
+
 }
 
-/** The body's bytes `[skip, skip + length)`, read into one buffer; a short or failed body is retryable. */
-async function readBody(body: Dispatcher.ResponseData['body'], skip: number, length: number, url: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
-  let result;
-  try {
-    result = await readExact(body, length, skip);
-  } catch (e) {
-    if (signal?.aborted) throw abortError(signal);
-    const code = (e as { code?: unknown } | null)?.code;
-    throw new RetryableError(new OriginError(`response body failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e }));
-  } finally {
-    discard(body); // we stopped at `length`: for a 200 that is before the rest of the object
+/**
+ * Refuses a response head that no request may use: a status worth retrying (429, 5xx; as a {@link RetryableError}
+ * that carries `Retry-After`), or a 200/206 whose body is encoded (`UnexpectedEncodingError`): its bytes are not
+ * the object's bytes at those offsets.
+ */
+function refuseHead(url: string, status: number, headers: Dispatcher.ResponseData['headers']): void {
+  if (RETRY_STATUS(status)) {
+    const error = new OriginError(`HTTP ${status} from origin`, { path: url, backend: 'http', status });
+    throw new RetryableError(error, parseRetryAfter(header(headers, 'retry-after')));
   }
-  if (result.received !== length) {
-    throw new RetryableError(new OriginError(`response body ended after ${result.received} of ${length} bytes`, { path: url, backend: 'http' }));
+  const encoding = header(headers, 'content-encoding')?.trim();
+  if ((status === 200 || status === 206) && encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
+    throw new UnexpectedEncodingError({ path: url, backend: 'http', status, encoding });
   }
-  return result.bytes;
 }
 
 /**

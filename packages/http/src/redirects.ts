@@ -27,17 +27,37 @@ export async function followRedirects(url: string, follow: (url: string) => bool
   for (let hops = 0; ; hops++) {
     const res = await sendTo(target);
     const location = header(res.headers, 'location');
-    if (!REDIRECT_STATUS.has(res.statusCode) || location === undefined) return res;
+    if (!isRedirect(res.statusCode, location)) return res;
     await res.body.dump().catch(() => {});
-    const fail = (reason: string): OriginError => new OriginError(reason, { path: url, backend: 'http', status: res.statusCode });
-    let next: string;
-    try {
-      next = new URL(location, target).href;
-    } catch {
-      throw fail(`redirect (HTTP ${res.statusCode}) to an invalid URL`);
-    }
-    if (hops >= maxRedirections) throw fail(`more than ${maxRedirections} redirects`);
-    if (!follow(next)) throw fail(`redirect (HTTP ${res.statusCode}) to a URL that is not allowed, not followed`);
-    target = next;
+    target = nextHop(url, target, res.statusCode, location, hops, maxRedirections, follow);
   }
+}
+
+/** Whether a response with `status` and `location` is a redirect to follow. */
+export function isRedirect(status: number, location: string | undefined): location is string {
+  return REDIRECT_STATUS.has(status) && location !== undefined;
+}
+
+/**
+ * Where redirect number `hops` (from 0) of a request for `url` goes: `location`, resolved against `target`, the URL
+ * that answered with `status`.
+ *
+ * @throws {OriginError} (status 3xx, naming `url`, never the target) for an invalid `Location`, one redirect too
+ * many, or a target `follow` refuses.
+ * @example
+ * ```ts
+ * nextHop('https://a.example/x', 'https://a.example/x', 302, '/y', 0, 5, () => true); // 'https://a.example/y'
+ * ```
+ */
+export function nextHop(url: string, target: string, status: number, location: string, hops: number, maxRedirections: number, follow: (url: string) => boolean): string {
+  const fail = (reason: string): OriginError => new OriginError(reason, { path: url, backend: 'http', status });
+  let next: string;
+  try {
+    next = new URL(location, target).href;
+  } catch {
+    throw fail(`redirect (HTTP ${status}) to an invalid URL`);
+  }
+  if (hops >= maxRedirections) throw fail(`more than ${maxRedirections} redirects`);
+  if (!follow(next)) throw fail(`redirect (HTTP ${status}) to a URL that is not allowed, not followed`);
+  return next;
 }
