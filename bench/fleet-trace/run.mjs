@@ -70,6 +70,7 @@ try {
     const reads = res.map((r) => r.events.find((e) => e.kind === 'read' && e.block === b));
     console.log(`read of block ${b}: started ${Math.min(...reads.map((e) => e.start))}-${Math.max(...reads.map((e) => e.start))} ms, ended ${Math.min(...reads.map((e) => e.end))}-${Math.max(...reads.map((e) => e.end))} ms`);
   }
+  if (process.env.TRACE_STATS) for (const r of res) console.log(`p${r.id} stats`, JSON.stringify(r.stats));
   console.log('per process:', res.map((r) => `p${r.id} ${r.wallMs.toFixed(0)} ms, cpu ${r.cpuMs.toFixed(0)} ms (sys ${r.sysMs.toFixed(0)}), ${r.faults} faults, ${r.stats.originRequests} fetches, copied ${(r.stats.copiedBytes / 2 ** 20).toFixed(0)} MiB`).join('; '));
 } finally {
   await stop();

@@ -112,6 +112,14 @@ export class FleetLoader {
       let outcome: FleetOutcome;
       try {
         if (woken.size > 0) {
+          // Read-ahead nobody reads yet has done its job once its holder released it: the read that wants it
+          // looks it up then. Reading it now would read it twice, since its flight leaves the table once resolved.
+          const landedAhead = check.filter(onlyReadAhead);
+          if (landedAhead.length > 0) {
+            this.#leaveInStore(landedAhead);
+            const left = new Set(landedAhead);
+            check = check.filter((p) => !left.has(p));
+          }
           // Released pieces have almost always landed: read them plainly (a script would copy every value once
           // more inside Redis); only those that did not land (their holder failed) are claimed.
           const before = check.length;
@@ -143,6 +151,19 @@ export class FleetLoader {
     if (!signal.aborted) fallback(pending);
     await Promise.all(fetches);
     signal.throwIfAborted();
+  }
+
+  /**
+   * Ends the flights of read-ahead pieces another process released (counted in `aheadDropped`): they leave the
+   * table first, so no read joins a flight that fails; a read that wants one later finds it in the store (or, if it
+   * never landed, fetches it). Their read-ahead ends; it ignores the failure.
+   */
+  #leaveInStore(pieces: Piece[]): void {
+    this.counters.aheadDropped += pieces.length;
+    for (const p of pieces) {
+      this.#host.flights.forget(p);
+      p.flight!.reject(new DOMException('read-ahead: its holder in another process landed it; left in the store', 'AbortError'));
+    }
   }
 
   /** Lets read-ahead pieces go: their leases are released, their flights fail (read-ahead ignores it). */

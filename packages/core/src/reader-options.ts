@@ -140,8 +140,10 @@ export interface ReaderStats {
   /** Pieces waited for in vain (lease expired or holder failed), then fetched by this reader. */
   fleetFallbacks: number;
   /**
-   * Read-ahead pieces waited for in vain, then let go instead of fetched: only read-ahead wanted them (at the end
-   * of a scan, their holder's `close()` aborted them). A read of one later goes to the store and the origin as usual.
+   * Read-ahead pieces another process held, let go once their holder released them, neither read nor fetched:
+   * only read-ahead wanted them then. If the holder landed one, a read of it later reads it from the store (once,
+   * rather than once for the read-ahead and again for the read); if it gave up on one (at the end of a scan, its
+   * `close()` aborts its read-ahead), a read of it later goes to the store and the origin as usual.
    */
   aheadDropped: number;
   /** Store calls not made because the circuit breaker was open. */

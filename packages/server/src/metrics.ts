@@ -27,7 +27,7 @@ const READER_COUNTERS: readonly [string, string, keyof ReaderStats][] = [
   ['redis_write_errors_total', 'Cache writes that failed.', 'writeErrors'],
   ['fleet_waits_total', 'Pieces another process was fetching, received from the cache after waiting.', 'fleetWaits'],
   ['fleet_fallbacks_total', 'Pieces waited for in vain, then fetched from the origin.', 'fleetFallbacks'],
-  ['fleet_read_ahead_dropped_total', 'Read-ahead pieces waited for in vain, then let go instead of fetched.', 'aheadDropped'],
+  ['fleet_read_ahead_dropped_total', 'Read-ahead pieces another process held, let go once released (neither read nor fetched).', 'aheadDropped'],
   ['circuit_opens_total', 'Times the circuit breaker opened (the cache was skipped for a while).', 'circuitOpens'],
 ];
 
