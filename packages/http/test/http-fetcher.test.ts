@@ -343,3 +343,43 @@ t.test('followRedirect: only the redirects it allows are followed; a refused one
   t.throws(() => make({ followRedirect: 'yes' as unknown as () => boolean }), ConfigError);
   t.throws(() => make({ maxRedirections: -1 }), { message: /maxRedirections/ });
 });
+
+t.test('a ranged GET (undici dispatch) fails typed before its response, and on redirects it may not follow', async (t) => {
+  const f = make({ retry: { retries: 0 }, timeouts: { headersMs: 200 } });
+  const meta = await f.stat(url);
+  origin.behaviour.delayMs = 2500;
+  // The caller gives up before the response head: an AbortError, at once, not retried.
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 30);
+  const t0 = Date.now();
+  await t.rejects(f.fetch(url, { start: 0, end: 100 }, { expect: meta, signal: ac.signal }), { name: 'AbortError' });
+  t.ok(Date.now() - t0 < 2000, `aborted before the 2.5 s response came (${Date.now() - t0} ms)`);
+  // No head within headersMs: an OriginError naming undici's code (undici checks it on ~1 s timers), not the
+  // response that comes after 2.5 s.
+  const late = await f.fetch(url, { start: 0, end: 100 }, { expect: meta }).then(() => null, (e: unknown) => e);
+  t.ok(late instanceof OriginError, `an OriginError (got ${String(late)})`);
+  t.match(String((late as Error | null)?.message), /UND_ERR_HEADERS_TIMEOUT/);
+  origin.behaviour.delayMs = 0;
+  // An aborted signal is refused before anything is sent.
+  const before = origin.requests.length;
+  await t.rejects(f.fetch(url, { start: 0, end: 100 }, { expect: meta, signal: AbortSignal.abort() }), { name: 'AbortError' });
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(origin.requests.length, before, 'nothing was requested');
+
+  // Redirects a data request meets are judged like stat's: a refused one names no target, a hop too many fails.
+  const target = pseudoRandomBytes(3000, 'fetch-redirect');
+  origin.put('fetch-target.bin', target);
+  origin.redirect('fetch-away.bin', 'http://10.1.2.3:8080/internal/secret.bin', 302);
+  origin.redirect('fetch-hop1.bin', '/fetch-hop2.bin', 302);
+  origin.redirect('fetch-hop2.bin', '/fetch-target.bin', 307);
+  const targetMeta = await make().stat(origin.url('fetch-target.bin'));
+  const guarded = make({ followRedirect: (u) => u.startsWith(`${origin.baseUrl}/`) });
+  const refused = await guarded.fetch(origin.url('fetch-away.bin'), { start: 0, end: 100 }, { expect: targetMeta }).then(() => null, (e: unknown) => e);
+  t.ok(refused instanceof OriginError, 'a refused redirect is an OriginError');
+  t.equal((refused as OriginError).status, 302);
+  t.notMatch((refused as Error).message, /10\.1\.2\.3|internal/, 'the target is not named');
+  const got = await guarded.fetch(origin.url('fetch-hop1.bin'), { start: 1000, end: 2500 }, { expect: targetMeta });
+  t.ok(Buffer.from(got).equals(target.subarray(1000, 2500)), 'two allowed hops, then the exact bytes');
+  const capped = make({ followRedirect: () => true, maxRedirections: 1 });
+  await t.rejects(capped.fetch(origin.url('fetch-hop1.bin'), { start: 0, end: 10 }, { expect: targetMeta }), { message: /more than 1 redirects/ });
+});
