@@ -84,6 +84,38 @@ t.test('read-ahead whose holder gave up is let go, not fetched; a read of it lat
   t.equal(fetcher.fetches.filter((r) => r.start === 2 * B).length, 1, 'fetched once, by the read');
 });
 
+t.test('read-ahead whose holder landed it is let go, and the read that wants it reads it from the store once', async (t) => {
+  const dir = await tempDir();
+  const { path, bytes } = await dir.file('ahead-landed.bin', 8 * B);
+  const shared = new MemoryStore();
+  const fetcher = new CountingFetcher(new FileFetcher());
+  const reader = new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs: 5000 });
+  t.teardown(async () => { await reader.close(); await dir.remove(); });
+  // Another process holds block 2's lease.
+  const other = shared.withLeases();
+  const { version } = await new FileFetcher().stat(path);
+  const key2 = blockKey(versionPrefix('default', path, version), B, 2);
+  t.same(await other.coordinator!.claim([key2], 5000), ['claimed']);
+
+  // A scan of blocks 0 and 1: the second read reads block 2 ahead, finds it busy, and waits on its holder.
+  t.ok(Buffer.from(await reader.readRange(path, 0, B)).equals(bytes.subarray(0, B)));
+  t.ok(Buffer.from(await reader.readRange(path, B, 2 * B)).equals(bytes.subarray(B, 2 * B)));
+  await new Promise((r) => setTimeout(r, 100));
+  const hitsBefore = reader.stats().hits;
+  // The holder lands block 2 and releases it.
+  await other.setMany([{ key: key2, value: bytes.slice(2 * B, 3 * B) }]);
+  await other.coordinator!.release([key2]);
+  for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(reader.stats().aheadDropped, 1, 'the read-ahead was let go once its holder released it');
+  t.equal(reader.stats().hits, hitsBefore, 'without reading block 2');
+
+  // The scan's read of block 2 reads it from the store: once, byte-exact, and not from the origin.
+  t.ok(Buffer.from(await reader.readRange(path, 2 * B, 3 * B)).equals(bytes.subarray(2 * B, 3 * B)), 'block 2 byte-exact');
+  t.equal(reader.stats().hits, hitsBefore + 1, 'block 2 was read from the store once');
+  t.equal(reader.stats().fleetFallbacks, 0, 'nothing fell back to the origin');
+  t.notOk(fetcher.fetches.some((r) => r.start === 2 * B), 'the origin was never asked for block 2');
+});
+
 t.test('a wait for a release ends when its timer fires, even if the wall clock reads a little short then', async (t) => {
   const coordinator = new MemoryStore().withLeases().coordinator!;
   t.teardown(() => coordinator.close());
