@@ -382,4 +382,9 @@ t.test('a ranged GET (undici dispatch) fails typed before its response, and on r
   t.ok(Buffer.from(got).equals(target.subarray(1000, 2500)), 'two allowed hops, then the exact bytes');
   const capped = make({ followRedirect: () => true, maxRedirections: 1 });
   await t.rejects(capped.fetch(origin.url('fetch-hop1.bin'), { start: 0, end: 10 }, { expect: targetMeta }), { message: /more than 1 redirects/ });
+  // Without followRedirect the fetcher's own agent follows them (undici's redirect interceptor), within maxRedirections.
+  const plain = await make().fetch(origin.url('fetch-hop1.bin'), { start: 2000, end: 3000 }, { expect: targetMeta });
+  t.ok(Buffer.from(plain).equals(target.subarray(2000, 3000)), 'the default agent follows both hops to the exact bytes');
+  const none = await make({ maxRedirections: 0 }).fetch(origin.url('fetch-hop1.bin'), { start: 0, end: 10 }, { expect: targetMeta }).then(() => null, (e: unknown) => e);
+  t.ok(none instanceof OriginError, `maxRedirections 0: the redirect is an OriginError (got ${String(none)})`);
 });
