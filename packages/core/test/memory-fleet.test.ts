@@ -103,7 +103,7 @@ t.test('read-ahead whose holder landed it is let go, and the read that wants it 
   await new Promise((r) => setTimeout(r, 100));
   const hitsBefore = reader.stats().hits;
   // The holder lands block 2 and releases it.
-  await other.setMany([{ key: key2, value: bytes.slice(2 * B, 3 * B) }]);
+  await other.setMany([{ key: key2, value: bytes.slice(2 * B, 3 * B), ttlMs: 60_000 }]);
   await other.coordinator!.release([key2]);
   for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(reader.stats().aheadDropped, 1, 'the read-ahead was let go once its holder released it');
