@@ -3,7 +3,7 @@
  * missing piece's origin fetch, as processes sharing a Redis do. The real-process fleet tests (test/fleet*.ts)
  * cover the same over Redis; these run without it and isolate the fleet stage.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { AsyncCachingReader, FileFetcher, MemoryStore } from '@rangecache/core';
 import { blockKey, versionPrefix } from '@rangecache/core/store-kit';
 import { CountingFetcher, tempDir } from '@rangecache/test-support';
@@ -53,31 +53,40 @@ t.test('a holder that dies holding its leases costs its waiters about one lease,
   t.comment(`waited ${Math.round(waitedMs)} ms for a ${leaseMs} ms lease`); // the bound on the wait is the benchmark's, not a test's
 });
 
-t.test('read-ahead whose holder gave up is let go, not fetched; a read of it later fetches it once', async (t) => {
+/**
+ * A reader whose scan of blocks 0 and 1 reads block 2 ahead while another process (`other`, a view of the same
+ * store) holds block 2's lease, as its own read-ahead would: the reader waits on that holder.
+ */
+async function scanWhileBlock2IsHeld(t: Test, name: string) {
   const dir = await tempDir();
-  const { path, bytes } = await dir.file('ahead.bin', 8 * B);
+  const { path, bytes } = await dir.file(name, 8 * B);
   const shared = new MemoryStore();
   const fetcher = new CountingFetcher(new FileFetcher());
   const reader = new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs: 5000 });
   t.teardown(async () => { await reader.close(); await dir.remove(); });
-  // Another process holds block 2's lease, as its own read-ahead would.
-  const other = shared.withLeases().coordinator!;
+  const other = shared.withLeases();
   const { version } = await new FileFetcher().stat(path);
   const key2 = blockKey(versionPrefix('default', path, version), B, 2);
-  t.same(await other.claim([key2], 5000), ['claimed']);
-
-  // A scan of blocks 0 and 1: the second read reads block 2 ahead, finds it busy, and waits on its holder.
+  t.same(await other.coordinator!.claim([key2], 5000), ['claimed']);
   t.ok(Buffer.from(await reader.readRange(path, 0, B)).equals(bytes.subarray(0, B)));
   t.ok(Buffer.from(await reader.readRange(path, B, 2 * B)).equals(bytes.subarray(B, 2 * B)));
   await new Promise((r) => setTimeout(r, 100));
   t.same(fetcher.fetches, [{ start: 0, end: B }, { start: B, end: 2 * B }], 'blocks 0 and 1 fetched; block 2 waited on');
-  await other.release([key2]); // the holder gave up (its close() aborted it): nothing landed
-  for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  const droppedOnce = async (): Promise<void> => {
+    for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  return { path, bytes, fetcher, reader, other, key2, droppedOnce };
+}
+
+t.test('read-ahead whose holder gave up is let go, not fetched; a read of it later fetches it once', async (t) => {
+  const { path, bytes, fetcher, reader, other, key2, droppedOnce } = await scanWhileBlock2IsHeld(t, 'ahead.bin');
+  await other.coordinator!.release([key2]); // the holder gave up (its close() aborted it): nothing landed
+  await droppedOnce();
   t.equal(reader.stats().aheadDropped, 1, 'the waiter let the read-ahead go');
   t.equal(reader.stats().fleetFallbacks, 0, 'instead of fetching it');
   t.same(fetcher.fetches.length, 2, 'the origin was not asked for block 2');
-  t.same(await other.claim([key2], 5000), ['claimed'], 'and its lease was released');
-  await other.release([key2]);
+  t.same(await other.coordinator!.claim([key2], 5000), ['claimed'], 'and its lease was released');
+  await other.coordinator!.release([key2]);
 
   // A read of block 2 now fetches it, once, byte-exact.
   t.ok(Buffer.from(await reader.readRange(path, 2 * B, 3 * B)).equals(bytes.subarray(2 * B, 3 * B)), 'block 2 byte-exact');
@@ -85,27 +94,12 @@ t.test('read-ahead whose holder gave up is let go, not fetched; a read of it lat
 });
 
 t.test('read-ahead whose holder landed it is let go, and the read that wants it reads it from the store once', async (t) => {
-  const dir = await tempDir();
-  const { path, bytes } = await dir.file('ahead-landed.bin', 8 * B);
-  const shared = new MemoryStore();
-  const fetcher = new CountingFetcher(new FileFetcher());
-  const reader = new AsyncCachingReader({ fetcher, store: shared.withLeases(), blockSize: B, leaseMs: 5000 });
-  t.teardown(async () => { await reader.close(); await dir.remove(); });
-  // Another process holds block 2's lease.
-  const other = shared.withLeases();
-  const { version } = await new FileFetcher().stat(path);
-  const key2 = blockKey(versionPrefix('default', path, version), B, 2);
-  t.same(await other.coordinator!.claim([key2], 5000), ['claimed']);
-
-  // A scan of blocks 0 and 1: the second read reads block 2 ahead, finds it busy, and waits on its holder.
-  t.ok(Buffer.from(await reader.readRange(path, 0, B)).equals(bytes.subarray(0, B)));
-  t.ok(Buffer.from(await reader.readRange(path, B, 2 * B)).equals(bytes.subarray(B, 2 * B)));
-  await new Promise((r) => setTimeout(r, 100));
+  const { path, bytes, fetcher, reader, other, key2, droppedOnce } = await scanWhileBlock2IsHeld(t, 'ahead-landed.bin');
   const hitsBefore = reader.stats().hits;
   // The holder lands block 2 and releases it.
   await other.setMany([{ key: key2, value: bytes.slice(2 * B, 3 * B), ttlMs: 60_000 }]);
   await other.coordinator!.release([key2]);
-  for (let i = 0; i < 100 && reader.stats().aheadDropped === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await droppedOnce();
   t.equal(reader.stats().aheadDropped, 1, 'the read-ahead was let go once its holder released it');
   t.equal(reader.stats().hits, hitsBefore, 'without reading block 2');
 

@@ -344,7 +344,6 @@ export class HttpFetcher implements Fetcher {
     if (status === 401 || status === 403) throw new AccessDeniedError({ path: url, backend: 'http', status });
     throw new OriginError(`unexpected HTTP ${status}`, { path: url, backend: 'http', status });
   }
-
 }
 
 /**
