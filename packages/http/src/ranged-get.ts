@@ -5,7 +5,7 @@
  * (BENCHMARKS.md, "2026-12-03, eleventh session"). What the response's head means (its status, its headers) is the
  * caller's to judge, in `head`.
  */
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, util } from 'undici';
 
 /** What `head` makes of a response's status and headers (or it throws the error the request fails with). */
 export type HeadVerdict =
@@ -55,6 +55,7 @@ export function rangedGet(o: RangedGetOptions): Promise<RangedGetResult> {
   return new Promise<RangedGetResult>((resolve, reject) => {
     const { signal, length } = o;
     let controller: Dispatcher.DispatchController | undefined;
+    let legacy: Dispatcher.DispatchController | undefined;
     let settled = false;
     let headSeen = false;
     let bytes: Buffer | undefined;
@@ -129,6 +130,26 @@ export function rangedGet(o: RangedGetOptions): Promise<RangedGetResult> {
       onResponseError(_c, error) {
         if (!settled) finish(undefined, headSeen ? o.bodyError(error) : o.requestError(error));
       },
+      // The older handler API, for a dispatcher of another undici major (undici 6): the same steps. undici 7's own
+      // dispatchers use the methods above.
+      onConnect(abort) {
+        legacy = legacyController(abort);
+        handler.onRequestStart!(legacy, undefined);
+      },
+      onHeaders(status, rawHeaders, _resume, statusText) {
+        handler.onResponseStart!(legacy!, status, util.parseHeaders(rawHeaders), statusText);
+        return true;
+      },
+      onData(chunk) {
+        handler.onResponseData!(legacy!, chunk);
+        return true;
+      },
+      onComplete() {
+        handler.onResponseEnd!(legacy!, {});
+      },
+      onError(error) {
+        handler.onResponseError!(legacy!, error);
+      },
     };
     try {
       o.dispatcher.dispatch({
@@ -139,4 +160,21 @@ export function rangedGet(o: RangedGetOptions): Promise<RangedGetResult> {
       finish(undefined, o.requestError(e));
     }
   });
+}
+
+/** A controller over the older handler API's `abort` function (it cannot pause a response; this reader never does). */
+function legacyController(abort: (error?: Error) => void): Dispatcher.DispatchController {
+  let reason: Error | null = null;
+  return {
+    get aborted() { return reason !== null; },
+    get paused() { return false; },
+    get reason() { return reason; },
+    abort(error: Error) {
+      if (reason !== null) return;
+      reason = error;
+      abort(error);
+    },
+    pause() {},
+    resume() {},
+  };
 }

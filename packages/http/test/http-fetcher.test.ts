@@ -1,5 +1,6 @@
 import t from 'tap';
 import { AccessDeniedError, AsyncCachingReader, ConfigError, InvalidRangeError, MemoryStore, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
+import { Agent, Dispatcher } from 'undici';
 import { pseudoRandomBytes, startHttpOrigin } from '@rangecache/test-support';
 import { HttpFetcher } from '../src/index.js';
 
@@ -387,4 +388,37 @@ t.test('a ranged GET (undici dispatch) fails typed before its response, and on r
   t.ok(Buffer.from(plain).equals(target.subarray(2000, 3000)), 'the default agent follows both hops to the exact bytes');
   const none = await make({ maxRedirections: 0 }).fetch(origin.url('fetch-hop1.bin'), { start: 0, end: 10 }, { expect: targetMeta }).then(() => null, (e: unknown) => e);
   t.ok(none instanceof OriginError, `maxRedirections 0: the redirect is an OriginError (got ${String(none)})`);
+});
+
+t.test('a dispatcher that speaks only the older handler API (as undici 6 does) serves ranged GETs too', async (t) => {
+  // Hands undici 7's Agent a handler with only the older methods, so that those are the ones called.
+  class OlderHandlersOnly extends Dispatcher {
+    readonly inner = new Agent();
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const h = handler;
+      if (typeof h.onConnect !== 'function') throw new TypeError('the handler lacks the older API');
+      return this.inner.dispatch(options, {
+        onConnect: (abort) => h.onConnect!(abort),
+        onHeaders: (status, headers, resume, text) => h.onHeaders!(status, headers, resume, text),
+        onData: (chunk) => h.onData!(chunk),
+        onComplete: (trailers) => h.onComplete!(trailers),
+        onError: (error) => h.onError!(error),
+      });
+    }
+    override async close(): Promise<void> {
+      await this.inner.close();
+    }
+  }
+  const dispatcher = new OlderHandlersOnly();
+  t.teardown(() => dispatcher.close());
+  const f = make({ dispatcher });
+  const meta = await f.stat(url);
+  t.same(Buffer.from(await f.fetch(url, { start: 1000, end: 70_000 }, { expect: meta })), bytes.subarray(1000, 70_000), 'a 206, byte-exact');
+  origin.behaviour.ignoreRange = true;
+  t.same(Buffer.from(await f.fetch(url, { start: 150_000, end: 150_100 }, { expect: meta })), bytes.subarray(150_000, 150_100), 'a 200 cut to the range');
+  origin.behaviour.ignoreRange = false;
+  origin.behaviour.trickleMs = 50;
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 200);
+  await t.rejects(f.fetch(url, { start: 0, end: 4096 }, { expect: meta, signal: ac.signal }), { name: 'AbortError' }, 'an abort mid-body');
 });
