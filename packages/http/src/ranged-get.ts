@@ -1,9 +1,9 @@
 /**
  * One ranged GET on undici's `dispatch` API, its body copied straight into one buffer of the length asked for.
  * `request()` wraps every response in a Readable stream read through an async iterator, and ties the caller's
- * signal to it: for a 64 KiB origin read that machinery cost about 150 µs of CPU more than this handler does
- * (BENCHMARKS.md, "2026-12-03, eleventh session"). What the response's head means (its status, its headers) is the
- * caller's to judge, in `head`.
+ * signal to it: with that machinery `HttpFetcher` cost about 40-60 µs more CPU per 64 KiB origin read (BENCHMARKS.md,
+ * "2026-12-03, eleventh session"). What the response's head means (its status, its headers) is the caller's to
+ * judge, in `head`.
  */
 import { type Dispatcher, util } from 'undici';
 
