@@ -361,7 +361,7 @@ function evalArgs({ script, keys, args }: EvalScript): string[] {
   return ['EVAL', script, String(keys.length), ...keys, ...args];
 }
 
-/** The first server error among pipelined replies/** The first server error among pipelined replies, thrown (the store turns it into a StoreError). */
+/** The first server error among pipelined replies, thrown (the store turns it into a StoreError). */
 function throwFirstError(replies: readonly RespReply[]): void {
   const error = replies.find((r): r is RespError => r instanceof RespError);
   if (error) throw error;
