@@ -1,9 +1,10 @@
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { AccessDeniedError, ConfigError, InvalidRangeError, ObjectNotFoundError, OriginError, OriginTimeoutError, UnexpectedEncodingError, VersionChangedError } from '@rangecache/core';
-import { abortError, checkFetchRange, Deadline, deadlineMs, isMediaType, MAX_TIMER_MS, offsetInContentRange, parseContentRange } from '@rangecache/core/fetcher-kit';
+import { abortError, checkFetchRange, Deadline, deadlineMs, MAX_TIMER_MS, offsetInContentRange, parseContentRange } from '@rangecache/core/fetcher-kit';
 import type { ByteRange, FetchOptions, Fetcher, ObjectMeta, StatOptions } from '@rangecache/core';
 import { header } from './headers.js';
 import { followRedirects, isRedirect, nextHop } from './redirects.js';
+import { changedSince, identity, metaOf } from './object-version.js';
 import { type HeadVerdict, rangedGet } from './ranged-get.js';
 import { type RetryPolicy, type ResolvedRetryPolicy, RetryableError, parseRetryAfter, resolveRetryPolicy, withRetries } from './retry.js';
 
@@ -67,13 +68,6 @@ export interface HttpFetcherOptions {
    * unless `followRedirect` is given: then this fetcher follows them itself, and the dispatcher must not).
    */
   dispatcher?: Dispatcher;
-}
-
-/** What a response says about the object's identity. */
-interface Identity {
-  etag: string | undefined;
-  lastModified: string | undefined;
-  contentType?: string | undefined;
 }
 
 const RETRY_STATUS = (s: number): boolean => s === 429 || s >= 500;
@@ -362,53 +356,9 @@ function refuseHead(url: string, status: number, headers: Dispatcher.ResponseDat
   }
 }
 
-/**
- * Whether a response shows another version than `expect`: a different ETag, a different Last-Modified where the
- * version rests on it, or a different total size. A header the response leaves out proves nothing either way.
- */
-function changedSince(expect: ObjectMeta, headers: Dispatcher.ResponseData['headers'], status: number): boolean {
-  const { etag, lastModified } = identity(headers);
-  if (expect.etag !== undefined && etag !== undefined && etag !== expect.etag) return true;
-  if (expect.etag === undefined && lastModified !== undefined && expect.version.startsWith('lm:') && expect.version !== `lm:${lastModified}:${expect.size}`) return true;
-  const total = status === 206 ? parseContentRange(header(headers, 'content-range'))?.size : Number(header(headers, 'content-length'));
-  return total !== undefined && !Number.isNaN(total) && total !== expect.size;
-}
-
 /** Closes a body we will not read to the end. undici's body emits 'error' when destroyed early: expected here. */
 function discard(body: Dispatcher.ResponseData['body']): void {
   if (body.destroyed) return;
   body.on('error', () => {});
   body.destroy();
-}
-
-function identity(headers: Dispatcher.ResponseData['headers']): Identity {
-  return { etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified'), contentType: header(headers, 'content-type')?.trim() };
-}
-
-function metaOf(size: number, id: Identity): ObjectMeta {
-  const meta: ObjectMeta = {
-    size,
-    version: id.etag !== undefined ? `etag:${id.etag}` : id.lastModified !== undefined ? `lm:${id.lastModified}:${size}` : `size:${size}`,
-    weakVersion: isWeakVersion(size, id),
-  };
-  if (id.etag !== undefined) meta.etag = id.etag;
-  if (isMediaType(id.contentType)) meta.contentType = id.contentType;
-  if (id.lastModified !== undefined) {
-    const t = Date.parse(id.lastModified);
-    if (!Number.isNaN(t)) meta.lastModified = t;
-  }
-  return meta;
-}
-
-/**
- * Whether the version built from these validators cannot tell two contents of the same size apart: no ETag
- * (Last-Modified has one-second resolution; no validator at all is size only), a weak `W/` ETag, or an nginx-style
- * `"<hex mtime seconds>-<hex size>"` ETag (recognised by its second part being the size in hex).
- */
-function isWeakVersion(size: number, id: { etag?: string | undefined; lastModified?: string | undefined }): boolean {
-  const etag = id.etag;
-  if (etag === undefined) return true;
-  if (etag.startsWith('W/')) return true;
-  const nginx = /^"([0-9a-f]{1,16})-([0-9a-f]{1,16})"$/i.exec(etag);
-  return nginx !== null && nginx[2]!.toLowerCase().replace(/^0+(?=.)/, '') === size.toString(16);
 }
