@@ -199,8 +199,7 @@ export class HttpFetcher implements Fetcher {
           requestError: (e) => this.#networkError(url, e, signal),
           bodyError: (e) => {
             if (signal?.aborted) return abortError(signal);
-            const code = (e as { code?: unknown } | null)?.code;
-            return new RetryableError(new OriginError(`response body failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e }));
+            return new RetryableError(new OriginError(`response body failed (${errorCode(e) ?? String(e)})`, { path: url, backend: 'http', cause: e }));
           },
         });
         if ('redirect' in got) {
@@ -328,9 +327,9 @@ export class HttpFetcher implements Fetcher {
 
   #networkError(url: string, e: unknown, signal: AbortSignal | undefined): unknown {
     if (signal?.aborted) return abortError(signal);
-    const code = (e as { code?: unknown } | null)?.code;
-    const error = new OriginError(`request failed (${typeof code === 'string' ? code : String(e)})`, { path: url, backend: 'http', cause: e });
-    return typeof code === 'string' && RETRY_CODES.has(code) ? new RetryableError(error) : error;
+    const code = errorCode(e);
+    const error = new OriginError(`request failed (${code ?? String(e)})`, { path: url, backend: 'http', cause: e });
+    return code !== undefined && RETRY_CODES.has(code) ? new RetryableError(error) : error;
   }
 
   #fail(url: string, status: number): never {
@@ -354,6 +353,12 @@ function refuseHead(url: string, status: number, headers: Dispatcher.ResponseDat
   if ((status === 200 || status === 206) && encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
     throw new UnexpectedEncodingError({ path: url, backend: 'http', status, encoding });
   }
+}
+
+/** A failure's `code` (`ECONNRESET`, `UND_ERR_SOCKET`…), where it has a string one. */
+function errorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Closes a body we will not read to the end. undici's body emits 'error' when destroyed early: expected here. */
